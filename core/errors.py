@@ -1,0 +1,42 @@
+"""The error tree every caller above a library boundary sees.
+
+    DigestError
+    ├── ConfigError      settings, field files or prompt templates are wrong or missing
+    ├── SourceError      arXiv could not be read (network, HTTP status, malformed feed)
+    ├── ScoringError     the LLM endpoint failed in a way no fallback can absorb
+    ├── DeliveryError    a chat platform refused or failed a message
+    └── StoreError       the database is unusable (bad path, newer schema)
+
+Library exceptions (aiohttp, openai, telegram, slack) are translated where the library is called
+and never travel above that line.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(DigestError):
+    """A setting, field definition or prompt template is missing or invalid."""
+
+
+class SourceError(DigestError):
+    """arXiv could not be read, or answered with something that is not a feed."""
+
+
+class ScoringError(DigestError):
+    """The scorer failed in a way no fallback can absorb."""
+
+
+class DeliveryError(DigestError):
+    """A chat platform refused or failed a message."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class StoreError(DigestError):
+    """The database cannot be opened or migrated."""

@@ -1,0 +1,76 @@
+"""Load and validate field definitions from `data/fields/*.toml`. Pure apart from reading the files."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.errors import ConfigError
+from core.models import Field
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+
+
+def parse_fields(text: str, source: str = "<fields>") -> list[Field]:
+    """Parse one TOML document of [[field]] tables into Fields; raise ConfigError naming the source."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    tables = doc.get("field", [])
+    if not isinstance(tables, list):
+        raise ConfigError(f"{source}: expected [[field]] tables")
+    fields = []
+    for i, t in enumerate(tables, 1):
+        where = f"{source}: field #{i}"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{where}: expected a table")
+        slug = str(t.get("slug", ""))
+        if not SLUG_RE.match(slug):
+            raise ConfigError(f"{where}: slug {slug!r} must be lowercase letters, digits and dashes")
+        missing = [k for k in ("name_en", "description_en") if not str(t.get(k, "")).strip()]
+        if missing:
+            raise ConfigError(f"{where} ({slug}): missing {', '.join(missing)}")
+        for key in ("keywords", "ignore"):
+            if not isinstance(t.get(key, []), list):
+                raise ConfigError(f"{where} ({slug}): {key} must be a list of strings")
+        fields.append(
+            Field(
+                slug=slug,
+                name_zh=str(t.get("name_zh") or t["name_en"]).strip(),
+                name_en=str(t["name_en"]).strip(),
+                description_zh=str(t.get("description_zh") or t["description_en"]).strip(),
+                description_en=str(t["description_en"]).strip(),
+                keywords=tuple(str(k).strip() for k in t.get("keywords", []) if str(k).strip()),
+                ignore=tuple(str(k).strip() for k in t.get("ignore", []) if str(k).strip()),
+            )
+        )
+    return fields
+
+
+def check_unique(fields: Sequence[Field]) -> None:
+    """Raise ConfigError when two fields share a slug or no field is defined."""
+    if not fields:
+        raise ConfigError("no fields are defined")
+    seen: set[str] = set()
+    for f in fields:
+        if f.slug in seen:
+            raise ConfigError(f"field slug {f.slug!r} is defined twice")
+        seen.add(f.slug)
+
+
+def load_fields(path: Path) -> list[Field]:
+    """Read a .toml file, or every .toml file in a folder (sorted by name), and validate the result."""
+    if path.is_dir():
+        files = sorted(path.glob("*.toml"))
+    elif path.is_file():
+        files = [path]
+    else:
+        raise ConfigError(f"fields file not found: {path}")
+    fields: list[Field] = []
+    for f in files:
+        fields.extend(parse_fields(f.read_text(encoding="utf-8"), str(f)))
+    check_unique(fields)
+    return fields

@@ -1,0 +1,176 @@
+"""Plain, immutable data passed between the pipeline's steps. No IO, no parsing, no formatting."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+LANGUAGES = ("zh", "en")
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One arXiv paper as announced on a listing day."""
+
+    arxiv_id: str  # without version, e.g. "2601.10781"
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+    primary_category: str
+    published: date  # the listing (announcement) day
+    version: int = 1
+    announce_type: str = "new"  # new | cross | replace | replace-cross
+
+    @property
+    def url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A research field papers are scored against. The slug is stable; everything else may be edited."""
+
+    slug: str
+    name_zh: str
+    name_en: str
+    description_zh: str
+    description_en: str
+    keywords: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()  # low-priority areas, unless they cross this field
+
+    def name(self, lang: str) -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+    def description(self, lang: str) -> str:
+        return self.description_zh if lang == "zh" else self.description_en
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the definition: an edited field is a new cache key."""
+        blob = json.dumps(
+            [self.slug, self.name_en, self.description_en, self.description_zh, self.keywords, self.ignore],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """How well one paper fits the configured fields.
+
+    `field_slug` and `value` are the best-matching field and its 1-10 score; `value` is None when
+    no scorer could judge the paper. `field_scores` holds a score per field where the scorer gives
+    one. `stage` names who decided: "offline", "llm", "offline-fallback" (the LLM failed for this
+    paper) or "offline-budget" (the day's token budget was spent).
+    """
+
+    arxiv_id: str
+    field_slug: str | None
+    value: float | None
+    reason: str
+    stage: str
+    field_scores: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One day's scoring run, as recorded in the store."""
+
+    day: date
+    papers_read: int
+    tokens_in: int
+    tokens_out: int
+    model: str  # the LLM model, or "offline"
+    scorer_key: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str  # "running" | "done" | "no-announcement" | "failed"
+    note: str = ""
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+    @property
+    def duration_seconds(self) -> float:
+        if self.finished_at is None:
+            return 0.0
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """Where a digest goes: a platform and that platform's chat or channel id, as text."""
+
+    platform: str  # "telegram" | "slack"
+    chat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat's settings. Kept when the chat deactivates, so re-subscribing restores them."""
+
+    chat: ChatRef
+    active: bool = True
+    fields: tuple[str, ...] = ()  # empty: all fields
+    min_score: float = 7.0
+    lang: str = "zh"
+    digest_time: str = "09:00"
+    timezone: str = "Asia/Shanghai"
+    interests: str = ""
+
+
+# -- neutral digest blocks: decided once in core/digest.py, spelled per platform by adapters --
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    text: str
+    level: int = 1  # 1: digest title, 2: field section
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaperItem:
+    arxiv_id: str
+    title: str
+    url: str
+    authors: str  # already shortened for display
+    published: date
+    score: float
+    why: str
+    field_slug: str
+    stage: str = "offline"
+
+
+Block = Heading | Note | PaperItem
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    field: Field
+    items: tuple[tuple[Paper, Score], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What one reader sees for one day, before any markup."""
+
+    day: date
+    lang: str
+    papers_read: int
+    model: str
+    tokens: int
+    updated_at: datetime | None
+    min_score: float
+    sections: tuple[DigestSection, ...]
+    announced: bool = True
+    notes: tuple[str, ...] = ()
