@@ -41,6 +41,7 @@ class Field:
     description_en: str
     keywords: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()  # low-priority areas, unless they cross this field
+    terms: tuple[str, ...] = ()  # weighted phrases for the offline scorer: "phrase", "prefix*", "phrase^2"
 
     def name(self, lang: str) -> str:
         return self.name_zh if lang == "zh" else self.name_en
@@ -51,10 +52,12 @@ class Field:
     @property
     def fingerprint(self) -> str:
         """Hash of the definition: an edited field is a new cache key."""
-        blob = json.dumps(
-            [self.slug, self.name_en, self.description_en, self.description_zh, self.keywords, self.ignore],
-            ensure_ascii=False,
-        )
+        parts: list[object] = [
+            self.slug, self.name_en, self.description_en, self.description_zh, self.keywords, self.ignore,
+        ]
+        if self.terms:  # appended only when set, so fields without terms keep their old fingerprint
+            parts.append(self.terms)
+        blob = json.dumps(parts, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -90,6 +93,7 @@ class Run:
     finished_at: datetime | None
     status: str  # "running" | "done" | "no-announcement" | "failed"
     note: str = ""
+    scored: int = 0  # papers judged anew, not taken from the cache
 
     @property
     def tokens(self) -> int:

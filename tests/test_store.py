@@ -1,0 +1,135 @@
+"""Store round trips on real SQLite in tmp_path."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from core.errors import StoreError
+from core.models import ChatRef, Subscription
+from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query
+from tests.samples import DAY, FIELDS, paper, score
+
+NOW = datetime(2026, 1, 19, 4, 30, tzinfo=UTC)
+
+
+async def test_papers_round_trip_and_dedupe_by_id(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        p = paper(1, "KV cache <quantization> & more", authors=9)
+        assert await store.save_papers([p, p], NOW) == [p]
+        assert await store.save_papers([p], NOW) == []
+        assert await store.get_paper(p.arxiv_id) == p
+        assert await store.papers_for_day(DAY) == [p]
+        assert await store.known_ids([p.arxiv_id, "2601.99999"]) == {p.arxiv_id: DAY}
+        assert await store.latest_day() == DAY
+
+
+async def test_data_survives_reopening_and_schema_version_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "db.sqlite"
+    async with Store.open(path) as store:
+        await store.save_papers([paper(1)], NOW)
+    async with Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        assert await store.count_papers() == 1
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(StoreError, match="newer"):
+        async with Store.open(path):
+            pass
+
+
+async def test_full_text_search_ranks_title_matches_first(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        a = paper(1, "Speculative decoding for fast inference")
+        b = paper(2, "Graph learning", abstract="We mention speculative decoding once in passing.")
+        c = paper(3, "Unrelated work on robots")
+        await store.save_papers([c, b, a], NOW)
+        hits = await store.search("speculative decoding")
+        assert [h.arxiv_id for h in hits] == [a.arxiv_id, b.arxiv_id]
+        assert await store.search('"unbalanced (quote OR') == []
+        assert [h.arxiv_id for h in await store.search("Author 3-1")] == [c.arxiv_id]
+
+
+def test_fts_query_quotes_every_word() -> None:
+    assert fts_query('kv "cache" OR (x') == '"kv" "cache" "OR" "x"'
+    assert fts_query("  ") == ""
+
+
+async def test_scores_round_trip_per_scorer_key(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        p1, p2 = paper(1), paper(2)
+        await store.save_papers([p1, p2], NOW)
+        await store.save_scores("k1", [score(p1, "efficient-llm", 8.5), score(p2, "safety-alignment", 3.0)], NOW)
+        await store.save_scores("k2", [score(p1, "safety-alignment", 6.0, stage="llm")], NOW)
+        got = await store.get_scores("k1", [p1.arxiv_id, p2.arxiv_id])
+        assert got[p1.arxiv_id].value == 8.5 and got[p1.arxiv_id].field_scores == {"efficient-llm": 8.5}
+        assert (await store.get_scores("k2", [p1.arxiv_id]))[p1.arxiv_id].stage == "llm"
+        pairs = await store.scored_papers(DAY, "k1")
+        assert [(p.arxiv_id, s.field_slug) for p, s in pairs] == [
+            (p1.arxiv_id, "efficient-llm"), (p2.arxiv_id, "safety-alignment")]
+
+
+async def test_day_summary_adds_tokens_and_keeps_the_scoring_runs_time(tmp_path: Path) -> None:
+    later = datetime(2026, 1, 19, 9, 0, tzinfo=UTC)
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        first = await store.start_run(DAY, "k", "m", NOW)
+        await store.finish_run(first, status="done", now=NOW, papers_read=10, scored=10, tokens_in=900, tokens_out=100)
+        again = await store.start_run(DAY, "k", "m", later)
+        await store.finish_run(again, status="done", now=later, papers_read=10, scored=0)
+        summary = await store.day_summary(DAY)
+        assert summary is not None
+        assert summary.tokens == 1000 and summary.papers_read == 10
+        assert summary.finished_at == NOW
+        assert await store.tokens_spent(DAY) == 1000
+        assert [r.scored for r in await store.list_runs()] == [0, 10]
+        assert await store.day_summary(date(2026, 1, 20)) is None
+
+
+async def test_fields_are_saved_and_updated(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        await store.save_fields(FIELDS, NOW)
+        await store.save_fields(FIELDS, NOW)
+        assert await store.field_slugs() == sorted(f.slug for f in FIELDS)
+
+
+async def test_subscriptions_votes_and_migration_to_a_new_chat_id(tmp_path: Path) -> None:
+    chat, moved = ChatRef("telegram", "-100"), ChatRef("telegram", "-100200")
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        sub = Subscription(chat, fields=("efficient-llm",), min_score=7.5, lang="en")
+        await store.save_subscription(sub, NOW)
+        assert await store.get_subscription(chat) == sub
+        await store.save_vote(chat, "2601.00001", 1, NOW)
+        await store.save_vote(chat, "2601.00001", -1, NOW)
+        assert await store.get_votes(chat) == {"2601.00001": -1}
+        await store.move_subscription(chat, moved, NOW)
+        assert await store.get_subscription(chat) is None
+        assert (await store.get_subscription(moved)) == Subscription(moved, fields=("efficient-llm",),
+                                                                     min_score=7.5, lang="en")
+        assert await store.get_votes(moved) == {"2601.00001": -1}
+        await store.save_subscription(Subscription(moved, active=False), NOW)
+        assert await store.list_subscriptions() == []
+        assert len(await store.list_subscriptions(active_only=False)) == 1
+
+
+async def test_a_looked_up_paper_joins_its_listing_day_when_a_listing_names_it(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        looked_up = paper(7, day=date(2026, 1, 15))
+        await store.save_papers([looked_up.__class__(**{**_fields(looked_up), "announce_type": LOOKUP})], NOW)
+        assert await store.known_ids([looked_up.arxiv_id]) == {}
+        assert await store.papers_for_day(date(2026, 1, 15)) == []
+        listed = paper(7, day=DAY)
+        assert await store.save_papers([listed], NOW) == [listed]
+        assert await store.known_ids([listed.arxiv_id]) == {listed.arxiv_id: DAY}
+        assert [p.arxiv_id for p in await store.papers_for_day(DAY)] == [listed.arxiv_id]
+
+
+def _fields(p: object) -> dict[str, object]:
+    return {name: getattr(p, name) for name in p.__slots__}  # type: ignore[attr-defined]
