@@ -188,7 +188,7 @@ class Settings:
         if not values["arxiv_categories"]:
             problems.append("ARXIV_CATEGORIES must name at least one category")
         values["arxiv_announce_types"] = csv("arxiv_announce_types")
-        bad_types = set(values["arxiv_announce_types"]) - {"new", "cross", "replace", "replace-cross"}  # type: ignore[arg-type]
+        bad_types = set(values["arxiv_announce_types"]) - {"new", "cross", "replace", "replace-cross"}  # type: ignore[call-overload]
         if bad_types:
             problems.append(f"ARXIV_ANNOUNCE_TYPES has unknown types: {', '.join(sorted(bad_types))}")
         number("arxiv_request_delay", float, 0, 3600)
@@ -215,7 +215,7 @@ class Settings:
         hhmm("scoring_time")
         tz("scoring_timezone")
         values["scoring_days"] = tuple(d.lower()[:3] for d in csv("scoring_days"))
-        bad_days = set(values["scoring_days"]) - {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}  # type: ignore[arg-type]
+        bad_days = set(values["scoring_days"]) - {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}  # type: ignore[call-overload]
         if bad_days or not values["scoring_days"]:
             problems.append(f"SCORING_DAYS must be day names like sun,mon,tue, got {raw['scoring_days']!r}")
         values["log_level"] = raw["log_level"].upper()

@@ -68,7 +68,8 @@ def short_authors(authors: Sequence[str], lang: str = "en", limit: int = MAX_AUT
     names = [a.strip() for a in authors if a.strip()]
     if len(names) <= limit:
         return ", ".join(names)
-    return ", ".join(names[:limit]) + ", " + text(lang, "et_al")
+    joiner = " " if lang == "zh" else ", "
+    return ", ".join(names[:limit]) + joiner + text(lang, "et_al")
 
 
 def format_score(value: float) -> str:
@@ -99,8 +100,11 @@ def build_digest(
     sections = []
     extra_notes = list(notes)
     hidden = 0
+    shown: set[str] = set()  # a paper appears once, in the first section (in `fields` order) that takes it
     for f in fields:
-        items = sorted(by_field[f.slug], key=lambda ps: (-(ps[1].value or 0.0), ps[0].arxiv_id))
+        candidates = [ps for ps in by_field[f.slug] if ps[0].arxiv_id not in shown]
+        items = sorted(candidates, key=lambda ps: (-(ps[1].value or 0.0), ps[0].arxiv_id))
+        shown.update(p.arxiv_id for p, _ in items[:max_per_field])
         hidden += max(0, len(items) - max_per_field)
         if items:
             sections.append(DigestSection(field=f, items=tuple(items[:max_per_field])))

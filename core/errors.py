@@ -33,9 +33,13 @@ class ScoringError(DigestError):
 class DeliveryError(DigestError):
     """A chat platform refused or failed a message."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, migrate_to: str | None = None) -> None:
         super().__init__(message)
+        # permanent: the chat is gone for us (blocked the bot, deleted, archived, bot removed);
+        # deactivate the subscription instead of retrying.
         self.permanent = permanent
+        # migrate_to: the chat moved to a new id (a Telegram group became a supergroup).
+        self.migrate_to = migrate_to
 
 
 class StoreError(DigestError):

@@ -11,6 +11,23 @@ from core.errors import ConfigError
 from core.models import Field
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+TERM_WEIGHT_RE = re.compile(r"^(?P<phrase>.*?)\s*\^\s*(?P<weight>-?\d+(?:\.\d+)?)$")
+
+
+def parse_term(text: str) -> tuple[str, float]:
+    """Split a `terms` entry such as "KV cache^3" into its phrase and weight (1 when not given)."""
+    text = text.strip()
+    match = TERM_WEIGHT_RE.match(text)
+    phrase, weight = (match["phrase"].strip(), float(match["weight"])) if match else (text, 1.0)
+    if "^" in phrase:
+        raise ValueError(f"term {text!r}: the weight goes last, as in \"phrase^2\"")
+    if not any(ch.isalnum() for ch in phrase):
+        raise ValueError(f"term {text!r} has no words")
+    if "*" in phrase.rstrip("*") or phrase.endswith("**"):
+        raise ValueError(f"term {text!r}: \"*\" may only end the phrase, as in \"quantiz*\"")
+    if weight > 10 or weight < -10:
+        raise ValueError(f"term {text!r}: weight must be between -10 and 10")
+    return phrase, weight
 
 
 def parse_fields(text: str, source: str = "<fields>") -> list[Field]:
@@ -33,9 +50,15 @@ def parse_fields(text: str, source: str = "<fields>") -> list[Field]:
         missing = [k for k in ("name_en", "description_en") if not str(t.get(k, "")).strip()]
         if missing:
             raise ConfigError(f"{where} ({slug}): missing {', '.join(missing)}")
-        for key in ("keywords", "ignore"):
+        for key in ("keywords", "ignore", "terms"):
             if not isinstance(t.get(key, []), list):
                 raise ConfigError(f"{where} ({slug}): {key} must be a list of strings")
+        terms = tuple(str(k).strip() for k in t.get("terms", []) if str(k).strip())
+        for term in terms:
+            try:
+                parse_term(term)
+            except ValueError as exc:
+                raise ConfigError(f"{where} ({slug}): {exc}") from exc
         fields.append(
             Field(
                 slug=slug,
@@ -45,6 +68,7 @@ def parse_fields(text: str, source: str = "<fields>") -> list[Field]:
                 description_en=str(t["description_en"]).strip(),
                 keywords=tuple(str(k).strip() for k in t.get("keywords", []) if str(k).strip()),
                 ignore=tuple(str(k).strip() for k in t.get("ignore", []) if str(k).strip()),
+                terms=terms,
             )
         )
     return fields

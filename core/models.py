@@ -128,6 +128,18 @@ class Subscription:
     interests: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the delivery ledger: a subscription's digest for one day."""
+
+    chat: ChatRef
+    day: date
+    state: str  # pending | sent | failed | skipped-empty
+    parts_sent: int = 0
+    attempts: int = 0
+    last_error: str = ""
+
+
 # -- neutral digest blocks: decided once in core/digest.py, spelled per platform by adapters --
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import aiosqlite
 
 from core.errors import StoreError
-from core.models import ChatRef, Field, Paper, Run, Score, Subscription
+from core.models import ChatRef, Delivery, Field, Paper, Run, Score, Subscription
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -177,7 +177,8 @@ class Store:
         version = int(row[0]) if row else 0
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{where} has schema version {version}, newer than this program's {SCHEMA_VERSION}: upgrade arxiv-digest"
+                f"{where} has schema version {version}, newer than this program's {SCHEMA_VERSION}:"
+                " upgrade arxiv-digest"
             )
         for target in range(version, SCHEMA_VERSION):
             await self._db.executescript(MIGRATIONS[target])
@@ -278,7 +279,8 @@ class Store:
             return [_paper(row) async for row in cur]
 
     async def count_papers(self, day: date | None = None) -> int:
-        sql, args = f"SELECT COUNT(*) FROM papers WHERE announce_type != '{LOOKUP}'", ()
+        sql = f"SELECT COUNT(*) FROM papers WHERE announce_type != '{LOOKUP}'"
+        args: tuple[str, ...] = ()
         if day is not None:
             sql, args = sql + " AND published = ?", (day.isoformat(),)
         async with self._db.execute(sql, args) as cur:
@@ -403,7 +405,7 @@ class Store:
         async with self._db.execute(
             "SELECT * FROM runs WHERE day = ? AND status != 'running' ORDER BY id", (day.isoformat(),)
         ) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         if not rows:
             return None
         latest = rows[-1]
@@ -490,7 +492,8 @@ class Store:
             raise ValueError("vote must be +1 or -1")
         await self._db.execute(
             "INSERT INTO votes (platform, chat_id, arxiv_id, vote, created_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(platform, chat_id, arxiv_id) DO UPDATE SET vote=excluded.vote, created_at=excluded.created_at",
+            " ON CONFLICT(platform, chat_id, arxiv_id)"
+            " DO UPDATE SET vote=excluded.vote, created_at=excluded.created_at",
             (chat.platform, chat.chat_id, arxiv_id, vote, _iso(now)),
         )
         await self._db.commit()
@@ -501,6 +504,79 @@ class Store:
             "SELECT arxiv_id, vote FROM votes WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id)
         ) as cur:
             return {row["arxiv_id"]: int(row["vote"]) async for row in cur}
+
+    # -- the delivery ledger: one row per (subscription, digest day) -------------------------------------
+
+    async def open_delivery(self, chat: ChatRef, day: date, now: datetime) -> Delivery:
+        """Create the (chat, day) row as pending if it does not exist; return it as it stands."""
+        await self._db.execute(
+            "INSERT OR IGNORE INTO deliveries (platform, chat_id, day, state, updated_at)"
+            " VALUES (?, ?, ?, 'pending', ?)",
+            (chat.platform, chat.chat_id, day.isoformat(), _iso(now)),
+        )
+        await self._db.commit()
+        found = await self.get_delivery(chat, day)
+        assert found is not None
+        return found
+
+    async def get_delivery(self, chat: ChatRef, day: date) -> Delivery | None:
+        async with self._db.execute(
+            "SELECT * FROM deliveries WHERE platform = ? AND chat_id = ? AND day = ?",
+            (chat.platform, chat.chat_id, day.isoformat()),
+        ) as cur:
+            row = await cur.fetchone()
+        return _delivery(row) if row else None
+
+    async def deliveries_for_day(self, day: date) -> dict[ChatRef, Delivery]:
+        """Every ledger row of one digest day, keyed by chat."""
+        async with self._db.execute("SELECT * FROM deliveries WHERE day = ?", (day.isoformat(),)) as cur:
+            return {d.chat: d for d in [_delivery(row) async for row in cur]}
+
+    async def mark_part_sent(self, chat: ChatRef, day: date, parts_sent: int, now: datetime) -> None:
+        """Record that the platform acknowledged parts [0, parts_sent) of a digest."""
+        await self._db.execute(
+            "UPDATE deliveries SET parts_sent = ?, updated_at = ? WHERE platform = ? AND chat_id = ? AND day = ?",
+            (parts_sent, _iso(now), chat.platform, chat.chat_id, day.isoformat()),
+        )
+        await self._db.commit()
+
+    async def finish_delivery(
+        self, chat: ChatRef, day: date, state: str, now: datetime, *, error: str = "", attempt: bool = True,
+    ) -> None:
+        """Set a delivery's state (sent, failed, skipped-empty, pending) and count the attempt."""
+        await self._db.execute(
+            "UPDATE deliveries SET state = ?, last_error = ?, attempts = attempts + ?, updated_at = ?"
+            " WHERE platform = ? AND chat_id = ? AND day = ?",
+            (state, error[:500], int(attempt), _iso(now), chat.platform, chat.chat_id, day.isoformat()),
+        )
+        await self._db.commit()
+
+    async def delivery_counts(self, day: date) -> dict[str, int]:
+        """How many deliveries of `day` are in each state."""
+        async with self._db.execute(
+            "SELECT state, COUNT(*) AS n FROM deliveries WHERE day = ? GROUP BY state ORDER BY state",
+            (day.isoformat(),),
+        ) as cur:
+            return {row["state"]: int(row["n"]) async for row in cur}
+
+    async def set_active(self, chat: ChatRef, active: bool, now: datetime) -> None:
+        """Activate or deactivate a chat's subscription, keeping its settings."""
+        await self._db.execute(
+            "UPDATE subscriptions SET active = ?, updated_at = ? WHERE platform = ? AND chat_id = ?",
+            (int(active), _iso(now), chat.platform, chat.chat_id),
+        )
+        await self._db.commit()
+
+
+def _delivery(row: aiosqlite.Row) -> Delivery:
+    return Delivery(
+        chat=ChatRef(row["platform"], row["chat_id"]),
+        day=date.fromisoformat(row["day"]),
+        state=row["state"],
+        parts_sent=int(row["parts_sent"]),
+        attempts=int(row["attempts"]),
+        last_error=row["last_error"],
+    )
 
 
 def _paper(row: aiosqlite.Row) -> Paper:

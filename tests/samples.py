@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
-from core.models import Field, Paper, Score
+from core.digest import build_digest
+from core.models import Digest, Field, Paper, Score
 
 DAY = date(2026, 1, 19)
+UPDATED = datetime(2026, 1, 19, 4, 45, 54, tzinfo=UTC)
 
 FIELDS = (
     Field("efficient-llm", "高效大模型训练与推理", "Efficient LLM training and inference",
@@ -30,3 +32,19 @@ def paper(n: int, title: str = "", *, day: date = DAY, authors: int = 2, abstrac
 
 def score(p: Paper, field: str, value: float, reason: str = "fits", stage: str = "offline") -> Score:
     return Score(p.arxiv_id, field, value, reason, stage, {field: value})
+
+
+def sample_digest(lang: str = "zh", min_score: float = 7.0, max_per_field: int = 10) -> Digest:
+    """A two-field digest whose titles carry markup characters: every formatter is tested on it."""
+    p1 = paper(1, "KV-cache <compression> & the *fast* path", authors=8)
+    p2 = paper(2, "Quantized attention_kernels")
+    p3 = paper(3, "Red-teaming [LLMs] at scale")
+    p4 = paper(4, "A paper below the threshold")
+    scored = [
+        (p2, score(p2, "efficient-llm", 8.0, "Quantizes attention kernels.")),
+        (p1, score(p1, "efficient-llm", 9.0, "Score: 9\nCompresses the KV cache 8x.\nField: efficient-llm")),
+        (p3, score(p3, "safety-alignment", 7.5, "A red-teaming benchmark.")),
+        (p4, score(p4, "safety-alignment", 6.5, "Weak fit.")),
+    ]
+    return build_digest(DAY, FIELDS, scored, lang=lang, min_score=min_score, max_per_field=max_per_field,
+                        papers_read=251, model="deepseek-chat", tokens=12345, updated_at=UPDATED)

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from core.digest import build_digest, clean_reason, digest_blocks, short_authors
 from core.markdown import escape_md, to_markdown
 from core.models import Heading, Note, PaperItem
-from tests.samples import DAY, FIELDS, paper, score
+from tests.samples import DAY, FIELDS, sample_digest
 
 EXPECTED = Path(__file__).parent / "data" / "expected_digest_zh.md"
-UPDATED = datetime(2026, 1, 19, 4, 45, 54, tzinfo=UTC)
-
-
-def sample_digest(lang: str = "zh", min_score: float = 7.0, max_per_field: int = 10):  # type: ignore[no-untyped-def]
-    p1 = paper(1, "KV-cache <compression> & the *fast* path", authors=8)
-    p2 = paper(2, "Quantized attention_kernels")
-    p3 = paper(3, "Red-teaming [LLMs] at scale")
-    p4 = paper(4, "A paper below the threshold")
-    scored = [
-        (p2, score(p2, "efficient-llm", 8.0, "Quantizes attention kernels.")),
-        (p1, score(p1, "efficient-llm", 9.0, "Score: 9\nCompresses the KV cache 8x.\nField: efficient-llm")),
-        (p3, score(p3, "safety-alignment", 7.5, "A red-teaming benchmark.")),
-        (p4, score(p4, "safety-alignment", 6.5, "Weak fit.")),
-    ]
-    return build_digest(DAY, FIELDS, scored, lang=lang, min_score=min_score, max_per_field=max_per_field,
-                        papers_read=251, model="deepseek-chat", tokens=12345, updated_at=UPDATED)
 
 
 def test_papers_are_grouped_by_field_highest_first_and_filtered_by_threshold() -> None:

@@ -1,0 +1,1 @@
+"""Chat adapters and process wiring: the CLI, Telegram, Slack and the scheduler."""
