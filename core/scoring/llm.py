@@ -1,0 +1,529 @@
+"""Score papers with an LLM through any OpenAI-compatible chat endpoint.
+
+Owns the request shape (prompt, JSON mode, batching), reading replies (`parse_score_reply`, pure), the
+token budget and the fallback path, so every input paper always leaves with exactly one Score. It must
+not store anything or decide what a digest shows: caching scores by `scorer_key` is the store's job.
+
+Untrusted paper text only ever travels inside the JSON data block of the prompt, and a reply can only
+set scores for ids sent in that same request, so no paper (or reply) can change another paper's score.
+
+Template variables of `prompts/score_papers.md`: $fields, $low_priority, $language, $reason_long,
+$reason_short and $papers (the JSON array; `</` is escaped so text cannot close the block).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import math
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionUserMessageParam
+from openai.types.chat.completion_create_params import ResponseFormat
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from core.config import Settings
+from core.errors import ConfigError
+from core.models import Field, Paper, Score
+from core.prompts import Prompt
+
+log = logging.getLogger(__name__)
+
+# Abstracts are cut to this many characters (at a sentence or word end): the opening states the problem
+# and the method, which is what a relevance score needs, and it roughly halves the input per paper.
+# Part of the scorer key, because a different cut is a different request.
+ABSTRACT_CHARS = 800
+# Blank replies (DeepSeek sends them under load) are asked again at most this many times.
+EMPTY_REPLY_RETRIES = 2
+REASON_MAX_CHARS = 240
+SCHEMA_NAME = "paper_scores"
+MAX_JSON_STARTS = 50  # where to try decoding in a chatty reply; bounds the work on junk
+
+LANG_TEXT: Mapping[str, Mapping[str, str]] = {
+    "zh": {"language": "简体中文 (Simplified Chinese)", "reason_long": "at most 40 汉字",
+           "reason_short": "at most 10 汉字"},
+    "en": {"language": "English", "reason_long": "at most 30 words", "reason_short": "at most 6 words"},
+}
+
+# Providers and models sometimes prefix the reason with labels the prompt never asked for.
+_REASON_PREFIX_RE = re.compile(
+    r"^\s*(?:(?:score|rating|field|评分|分数|得分|领域)\s*[:：=]\s*[^\s,;，；。|]*[\s,;，；。|]*"
+    r"|(?:reason|why|理由|原因)\s*[:：=]\s*)",
+    re.IGNORECASE,
+)
+_FENCE_RE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
+_ARXIV_PREFIX_RE = re.compile(r"^(?:arxiv:|https?://arxiv\.org/abs/)", re.IGNORECASE)
+_VERSION_RE = re.compile(r"v\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class LLMConfig:
+    """How to talk to the LLM; built from Settings once per run."""
+
+    model: str
+    json_mode: str = "json_schema"  # or "json_object"
+    batch_size: int = 10
+    concurrency: int = 4
+    timeout: float = 120.0
+    max_retries: int = 3
+    lang: str = "zh"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, lang: str | None = None) -> LLMConfig:
+        """Take the LLM_* settings; `lang` is the reasons' language (default DIGEST_LANGUAGE)."""
+        return cls(
+            model=settings.llm_model,
+            json_mode=settings.llm_json_mode,
+            batch_size=settings.llm_batch_size,
+            concurrency=settings.llm_concurrency,
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_max_retries,
+            lang=lang or settings.digest_language,
+        )
+
+
+@dataclass(slots=True)
+class TokenBudget:
+    """Tokens allowed for one day, shared by every call that day. `limit` 0 means unlimited.
+
+    Checked before each request, so requests already in flight may overshoot by at most
+    `concurrency` requests' worth of tokens.
+    """
+
+    limit: int
+    spent: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit > 0 and self.spent >= self.limit
+
+    def charge(self, tokens: int) -> None:
+        self.spent += tokens
+
+
+@dataclass(frozen=True, slots=True)
+class LLMResult:
+    """One Score per input paper (input order) and what it cost."""
+
+    scores: list[Score]
+    tokens_in: int = 0
+    tokens_out: int = 0
+    requests: int = 0  # chat.completions calls made; the client's own 429/5xx retries are not counted
+    fallbacks: int = 0  # papers whose LLM score failed: stage "offline-fallback"
+    budget_skipped: int = 0  # papers never sent because the budget was spent: stage "offline-budget"
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+
+class ReplyEntry(BaseModel):
+    """One paper's score as the LLM gave it, cleaned: score clamped to 1-10, reason on one line."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    id: str
+    field: str
+    score: float
+    reason: str = ""
+
+    @field_validator("id", "field", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)  # an id like 2601.10781 written as a number
+        return value
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _number(cls, value: object) -> object:
+        if isinstance(value, bool) or value is None:
+            raise ValueError("score must be a number")
+        return value
+
+    @field_validator("score")
+    @classmethod
+    def _clamp(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("score must be finite")
+        return min(10.0, max(1.0, value))
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _one_line(cls, value: object) -> object:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            return value
+        text = " ".join(value.split())
+        for _ in range(4):  # "Score: 8, Field: x. Reason: ..." peels off one label per step
+            stripped = _REASON_PREFIX_RE.sub("", text, count=1)
+            if stripped == text:
+                break
+            text = stripped
+        if len(text) > REASON_MAX_CHARS:
+            text = text[: REASON_MAX_CHARS - 1].rstrip() + "…"
+        return text
+
+
+def scorer_key(model: str, prompt: Prompt, fields: Sequence[Field], *, lang: str | None = None) -> str:
+    """Return the cache key for scores: same key, same request, so a re-run may reuse stored scores.
+
+    Pass `lang` when stored reasons must match the reader's language (the scores themselves do not
+    depend on it: fields are always described to the LLM in English).
+    """
+    parts = [f"llm:{model}", f"{prompt.name}@{prompt.version}", f"abs{ABSTRACT_CHARS}"]
+    if lang:
+        parts.append(lang)
+    parts.append(",".join(f"{f.slug}={f.fingerprint}" for f in fields))
+    return "|".join(parts)
+
+
+def reply_schema(field_slugs: Sequence[str]) -> dict[str, Any]:
+    """Return the JSON schema of a reply; valid under OpenAI strict mode (every key required, closed)."""
+    entry = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "field": {"type": "string", "enum": list(field_slugs)},
+            "score": {"type": "integer"},
+            "reason": {"type": "string"},
+        },
+        "required": ["id", "field", "score", "reason"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"scores": {"type": "array", "items": entry}},
+        "required": ["scores"],
+        "additionalProperties": False,
+    }
+
+
+def response_format(json_mode: str, field_slugs: Sequence[str]) -> ResponseFormat:
+    """Return the `response_format` for the JSON mode the provider supports."""
+    if json_mode == "json_object":
+        return {"type": "json_object"}
+    if json_mode == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": SCHEMA_NAME, "schema": reply_schema(field_slugs), "strict": True},
+        }
+    raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
+
+
+def shorten_abstract(text: str, limit: int = ABSTRACT_CHARS) -> str:
+    """Collapse whitespace and cut at a sentence (else word) end within `limit` characters."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = head.rfind(". ")
+    if cut < limit * 0.6:
+        cut = head.rfind(" ")
+        return head[:cut].rstrip(",;:") + " …" if cut > 0 else head + "…"
+    return head[: cut + 1] + " …"
+
+
+def render_papers(papers: Sequence[Paper]) -> str:
+    """Encode papers as a JSON array, one per line; JSON quoting keeps their text inside the data block."""
+    lines = [
+        json.dumps(
+            {"id": p.arxiv_id, "title": " ".join(p.title.split()), "abstract": shorten_abstract(p.abstract)},
+            ensure_ascii=False,
+        )
+        for p in papers
+    ]
+    # `<\/` is still `</` to a JSON reader, but text can no longer spell the closing `</papers>` tag.
+    return ("[\n" + ",\n".join(lines) + "\n]").replace("</", "<\\/")
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.lower().replace("-", " ").split())
+
+
+def render_fields(fields: Sequence[Field]) -> tuple[str, str]:
+    """Return the prompt's field list and its low-priority line (English: scores must not depend on lang)."""
+    ignores = {f.ignore for f in fields}
+    shared = next(iter(ignores)) if len(ignores) == 1 else ()
+    lines = []
+    for f in fields:
+        line = f"- {f.slug} ({f.name_en}): {f.description_en}"
+        # Keywords the description already spells out are paid for twice in every request.
+        described = _plain(f.description_en)
+        keywords = [k for k in f.keywords if _plain(k) not in described]
+        if keywords:
+            line += f" Keywords: {', '.join(keywords)}."
+        if f.ignore and not shared:
+            line += f" Low priority: {', '.join(f.ignore)}."
+        lines.append(line)
+    if shared:
+        low = f"Low-priority areas (score 3 or less unless a paper clearly crosses a field): {', '.join(shared)}."
+    elif any(f.ignore for f in fields):
+        low = "A field's low-priority areas score 3 or less unless the paper clearly crosses that field."
+    else:
+        low = ""
+    return "\n".join(lines), low
+
+
+def render_request(prompt: Prompt, fields: Sequence[Field], papers: Sequence[Paper], lang: str) -> str:
+    """Fill the scoring template for one batch."""
+    if lang not in LANG_TEXT:
+        raise ConfigError(f"unsupported language {lang!r}")
+    field_text, low = render_fields(fields)
+    return prompt.render(fields=field_text, low_priority=low, papers=render_papers(papers), **LANG_TEXT[lang])
+
+
+def _json_candidates(text: str) -> list[object]:
+    """Return JSON values found in `text`: fenced blocks first, then the first decodable object or array."""
+    decoder = json.JSONDecoder()
+    found: list[object] = []
+    chunks = [m.group(1) for m in _FENCE_RE.finditer(text)] + [text]
+    for chunk in chunks:
+        starts = [i for i, ch in enumerate(chunk) if ch in "{["][:MAX_JSON_STARTS]
+        for start in starts:
+            try:
+                value, _ = decoder.raw_decode(chunk, start)
+            except (json.JSONDecodeError, RecursionError):  # junk, or nesting deeper than Python's stack
+                continue
+            if isinstance(value, dict | list):
+                found.append(value)
+                break
+    return found
+
+
+def _entries(value: object) -> list[object]:
+    """Return the per-paper items of a reply in any shape we accept."""
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, dict):
+        return []
+    if "id" in value and "score" in value:
+        return [value]
+    for key in ("scores", "papers", "results", "items"):
+        if isinstance(value.get(key), list):
+            return list(value[key])
+    # Keyed by id: {"2601.10781": {"field": ..., "score": ..., "reason": ...}}
+    return [{**v, "id": k} for k, v in value.items() if isinstance(v, dict)]
+
+
+def _normalise_id(raw: str, sent: Collection[str]) -> str:
+    if raw in sent:
+        return raw
+    return _VERSION_RE.sub("", _ARXIV_PREFIX_RE.sub("", raw.strip()))
+
+
+def parse_score_reply(
+    text: str, sent_ids: Collection[str], field_slugs: Collection[str]
+) -> dict[str, ReplyEntry]:
+    """Read a reply into valid entries keyed by arXiv id; ignore ids not sent; never raise."""
+    if not text or not text.strip():
+        return {}
+    sent = set(sent_ids)
+    slugs = set(field_slugs)
+    result: dict[str, ReplyEntry] = {}
+    for candidate in _json_candidates(text):
+        for item in _entries(candidate):
+            if not isinstance(item, dict):
+                continue
+            try:
+                entry = ReplyEntry.model_validate(item)
+            except ValidationError:
+                continue
+            arxiv_id = _normalise_id(entry.id, sent)
+            if arxiv_id not in sent or entry.field not in slugs or arxiv_id in result:
+                continue
+            result[arxiv_id] = entry.model_copy(update={"id": arxiv_id}) if arxiv_id != entry.id else entry
+        if result:
+            break
+    return result
+
+
+def select_candidates(scores: Sequence[Score], pass_rate: float, min_keep: int = 10) -> list[str]:
+    """Return the ids the LLM should read: the top `pass_rate` share by offline best-field value, best first.
+
+    At least `min_keep` are kept (all, if fewer). Ties break on the runner-up field's value (evidence for
+    two fields beats evidence for one), then on the id, so the choice is deterministic. Papers without
+    a value rank last.
+    """
+    unique = list({s.arxiv_id: s for s in scores}.values())
+    if not unique:
+        return []
+    count = min(len(unique), max(math.ceil(len(unique) * pass_rate), min_keep))
+
+    def rank(score: Score) -> tuple[float, float, str]:
+        if score.value is None:
+            return (math.inf, math.inf, score.arxiv_id)
+        others = sorted(score.field_scores.values(), reverse=True)
+        runner_up = others[1] if len(others) > 1 else -math.inf
+        return (-score.value, -runner_up, score.arxiv_id)
+
+    return [s.arxiv_id for s in sorted(unique, key=rank)][:count]
+
+
+class _BatchRun:
+    """State of one `score_papers` call: decided scores, counters, the semaphore and the budget."""
+
+    def __init__(
+        self,
+        llm: AsyncOpenAI,
+        fields: Sequence[Field],
+        prompt: Prompt,
+        config: LLMConfig,
+        fallback: Mapping[str, Score],
+        budget: TokenBudget | None,
+    ) -> None:
+        self.llm = llm.with_options(max_retries=config.max_retries, timeout=config.timeout)
+        self.fields = fields
+        self.slugs = [f.slug for f in fields]
+        self.prompt = prompt
+        self.config = config
+        self.fallback = fallback
+        self.budget = budget
+        self.format = response_format(config.json_mode, self.slugs)
+        self.semaphore = asyncio.Semaphore(config.concurrency)
+        self.decided: dict[str, Score] = {}
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.requests = 0
+        self.dead = False  # the endpoint refused us (auth, model not found): stop asking
+
+    def _fallback(self, paper: Paper, stage: str) -> None:
+        base = self.fallback.get(paper.arxiv_id)
+        if base is None:
+            self.decided[paper.arxiv_id] = Score(paper.arxiv_id, None, None, "no score: LLM unavailable", stage)
+        else:
+            self.decided[paper.arxiv_id] = dataclasses.replace(base, stage=stage)
+
+    def _accept(self, paper: Paper, entry: ReplyEntry) -> None:
+        base = self.fallback.get(paper.arxiv_id)
+        field_scores = dict(base.field_scores) if base else {}
+        field_scores[entry.field] = entry.score
+        self.decided[paper.arxiv_id] = Score(
+            arxiv_id=paper.arxiv_id,
+            field_slug=entry.field,
+            value=entry.score,
+            reason=entry.reason,
+            stage="llm",
+            field_scores=field_scores,
+        )
+
+    async def score_batch(self, batch: Sequence[Paper], *, reask: bool) -> None:
+        """Score a batch; ask once more for what is missing (in halves if all is), then fall back."""
+        entries = await self._ask(batch)
+        if entries is None:  # budget spent before sending
+            for paper in batch:
+                self._fallback(paper, "offline-budget")
+            return
+        missing = []
+        for paper in batch:
+            entry = entries.get(paper.arxiv_id)
+            if entry is None:
+                missing.append(paper)
+            else:
+                self._accept(paper, entry)
+        if not missing:
+            return
+        if reask and not self.dead:
+            log.info("re-asking the LLM for %d of %d papers", len(missing), len(batch))
+            if len(missing) == len(batch) and len(batch) > 1:
+                half = (len(batch) + 1) // 2
+                groups = [missing[:half], missing[half:]]
+            else:
+                groups = [missing]
+            await asyncio.gather(*(self.score_batch(g, reask=False) for g in groups))
+            return
+        for paper in missing:
+            self._fallback(paper, "offline-fallback")
+        log.warning("LLM gave no valid score for %d papers; using the offline score", len(missing))
+
+    async def _ask(self, batch: Sequence[Paper]) -> dict[str, ReplyEntry] | None:
+        """Send one batch; return its valid entries ({} on failure) or None when the budget is spent."""
+        content = render_request(self.prompt, self.fields, batch, self.config.lang)
+        messages: list[ChatCompletionUserMessageParam] = [{"role": "user", "content": content}]
+        sent_ids = [p.arxiv_id for p in batch]
+        async with self.semaphore:
+            for attempt in range(EMPTY_REPLY_RETRIES + 1):
+                if self.dead:
+                    return {}
+                if self.budget is not None and self.budget.exhausted:
+                    return None
+                self.requests += 1
+                try:
+                    response = await self.llm.chat.completions.create(
+                        model=self.config.model,
+                        messages=messages,
+                        temperature=0,
+                        response_format=self.format,
+                    )
+                except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
+                    self.dead = True
+                    log.error("LLM endpoint refused the request (%s, status %s); check OPENAI_BASE_URL, "
+                              "the key and LLM_MODEL", type(exc).__name__, exc.status_code)
+                    return {}
+                except openai.BadRequestError as exc:
+                    # The provider's own words say which parameter it refused (json_schema, temperature...).
+                    hint = " Try LLM_JSON_MODE=json_object." if self.config.json_mode == "json_schema" else ""
+                    log.warning("LLM endpoint rejected the request for %d papers (400: %.200s).%s",
+                                len(batch), exc.message, hint)
+                    return {}
+                except openai.APIError as exc:
+                    log.warning("LLM request for %d papers failed: %s (status %s)",
+                                len(batch), type(exc).__name__, getattr(exc, "status_code", None))
+                    return {}
+                usage = response.usage
+                if usage is not None:
+                    self.tokens_in += usage.prompt_tokens
+                    self.tokens_out += usage.completion_tokens
+                    if self.budget is not None:
+                        self.budget.charge(usage.prompt_tokens + usage.completion_tokens)
+                text = response.choices[0].message.content if response.choices else None
+                if text and text.strip():
+                    entries = parse_score_reply(text, sent_ids, self.slugs)
+                    if len(entries) < len(batch):
+                        log.info("LLM reply had %d valid scores for %d papers", len(entries), len(batch))
+                    return entries
+                log.info("LLM reply was empty (attempt %d of %d)", attempt + 1, EMPTY_REPLY_RETRIES + 1)
+        return {}
+
+
+async def score_papers(
+    llm: AsyncOpenAI,
+    papers: Sequence[Paper],
+    fields: Sequence[Field],
+    *,
+    prompt: Prompt,
+    config: LLMConfig,
+    fallback: Mapping[str, Score],
+    budget: TokenBudget | None = None,
+) -> LLMResult:
+    """Score papers in batches; return exactly one Score per input paper, in input order."""
+    if not papers:
+        return LLMResult(scores=[])
+    if not fields:
+        raise ConfigError("no fields to score against")
+    if config.batch_size < 1 or config.concurrency < 1:
+        raise ConfigError("LLM batch size and concurrency must be at least 1")
+    if config.lang not in LANG_TEXT:
+        raise ConfigError(f"unsupported language {config.lang!r}")
+    run = _BatchRun(llm, fields, prompt, config, fallback, budget)
+    unique = list({p.arxiv_id: p for p in papers}.values())
+    batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]
+    await asyncio.gather(*(run.score_batch(b, reask=True) for b in batches))
+    scores = [run.decided[p.arxiv_id] for p in papers]
+    return LLMResult(
+        scores=scores,
+        tokens_in=run.tokens_in,
+        tokens_out=run.tokens_out,
+        requests=run.requests,
+        fallbacks=sum(1 for s in scores if s.stage == "offline-fallback"),
+        budget_skipped=sum(1 for s in scores if s.stage == "offline-budget"),
+    )
+

@@ -1,0 +1,87 @@
+"""The scheduler's jobs, called directly; its timing rules as pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.schedule import Scheduler, last_scheduled, needs_catch_up
+from core import pipeline
+from core.config import PROJECT_ROOT, Settings
+from core.fields import load_fields
+from core.models import Block, ChatRef, PaperItem, Subscription
+from core.sources.jsonl import load_papers
+from core.store import Store
+from tests.fakes.arxiv import FakeArxiv, fake_arxiv  # noqa: F401
+
+SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
+DAY = date(2025, 12, 22)
+
+
+class ListSender:
+    platform = "telegram"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, object]] = []
+
+    def render(self, blocks: Sequence[Block], lang: str) -> Sequence[object]:
+        return ["\n".join(b.title for b in blocks if isinstance(b, PaperItem))]
+
+    async def send_part(self, chat: ChatRef, part: object) -> None:
+        self.sent.append((chat.chat_id, part))
+
+
+def test_the_last_scheduled_scoring_time_follows_days_and_timezone() -> None:
+    s = Settings.from_env({})
+    # Sunday 21 Dec 2025 21:00 New York: tonight's 20:30 run is the latest.
+    now = datetime(2025, 12, 22, 2, 0, tzinfo=UTC)
+    assert last_scheduled(s, now) == datetime(2025, 12, 22, 1, 30, tzinfo=UTC)
+    # Saturday noon New York: the latest is Thursday 20:30 (no runs Friday or Saturday).
+    saturday = datetime(2025, 12, 20, 17, 0, tzinfo=UTC)
+    assert last_scheduled(s, saturday) == datetime(2025, 12, 19, 1, 30, tzinfo=UTC)
+    assert needs_catch_up(s, None, now)
+    assert needs_catch_up(s, datetime(2025, 12, 21, 1, 30, tzinfo=UTC), now)
+    assert not needs_catch_up(s, datetime(2025, 12, 22, 1, 31, tzinfo=UTC), now)
+
+
+@pytest.fixture
+async def services(tmp_path: Path, fake_arxiv: FakeArxiv) -> AsyncIterator[pipeline.Services]:
+    settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "ARXIV_REQUEST_DELAY": "0",
+                                  "ARXIV_MAX_TRIES": "1", **fake_arxiv.settings_env()})
+    async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
+        yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http)
+
+
+async def test_the_scoring_job_runs_the_day_then_delivers_to_due_subscribers(
+    services: pipeline.Services, fake_arxiv: FakeArxiv
+) -> None:
+    fake_arxiv.set_listing(DAY, new=load_papers(SAMPLE))
+    now = datetime(2025, 12, 22, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    await services.store.save_subscription(Subscription(ChatRef("telegram", "7"), min_score=6), now)
+    sender = ListSender()
+    scheduler = Scheduler(services, {"telegram": sender}, clock=lambda: now)
+    await scheduler.score_job()
+    assert (await services.store.day_summary(DAY)) is not None
+    assert [chat for chat, _ in sender.sent] == ["7"]
+    assert scheduler.scheduler.get_job("score-retry") is None
+    await scheduler.deliver_job()
+    assert len(sender.sent) == 1, "the next tick sends nothing twice"
+
+
+async def test_a_feed_that_has_not_moved_on_or_fails_is_retried_later(
+    services: pipeline.Services, fake_arxiv: FakeArxiv
+) -> None:
+    fake_arxiv.set_listing(DAY, new=load_papers(SAMPLE)[:5])
+    now = datetime(2025, 12, 22, 2, 0, tzinfo=UTC)
+    scheduler = Scheduler(services, {}, clock=lambda: now)
+    await scheduler.score_job()
+    await scheduler.score_job()  # the same listing again: arXiv's RSS has not updated yet
+    job = scheduler.scheduler.get_job("score-retry")
+    assert job is not None
+    fake_arxiv.fail_next("rss", 503)
+    await scheduler.score_job()
+    assert scheduler._retries == 2
