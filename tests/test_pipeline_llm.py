@@ -1,0 +1,105 @@
+"""The daily cycle with the LLM scorer, through the real openai client and a fake endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from openai import AsyncOpenAI
+
+from bot.__main__ import main
+from core import pipeline
+from core.config import PROJECT_ROOT, Settings
+from core.fields import load_fields
+from core.models import ChatRef, Subscription
+from core.store import Store
+from tests.fakes.openai_server import FakeOpenAI, fake_openai  # noqa: F401
+
+SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
+NOW = datetime(2025, 12, 22, 1, 30, tzinfo=UTC)
+
+
+def llm_env(tmp_path: Path, fake: FakeOpenAI, **extra: str) -> dict[str, str]:
+    return {"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_DIR": str(tmp_path / "digests"),
+            "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"{fake.url}/v1", "LLM_MODEL": "test-model",
+            "LLM_MAX_RETRIES": "0", "LLM_TIMEOUT": "5", **extra}
+
+
+@pytest.fixture
+async def services(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator[pipeline.Services]:
+    settings = Settings.from_env(llm_env(tmp_path, fake_openai))
+    llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
+    async with Store.open(settings.database_path) as store:
+        yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+    await llm.close()
+
+
+async def test_the_llm_reads_the_cheap_stages_share_and_the_header_counts_its_tokens(
+    services: pipeline.Services, fake_openai: FakeOpenAI
+) -> None:
+    result = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    prompt_tokens, completion_tokens = fake_openai.usage_totals()
+    assert result.tokens_in == prompt_tokens and result.tokens_out == completion_tokens > 0
+    scores = await services.store.scored_papers(result.day, (await services.store.day_summary(result.day)).scorer_key)  # type: ignore[arg-type,union-attr]
+    stages = {s.stage for _, s in scores}
+    assert stages == {"llm", "offline"}
+    llm_read = sum(1 for _, s in scores if s.stage == "llm")
+    assert llm_read == pytest.approx(116 * services.settings.llm_pass_rate, abs=2)
+    assert f"使用模型：test-model | 消耗 Tokens：{prompt_tokens + completion_tokens:,}" in result.markdown
+    [run] = await services.store.list_runs()
+    assert (run.tokens_in, run.tokens_out, run.model) == (prompt_tokens, completion_tokens, "test-model")
+
+
+async def test_rerunning_a_day_spends_no_tokens_and_returns_identical_scores(
+    services: pipeline.Services, fake_openai: FakeOpenAI
+) -> None:
+    first = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    calls = len(fake_openai.calls())
+    again = await pipeline.run_day(services, now=NOW.replace(hour=5), input_path=SAMPLE, write_markdown=False)
+    assert len(fake_openai.calls()) == calls and again.tokens_in == again.tokens_out == 0
+    assert again.markdown == first.markdown
+
+
+async def test_a_new_subscriber_whose_fields_are_scored_spends_no_tokens(
+    services: pipeline.Services, fake_openai: FakeOpenAI
+) -> None:
+    await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    calls = len(fake_openai.calls())
+    sub = Subscription(ChatRef("slack", "C1"), fields=("efficient-llm", "safety-alignment"), min_score=5)
+    digest = await pipeline.digest_for_subscription(services, sub, now=NOW)
+    assert digest is not None and len(fake_openai.calls()) == calls
+
+
+async def test_a_spent_budget_falls_back_to_offline_and_the_digest_says_so(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = Settings.from_env(llm_env(tmp_path, fake_openai, LLM_DAILY_TOKEN_BUDGET="3000", LLM_CONCURRENCY="1"))
+    llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
+    async with Store.open(settings.database_path) as store:
+        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        result = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    await llm.close()
+    assert "已达到每日 Token 预算" in result.markdown
+    assert result.tokens_in + result.tokens_out < 3000 + 3000, "at most the requests in flight overshoot"
+
+
+async def test_a_failing_endpoint_loses_no_paper(services: pipeline.Services, fake_openai: FakeOpenAI) -> None:
+    for _ in range(40):
+        fake_openai.push("status", status=500)
+    result = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    summary = await services.store.day_summary(result.day)  # type: ignore[arg-type]
+    scored = await services.store.scored_papers(result.day, summary.scorer_key)  # type: ignore[arg-type,union-attr]
+    assert len(scored) == 116 and all(s.value is not None for _, s in scored)
+    assert any(s.stage == "offline-fallback" for _, s in scored)
+    assert "LLM 评分失败" in result.markdown
+
+
+def test_cli_stats_shows_tokens_per_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_DIR": str(tmp_path / "d")}
+    assert main(["run", "--offline", "--input", str(SAMPLE), "--quiet"], env=env) == 0
+    capsys.readouterr()
+    assert main(["stats"], env=env) == 0
+    out = capsys.readouterr().out
+    assert "tokens in" in out and "2025-12-22" in out and "offline" in out
