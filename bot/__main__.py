@@ -7,17 +7,19 @@ store). Everything below receives them as arguments.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 from dotenv import dotenv_values
 
-from core.config import PROJECT_ROOT, Settings
+from core.config import PROJECT_ROOT, SECRET_FIELDS, Settings
 from core.errors import ConfigError, DigestError
 from core.fields import load_fields
 from core.pipeline import Services
@@ -38,14 +40,50 @@ def load_env(environ: Mapping[str, str] | None = None, dotenv: Path | None = Non
     return env
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request URL, and a Telegram URL carries the bot token.
-    for noisy in ("httpx", "httpx2", "httpcore", "openai", "telegram.ext.Updater", "apscheduler.executors"):
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, and the exception when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class RedactSecrets(logging.Filter):
+    """Replace every configured secret with *** in log records, whatever logged it."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            redacted = text
+            for secret in self.secrets:
+                redacted = redacted.replace(secret, "***")
+            if redacted != text:
+                record.msg, record.args = redacted, None
+        return True
+
+
+def setup_logging(settings: Settings) -> None:
+    """Structured (JSON lines) logs on stderr, secrets redacted, noisy libraries quieted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    handler.addFilter(RedactSecrets([getattr(settings, name) for name in SECRET_FIELDS]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, settings.log_level, logging.INFO))
+    # httpx logs every request URL at INFO, and a Telegram Bot API URL carries the bot token.
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "telegram.ext.Updater", "apscheduler.executors",
+                  "apscheduler.scheduler", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -86,7 +124,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except ConfigError as exc:
         print(f"arxiv-digest: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     try:
         return asyncio.run(cli.dispatch(args, settings))
     except DigestError as exc:

@@ -6,17 +6,26 @@ No logic about what a day, a score or a digest is lives here; that is core/pipel
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from bot.commands import Commands
+from bot.schedule import Scheduler
 from core import pipeline
 from core.config import Settings
-from core.errors import ConfigError
+from core.delivery import Sender, deliver_due
+from core.errors import ConfigError, DeliveryError
 from core.sources.jsonl import load_papers
+
+log = logging.getLogger(__name__)
 
 
 def _date(text: str) -> date:
@@ -64,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = sub.add_parser("stats", help="recent runs: papers read, tokens, model, duration")
     stats.add_argument("--limit", type=int, default=14)
+
+    sub.add_parser("serve", help="run the Telegram and/or Slack bots with the daily scheduler")
+
+    deliver = sub.add_parser("deliver", help="send every digest that is due now (safe to run twice or to kill)")
+    deliver.add_argument("--date", type=_date, help="digest day (default: the latest scored day)")
+    deliver.add_argument("--force", action="store_true", help="ignore subscribers' delivery times")
+
+    status = sub.add_parser("status", help="the latest run and its deliveries by state")
+    status.add_argument("--date", type=_date, help="digest day (default: the latest scored day)")
     return parser
 
 
@@ -106,6 +124,12 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await cmd_search(services, args)
         if args.command == "stats":
             return await cmd_stats(services, args)
+        if args.command == "serve":
+            return await cmd_serve(services)
+        if args.command == "deliver":
+            return await cmd_deliver(services, args, now)
+        if args.command == "status":
+            return await cmd_status(services, args)
     raise ConfigError(f"unknown command {args.command}")
 
 
@@ -173,4 +197,107 @@ async def cmd_stats(services: pipeline.Services, args: argparse.Namespace) -> in
         per = f"{r.tokens / r.papers_read:.0f}" if r.papers_read else "-"
         print(f"{r.day.isoformat():<10}  {r.status:<15}  {r.papers_read:>6}  {r.scored:>6}  {r.tokens_in:>9}  "
               f"{r.tokens_out:>10}  {per:>9}  {r.duration_seconds:>6.1f}  {r.model}")
+    return 0
+
+
+@asynccontextmanager
+async def open_senders(services: pipeline.Services) -> AsyncIterator[dict[str, Sender]]:
+    """Senders for every configured platform, without receiving updates (for `deliver`)."""
+    settings = services.settings
+    senders: dict[str, Sender] = {}
+    telegram = None
+    if settings.telegram_bot_token:
+        from bot.telegram import TelegramBot
+
+        telegram = TelegramBot(settings, Commands(services))
+        await telegram.application.initialize()
+        senders["telegram"] = telegram.sender
+    try:
+        if settings.slack_bot_token:
+            from bot.slack import SlackSender, build_slack_client
+
+            senders["slack"] = SlackSender(build_slack_client(settings))
+        yield senders
+    finally:
+        if telegram is not None:
+            await telegram.application.shutdown()
+
+
+async def cmd_deliver(services: pipeline.Services, args: argparse.Namespace, now: datetime) -> int:
+    async with open_senders(services) as senders:
+        if not senders:
+            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
+        report = await deliver_due(services, senders, now=now, day=args.date, force=args.force)
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+async def cmd_status(services: pipeline.Services, args: argparse.Namespace) -> int:
+    store = services.store
+    day = args.date or await pipeline.latest_digest_day(services)
+    if day is None:
+        print("no run yet")
+        return 0
+    summary = await store.day_summary(day)
+    if summary is None:
+        print(f"{day}: no run")
+        return 0
+    scorer = "offline scorer" if summary.model == "offline" else f"LLM {summary.model}"
+    print(f"day:        {day} ({summary.status})")
+    print(f"papers:     {summary.papers_read} read, {summary.scored} scored anew")
+    print(f"tokens:     {summary.tokens_in:,} in, {summary.tokens_out:,} out")
+    print(f"scorer:     {scorer}")
+    if summary.note:
+        print(f"note:       {summary.note}")
+    counts = await store.delivery_counts(day)
+    subs = await store.list_subscriptions()
+    by_platform: dict[str, int] = {}
+    for sub in subs:
+        by_platform[sub.chat.platform] = by_platform.get(sub.chat.platform, 0) + 1
+    print("deliveries: " + (", ".join(f"{state} {n}" for state, n in counts.items()) or "none yet"))
+    print("active:     " + (", ".join(f"{p} {n}" for p, n in sorted(by_platform.items())) or "no subscriptions"))
+    return 0
+
+
+async def cmd_serve(services: pipeline.Services) -> int:
+    """Start the configured bots and the scheduler; stop cleanly on SIGINT or SIGTERM."""
+    settings = services.settings
+    commands = Commands(services)
+    bots: list[Any] = []
+    if settings.telegram_bot_token:
+        from bot.telegram import TelegramBot
+
+        bots.append(TelegramBot(settings, commands))
+    if settings.slack_bot_token:
+        from bot.slack import SlackBot
+
+        bots.append(SlackBot(settings, commands))
+    if not bots:
+        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN (see README)")
+    started: list[Any] = []
+    scheduler: Scheduler | None = None
+    try:
+        for bot in bots:
+            try:
+                await bot.start()
+                started.append(bot)
+            except DeliveryError as exc:  # one unreachable platform must not keep the other down
+                log.error("could not start %s: %s", type(bot).__name__, exc)
+        if not started:
+            raise ConfigError("no chat platform could be started")
+        scheduler = Scheduler(services, {bot.sender.platform: bot.sender for bot in started})
+        scheduler.start()
+        log.info("serving: %s; scoring %s %s on %s", ", ".join(b.sender.platform for b in started),
+                 settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+        for bot in reversed(started):
+            await bot.stop()
     return 0
