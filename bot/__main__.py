@@ -19,6 +19,9 @@ from pathlib import Path
 import aiohttp
 from dotenv import dotenv_values
 
+# python-telegram-bot 22 warns on every RetryAfter unless durations are timedeltas.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 from core.config import PROJECT_ROOT, SECRET_FIELDS, Settings
 from core.errors import ConfigError, DigestError
 from core.fields import load_fields

@@ -366,7 +366,7 @@ class Commands:
             wanted = []
         for slug in wanted:
             if slug not in slugs:
-                close = difflib.get_close_matches(slug, slugs, n=3, cutoff=0.4)
+                close = closest_slugs(slug, slugs)
                 hint = say(sub.lang, "did_you_mean", names=", ".join(close)) if close else ""
                 return _info(say(sub.lang, "field_unknown", slug=slug, hint=hint), kind="error")
         chosen = tuple(s for s in slugs if s in wanted)
@@ -481,6 +481,12 @@ class Commands:
             score=format_score(sub.min_score), time=sub.digest_time, tz=sub.timezone, lang=lang,
             interests=sub.interests or say(lang, "none"),
         ))
+
+
+def closest_slugs(word: str, slugs: Sequence[str], n: int = 3) -> list[str]:
+    """The `n` slugs most like `word`, best first: always some, so an error can name valid ones."""
+    ranked = sorted(slugs, key=lambda s: (-difflib.SequenceMatcher(None, word, s).ratio(), s))
+    return ranked[:n]
 
 
 def vote_buttons(arxiv_id: str) -> tuple[Button, ...]:
