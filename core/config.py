@@ -57,12 +57,13 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("OPENAI_BASE_URL", "openai_base_url", "https://api.openai.com/v1", "OpenAI-compatible endpoint"),
     SettingSpec("LLM_MODEL", "llm_model", "gpt-4o-mini", "chat model (or Ark endpoint id)"),
     SettingSpec("LLM_JSON_MODE", "llm_json_mode", "json_schema", "json_schema or json_object"),
-    SettingSpec("LLM_BATCH_SIZE", "llm_batch_size", "10", "papers per LLM request"),
+    SettingSpec("LLM_BATCH_SIZE", "llm_batch_size", "25", "papers per LLM request"),
+    SettingSpec("LLM_ABSTRACT_CHARS", "llm_abstract_chars", "450", "abstract characters sent per paper"),
     SettingSpec("LLM_CONCURRENCY", "llm_concurrency", "4", "LLM requests in flight"),
     SettingSpec("LLM_TIMEOUT", "llm_timeout", "120", "seconds per LLM request"),
     SettingSpec("LLM_MAX_RETRIES", "llm_max_retries", "3", "retries per LLM request (429/5xx/timeouts)"),
     SettingSpec("LLM_DAILY_TOKEN_BUDGET", "llm_daily_token_budget", "0", "tokens per day; 0: no limit"),
-    SettingSpec("LLM_PASS_RATE", "llm_pass_rate", "0.35", "share of papers the cheap stage passes to the LLM"),
+    SettingSpec("LLM_PASS_RATE", "llm_pass_rate", "0.55", "share of papers the cheap stage passes to the LLM"),
     SettingSpec("EMBEDDING_MODEL", "embedding_model", "", "use /v1/embeddings as the cheap stage"),
     # Telegram
     SettingSpec("TELEGRAM_BOT_TOKEN", "telegram_bot_token", "", "from @BotFather; empty: no Telegram"),
@@ -117,6 +118,7 @@ class Settings:
     llm_model: str
     llm_json_mode: str
     llm_batch_size: int
+    llm_abstract_chars: int
     llm_concurrency: int
     llm_timeout: float
     llm_max_retries: int
@@ -205,6 +207,7 @@ class Settings:
         if raw["llm_json_mode"] not in ("json_schema", "json_object"):
             problems.append(f"LLM_JSON_MODE must be json_schema or json_object, got {raw['llm_json_mode']!r}")
         number("llm_batch_size", int, 1, 200)
+        number("llm_abstract_chars", int, 200, 5000)
         number("llm_concurrency", int, 1, 64)
         number("llm_timeout", float, 1, 3600)
         number("llm_max_retries", int, 0, 10)

@@ -176,7 +176,7 @@ async def _score_llm(
     settings, store, fields = services.settings, services.store, services.fields
     assert services.llm is not None
     prompt = load_prompt("score_papers")
-    key = scorer_key(settings.llm_model, prompt, fields, lang=lang)
+    key = scorer_key(settings.llm_model, prompt, fields, lang=lang, abstract_chars=settings.llm_abstract_chars)
     ids = [p.arxiv_id for p in papers]
     cached = await store.get_scores(key, ids) if use_cache else {}
     cached = {k: v for k, v in cached.items() if v.stage not in RETRY_STAGES}

@@ -19,6 +19,7 @@ from core.models import Field, Paper, Score
 from core.prompts import load_prompt
 from core.scoring.embed import score_by_embedding
 from core.scoring.llm import (
+    ABSTRACT_CHARS,
     LLMConfig,
     LLMResult,
     TokenBudget,
@@ -26,6 +27,7 @@ from core.scoring.llm import (
     score_papers,
     scorer_key,
     select_candidates,
+    shorten_abstract,
 )
 from tests.fakes.openai_server import FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
@@ -436,14 +438,47 @@ def test_scorer_key_changes_with_model_prompt_and_fields(tmp_path: Path) -> None
     (tmp_path / "score_papers.md").write_text(prompt.text + "\nBe brief.", encoding="utf-8")
     assert key != scorer_key("m", load_prompt("score_papers", tmp_path), FIELDS)
     assert scorer_key("m", prompt, FIELDS, lang="zh") != scorer_key("m", prompt, FIELDS, lang="en")
+    assert key == scorer_key("m", prompt, FIELDS, abstract_chars=ABSTRACT_CHARS)
+    assert key != scorer_key("m", prompt, FIELDS, abstract_chars=ABSTRACT_CHARS + 100)
+
+
+def test_shorten_abstract_cuts_at_the_configured_length_on_a_word_boundary() -> None:
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    text = " ".join(words * 40)  # no sentence end: the cut falls back to a word end
+    for limit in (200, 333, 450, 1000):
+        short = shorten_abstract(text, limit)
+        assert len(short) <= limit and short.endswith(" …")
+        kept = short.removesuffix(" …").split(" ")
+        assert all(w in words for w in kept), "no word is cut in half"
+        assert len(short) > limit - max(map(len, words)) - 3, "the cut is the last word end that fits"
+    sentences = "We study sparse attention. " * 30
+    short = shorten_abstract(sentences, 300)
+    assert short.endswith("attention. …") and len(short) <= 300  # a sentence end near the limit wins
+    assert shorten_abstract("  A  short\n abstract. ", 300) == "A short abstract."
+    assert shorten_abstract("x" * 500, 200) == "x" * 199 + "…"  # one endless word is cut inside
+
+
+async def test_requests_carry_abstracts_cut_to_the_configured_length(
+    llm: AsyncOpenAI, fake_openai: FakeOpenAI
+) -> None:
+    long = " ".join(f"word{n}" for n in range(300))
+    await run(llm, [make_paper(1, abstract=long)], abstract_chars=250)
+    await run(llm, [make_paper(1, abstract=long)])
+    sent = [find_papers(call.prompt)[0]["abstract"] for call in fake_openai.calls()]
+    assert long.startswith(sent[0].removesuffix(" …")) and 240 < len(sent[0]) <= 250
+    assert long.startswith(sent[1].removesuffix(" …")) and ABSTRACT_CHARS - 10 < len(sent[1]) <= ABSTRACT_CHARS
 
 
 def test_config_from_settings_takes_the_llm_settings() -> None:
     settings = Settings.from_env({"LLM_MODEL": "deepseek-chat", "LLM_JSON_MODE": "json_object",
                                   "LLM_BATCH_SIZE": "20", "LLM_CONCURRENCY": "2", "LLM_TIMEOUT": "30",
-                                  "LLM_MAX_RETRIES": "1", "DIGEST_LANGUAGE": "en"})
-    assert LLMConfig.from_settings(settings) == LLMConfig("deepseek-chat", "json_object", 20, 2, 30.0, 1, "en")
+                                  "LLM_MAX_RETRIES": "1", "DIGEST_LANGUAGE": "en", "LLM_ABSTRACT_CHARS": "600"})
+    assert LLMConfig.from_settings(settings) == LLMConfig("deepseek-chat", "json_object", 20, 2, 30.0, 1, "en", 600)
     assert LLMConfig.from_settings(settings, "zh").lang == "zh"
+    # The setting's default and the code's default are one number.
+    assert LLMConfig.from_settings(Settings.from_env({})).abstract_chars == ABSTRACT_CHARS
+    with pytest.raises(ConfigError, match="LLM_ABSTRACT_CHARS"):
+        Settings.from_env({"LLM_ABSTRACT_CHARS": "100"})
 
 
 async def test_unknown_json_mode_is_a_config_error(llm: AsyncOpenAI) -> None:
