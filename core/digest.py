@@ -138,6 +138,7 @@ def header_lines(digest: Digest, timezone: str) -> list[str]:
     lines.append(text(lang, "read", n=digest.papers_read))
     model = text(lang, "offline") if digest.model == OFFLINE_MODEL else digest.model
     lines.append(text(lang, "model", model=model, tokens=f"{digest.tokens:,}"))
+    lines.append(text(lang, "threshold", score=format_score(digest.min_score)))
     return lines
 
 
