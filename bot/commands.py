@@ -17,9 +17,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core import pipeline
-from core.digest import digest_blocks, format_score, short_authors
+from core.digest import KEYWORDS_FIELD, clean_reason, digest_blocks, format_score, short_authors
 from core.errors import DigestError, SourceError
-from core.models import Block, ChatRef, Heading, Note, PaperItem, Subscription
+from core.explain import explain_paper
+from core.interests import parse_interests
+from core.models import Adjustment, Block, ChatRef, Heading, Note, PaperItem, Score, Subscription
 from core.pipeline import Services
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("min_score", "Set the score threshold (1-10)", "设置推荐阈值（1-10）"),
     ("interests", "Set personal interests in your own words", "用自己的话设置个人兴趣"),
     ("paper", "Show one paper: /paper 2601.08151", "查看一篇论文：/paper 2601.08151"),
+    ("why", "Why a paper scored so for you: /why 2601.08151", "这篇论文为何得此分：/why 2601.08151"),
     ("search", "Search stored papers", "搜索已收录的论文"),
     ("today", "Today's digest, now", "立即发送今日推荐"),
     ("time", "Daily delivery time, HH:MM", "每日推送时间 HH:MM"),
@@ -113,8 +116,10 @@ T = {
         "min_score_set": "阈值已设为 {score} 分。",
         "min_score_bad": "阈值必须是 1 到 10 之间的数，可以是半分（如 7.5），收到：{arg}。当前阈值仍为 {score} 分。",
         "interests_show": "你的兴趣：{text}\n用 /interests clear 清除。",
-        "interests_none": "尚未设置兴趣。用法：/interests diffusion LLMs, KV-cache compression, not medical imaging",
+        "interests_none": "尚未设置兴趣。用法：/interests diffusion LLMs, KV-cache compression, not medical imaging\n关注列表（按字面匹配，列在“关键词匹配”下）：加引号的词或 arXiv 分类，如 /interests diffusion LLMs, \"latent space\", cs.LG；或写在 watch: 之后：/interests watch: latent space, LLM memory, cs.LG",
         "interests_set": "兴趣已保存，将作为“我的兴趣”单独评分：{text}",
+        "interests_watch": "关注列表（按字面匹配，列在“关键词匹配”下）：{terms}",
+        "interests_watch_only": "关注列表已保存（按字面匹配，列在“关键词匹配”下）：{terms}",
         "interests_cleared": "兴趣已清除。",
         "interests_long": "兴趣太长（最多 {n} 个字符）。",
         "paper_usage": "用法：/paper 2601.08151 或 arXiv 链接。",
@@ -134,7 +139,7 @@ T = {
         "lang_set": "语言已设为中文。",
         "lang_bad": "只支持 zh 或 en，收到：{arg}。",
         "settings": "订阅：{active}\n方向：{names}\n阈值：{score} 分\n推送：每天 {time}（{tz}）\n语言：{lang}\n兴趣：{interests}",
-        "yes": "是", "no": "否", "none": "无",
+        "yes": "是", "no": "否", "none": "无", "mine": "我的兴趣",
         "admins_only": "抱歉，只有群管理员可以修改本群的设置。",
         "unknown": "未知命令：{cmd}。/help 查看命令。",
         "error": "出错了：{error}",
@@ -142,6 +147,26 @@ T = {
         "scores_head": "各方向得分：",
         "summary_head": "摘要：",
         "best": "最佳方向",
+        "why_usage": "用法：/why 2601.08151（说明这篇论文在本聊天的得分依据）",
+        "why_missing": "无法解释：{error}",
+        "why_fields": "各方向得分（{stage}）：",
+        "why_no_fields": "这篇论文还没有方向得分。",
+        "why_interests": "我的兴趣：{score} 分（{how}）{reason}",
+        "why_judged": "LLM 根据摘要判断",
+        "why_offline": "离线匹配，未进入今日 LLM 候选",
+        "why_offline_only": "离线评分，未配置 LLM",
+        "why_unjudged": "LLM 暂不可用，先用离线评分",
+        "why_no_interests": "我的兴趣：未设置（/interests）。",
+        "why_no_day": "我的兴趣：这篇论文不属于某天的列表，未按兴趣评分。",
+        "why_watch": "关键词匹配：{terms}",
+        "why_vote_own_up": "投票：你赞过这篇（+{delta}）。",
+        "why_vote_own_down": "投票：你踩过这篇，它不会再出现在你的推荐里。",
+        "why_vote_like": "投票：与你赞过的《{title}》相似（相似度 {sim}）",
+        "why_vote_dislike": "与你踩过的《{title}》相似（相似度 {sim}）",
+        "why_vote_delta": "调整 {delta} 分。",
+        "why_no_vote": "投票：没有基于投票的调整。",
+        "why_shown": "在你 {day} 的推荐中：{section}，{score} 分（阈值 {threshold}）。",
+        "why_hidden": "不在你 {day} 的推荐中（阈值 {threshold}，方向：{names}）。",
     },
     "en": {
         "intro": "I read each day's new arXiv papers, score them against research fields (1-10) and post the best here.",
@@ -160,8 +185,10 @@ T = {
         "min_score_set": "Threshold set to {score}.",
         "min_score_bad": "The threshold must be a number from 1 to 10 in steps of 0.5 (e.g. 7.5); got {arg}. It stays {score}.",
         "interests_show": "Your interests: {text}\nClear them with /interests clear.",
-        "interests_none": "No interests set. Usage: /interests diffusion LLMs, KV-cache compression, not medical imaging",
+        "interests_none": "No interests set. Usage: /interests diffusion LLMs, KV-cache compression, not medical imaging\nWatch list (matched literally, listed under \"Keyword matches\"): quoted keywords or arXiv categories, e.g. /interests diffusion LLMs, \"latent space\", cs.LG; or everything after watch: as in /interests watch: latent space, LLM memory, cs.LG",
         "interests_set": "Interests saved; they are scored as your own field, \"My interests\": {text}",
+        "interests_watch": "Watch list (matched literally, listed under \"Keyword matches\"): {terms}",
+        "interests_watch_only": "Watch list saved (matched literally, listed under \"Keyword matches\"): {terms}",
         "interests_cleared": "Interests cleared.",
         "interests_long": "Interests are too long (at most {n} characters).",
         "paper_usage": "Usage: /paper 2601.08151 or an arXiv link.",
@@ -181,7 +208,7 @@ T = {
         "lang_set": "Language set to English.",
         "lang_bad": "Only zh or en are supported; got {arg}.",
         "settings": "Subscribed: {active}\nFields: {names}\nThreshold: {score}\nDelivery: daily at {time} ({tz})\nLanguage: {lang}\nInterests: {interests}",
-        "yes": "yes", "no": "no", "none": "none",
+        "yes": "yes", "no": "no", "none": "none", "mine": "My interests",
         "admins_only": "Sorry, only group admins can change this group's settings.",
         "unknown": "Unknown command: {cmd}. See /help.",
         "error": "Something went wrong: {error}",
@@ -189,6 +216,26 @@ T = {
         "scores_head": "Scores per field:",
         "summary_head": "Summary:",
         "best": "best field",
+        "why_usage": "Usage: /why 2601.08151 (why a paper scored what it did for this chat)",
+        "why_missing": "Cannot explain that: {error}",
+        "why_fields": "Scores per field ({stage}):",
+        "why_no_fields": "This paper has no field scores yet.",
+        "why_interests": "My interests: {score} ({how}) {reason}",
+        "why_judged": "judged by the LLM on its summary",
+        "why_offline": "offline match only, not among today's LLM candidates",
+        "why_offline_only": "offline scorer, no LLM configured",
+        "why_unjudged": "the LLM could not judge it yet: offline score",
+        "why_no_interests": "My interests: none set (/interests).",
+        "why_no_day": "My interests: this paper belongs to no listing day, so it was not scored for them.",
+        "why_watch": "Keyword matches: {terms}",
+        "why_vote_own_up": "Votes: you liked this paper (+{delta}).",
+        "why_vote_own_down": "Votes: you disliked this paper; it stays out of your digests.",
+        "why_vote_like": "Votes: like \"{title}\" that you liked (similarity {sim})",
+        "why_vote_dislike": "like \"{title}\" that you disliked (similarity {sim})",
+        "why_vote_delta": "adjustment {delta}.",
+        "why_no_vote": "Votes: no vote-based adjustment.",
+        "why_shown": "In your digest for {day}: {section}, {score} (threshold {threshold}).",
+        "why_hidden": "Not in your digest for {day} (threshold {threshold}, fields: {names}).",
     },
 }
 
@@ -396,7 +443,14 @@ class Commands:
             return _info(say(sub.lang, "interests_long", n=MAX_INTERESTS), kind="error")
         text = " ".join(arg.split())
         await self._save(replace(sub, interests=text), caller)
-        return _info(say(sub.lang, "interests_set", text=text))
+        profile = parse_interests(text)
+        watch = ", ".join(profile.watch)
+        if not profile.has_interests and watch:
+            return _info(say(sub.lang, "interests_watch_only", terms=watch))
+        lines = [say(sub.lang, "interests_set", text="; ".join(profile.interests) or text)]
+        if watch:
+            lines.append(say(sub.lang, "interests_watch", terms=watch))
+        return _info(*lines)
 
     async def cmd_paper(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
         if not arg:
@@ -419,6 +473,88 @@ class Commands:
             blocks.append(Note(say(sub.lang, "scores_head") + "\n" + "\n".join(lines)))
         blocks.append(Note(say(sub.lang, "summary_head") + " " + view.summary))
         return Reply(tuple(blocks), buttons=(vote_buttons(p.arxiv_id),))
+
+    async def cmd_why(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
+        lang = sub.lang
+        if not arg:
+            return _info(say(lang, "why_usage"), kind="error")
+        try:
+            why = await explain_paper(self.services, sub, arg.split()[0], now=caller.now)
+        except SourceError as exc:
+            return _info(say(lang, "why_missing", error=str(exc)), kind="error")
+        p, best = why.paper, why.field_score
+        names = {f.slug: f.name(lang) for f in self.services.fields}
+        names.update({KEYWORDS_FIELD.slug: KEYWORDS_FIELD.name(lang), pipeline.INTERESTS_SLUG: say(lang, "mine")})
+        value = why.shown_value if why.shown_value is not None else (best.value if best and best.value else 0.0)
+        blocks: list[Block] = [PaperItem(
+            arxiv_id=p.arxiv_id, title=p.title, url=p.url, authors=short_authors(p.authors, lang),
+            published=p.published, score=float(value), why="", field_slug=why.section or "",
+            stage=best.stage if best else "")]
+        blocks.append(Note(self._why_fields(sub, best, names)))
+        if not sub.interests.strip() or not parse_interests(sub.interests).has_interests:
+            interests = say(lang, "why_no_interests") if not sub.interests.strip() else ""
+        elif why.interest_score is None or why.interest_score.value is None:
+            interests = say(lang, "why_no_day")
+        else:
+            s = why.interest_score
+            if s.stage == "llm":
+                how = say(lang, "why_judged")
+            elif s.stage in ("offline-fallback", "offline-budget"):
+                how = say(lang, "why_unjudged")
+            else:
+                how = say(lang, "why_offline" if pipeline.uses_llm(self.services, False) else "why_offline_only")
+            interests = say(lang, "why_interests", score=format_score(s.value or 0.0), how=how,
+                            reason=clean_reason(s.reason)).strip()
+        if interests:
+            blocks.append(Note(interests))
+        if why.watch_terms:
+            blocks.append(Note(say(lang, "why_watch", terms=", ".join(why.watch_terms))))
+        blocks.append(Note(self._why_votes(lang, why.adjustment)))
+        if why.day is not None:
+            threshold = format_score(sub.min_score)
+            if why.section is not None:
+                blocks.append(Note(say(lang, "why_shown", day=why.day.isoformat(), section=names.get(why.section, ""),
+                                       score=format_score(why.shown_value or 0.0), threshold=threshold)))
+            else:
+                blocks.append(Note(say(lang, "why_hidden", day=why.day.isoformat(), threshold=threshold,
+                                       names=self._names(sub))))
+        return Reply(tuple(blocks), buttons=(vote_buttons(p.arxiv_id),))
+
+    def _why_fields(self, sub: Subscription, best: Score | None, names: dict[str, str]) -> str:
+        lang = sub.lang
+        if best is None or best.value is None:
+            return say(lang, "why_no_fields")
+        wanted = set(sub.fields) or {f.slug for f in self.services.fields}
+        per_field = sorted(((v, slug) for slug, v in best.field_scores.items() if slug in wanted), reverse=True)
+        lines = []
+        for v, slug in per_field:
+            line = f"{format_score(v)} — {names.get(slug, slug)}"
+            if slug == best.field_slug:
+                line += f" ({say(lang, 'best')}): {clean_reason(best.reason)}"
+            lines.append(line)
+        if best.field_slug and best.field_slug not in best.field_scores and best.field_slug in wanted:
+            lines.insert(0, f"{format_score(best.value)} — {names.get(best.field_slug, best.field_slug)}: "
+                            f"{clean_reason(best.reason)}")
+        return say(lang, "why_fields", stage=best.stage) + "\n" + "\n".join(lines or ["—"])
+
+    @staticmethod
+    def _why_votes(lang: str, adjustment: Adjustment | None) -> str:
+        if adjustment is None:
+            return say(lang, "why_no_vote")
+        delta = f"{adjustment.delta:+.1f}"
+        if adjustment.own_vote > 0:
+            return say(lang, "why_vote_own_up", delta=delta.lstrip("+"))
+        if adjustment.own_vote < 0:
+            return say(lang, "why_vote_own_down")
+        parts = []
+        if adjustment.liked_id:
+            parts.append(say(lang, "why_vote_like", title=_short(adjustment.liked_title),
+                             sim=f"{adjustment.like_similarity:.2f}"))
+        if adjustment.disliked_id:
+            parts.append(say(lang, "why_vote_dislike", title=_short(adjustment.disliked_title),
+                             sim=f"{adjustment.dislike_similarity:.2f}"))
+        joiner = "；" if lang == "zh" else "; "
+        return joiner.join(parts) + ("，" if lang == "zh" else ", ") + say(lang, "why_vote_delta", delta=delta)
 
     async def cmd_search(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
         if not arg:
@@ -481,6 +617,12 @@ class Commands:
             score=format_score(sub.min_score), time=sub.digest_time, tz=sub.timezone, lang=lang,
             interests=sub.interests or say(lang, "none"),
         ))
+
+
+def _short(title: str, limit: int = 80) -> str:
+    """A title cut at a word, for one line of /why."""
+    title = " ".join(title.split())
+    return title if len(title) <= limit else title[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def closest_slugs(word: str, slugs: Sequence[str], n: int = 3) -> list[str]:

@@ -7,15 +7,33 @@ the header lines and their wording in zh or en. Adapters only spell the blocks i
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from core.models import Block, Digest, DigestSection, Field, Heading, Note, Paper, PaperItem, Score
+from core.models import (
+    Adjustment,
+    Block,
+    Digest,
+    DigestSection,
+    Field,
+    Heading,
+    KeywordMatch,
+    Note,
+    Paper,
+    PaperItem,
+    Score,
+    Summary,
+)
 
 MAX_AUTHORS = 6
 OFFLINE_MODEL = "offline"
+KEYWORDS_SLUG = "keywords"
+INTERESTS_SLUG = "interests"
+KEYWORDS_FIELD = Field(KEYWORDS_SLUG, "关键词匹配", "Keyword matches", "关注列表中的关键词与 arXiv 分类",
+                       "Literal matches of the chat's watch-list keywords and arXiv categories")
 
 # Lines a model sometimes leaves in a reason; they must never reach a reader.
 _STRAY_LINE = re.compile(r"^\s*(\**\s*)?(score|field|分数|评分|领域)\s*[:：]", re.IGNORECASE)
@@ -33,6 +51,12 @@ TEXT = {
         "no_announcement": "arXiv 今天没有发布新论文（周末或节假日），今天没有推荐。",
         "more": "另有 {n} 篇达到阈值的论文未列出。",
         "et_al": "等",
+        "matched": "匹配：{terms}。",
+        "excerpt": "（摘要原文，未翻译）",
+        "own_up": "👍 你赞过这篇",
+        "like_up": "👍 +{delta}：与你赞过的论文相似",
+        "like_down": "👎 {delta}：与你踩过的论文相似",
+        "like_both": "👍👎 {delta}：与你赞过和踩过的论文都相似",
     },
     "en": {
         "title": "ArXiv Daily Digest - {day}",
@@ -46,6 +70,12 @@ TEXT = {
         "no_announcement": "arXiv made no announcement today (weekend or holiday), so there is no digest.",
         "more": "{n} more papers reached the threshold but are not listed.",
         "et_al": "et al.",
+        "matched": "Matched: {terms}.",
+        "excerpt": "(abstract excerpt, not translated)",
+        "own_up": "👍 you liked this",
+        "like_up": "👍 +{delta}: like a paper you liked",
+        "like_down": "👎 {delta}: like a paper you disliked",
+        "like_both": "👍👎 {delta}: like papers you liked and disliked",
     },
 }
 
@@ -76,6 +106,34 @@ def format_score(value: float) -> str:
     return f"{value:.1f}"
 
 
+def summary_text(summary: Summary, lang: str) -> str:
+    """A summary as a reader sees it: an untranslated excerpt says so, unless the chat reads English."""
+    if summary.source == "excerpt" and lang != "en":
+        return f"{summary.text} {text(lang, 'excerpt')}"
+    return summary.text
+
+
+def vote_note(adjustment: Adjustment, lang: str) -> str:
+    """Why a chat's votes moved a paper, in a few words."""
+    if adjustment.own_vote > 0:
+        return text(lang, "own_up")
+    delta = f"{adjustment.delta:+.1f}"
+    if adjustment.liked_id and adjustment.disliked_id:
+        return text(lang, "like_both", delta=delta)
+    return text(lang, "like_up" if adjustment.delta > 0 else "like_down", delta=delta.lstrip("+"))
+
+
+def adjust_score(score: Score, adjustment: Adjustment | None, lang: str) -> Score | None:
+    """Apply a chat's vote adjustment to a score; None when the chat voted the paper down."""
+    if adjustment is None or score.value is None:
+        return score
+    if adjustment.own_vote < 0:
+        return None
+    value = round(min(10.0, max(1.0, score.value + adjustment.delta)), 1)
+    reason = f"{clean_reason(score.reason)} · {vote_note(adjustment, lang)}".lstrip(" ·")
+    return dataclasses.replace(score, value=value, reason=reason)
+
+
 def build_digest(
     day: date,
     fields: Sequence[Field],
@@ -90,20 +148,39 @@ def build_digest(
     updated_at: datetime | None,
     announced: bool = True,
     notes: Sequence[str] = (),
+    keyword_matches: Sequence[KeywordMatch] = (),
+    adjustments: Mapping[str, Adjustment] | None = None,
 ) -> Digest:
-    """Pick, per field in `fields` order, the papers whose best field it is and whose score >= min_score."""
-    by_field: dict[str, list[tuple[Paper, Score]]] = {f.slug: [] for f in fields}
+    """Pick, per field in `fields` order, the papers whose best field it is and whose score >= min_score.
+
+    `adjustments` (a chat's votes) move scores first. `keyword_matches` become a "Keyword matches"
+    section right after "My interests" (else first), with no threshold: the reader asked for them.
+    """
+    adjusted: list[tuple[Paper, Score]] = []
     for paper, score in scored:
+        moved = adjust_score(score, (adjustments or {}).get(paper.arxiv_id), lang)
+        if moved is not None:
+            adjusted.append((paper, moved))
+    by_field: dict[str, list[tuple[Paper, Score]]] = {f.slug: [] for f in fields}
+    for paper, score in adjusted:
         if score.value is None or score.field_slug not in by_field or score.value < min_score:
             continue
         by_field[score.field_slug].append((paper, score))
+    order = list(fields)
+    if keyword_matches:
+        at = next((i + 1 for i, f in enumerate(order) if f.slug == INTERESTS_SLUG), 0)
+        order.insert(at, KEYWORDS_FIELD)
+        by_field[KEYWORDS_SLUG] = _keyword_items(keyword_matches, adjusted, adjustments or {}, lang)
     sections = []
     extra_notes = list(notes)
     hidden = 0
     shown: set[str] = set()  # a paper appears once, in the first section (in `fields` order) that takes it
-    for f in fields:
+    for f in order:
         candidates = [ps for ps in by_field[f.slug] if ps[0].arxiv_id not in shown]
-        items = sorted(candidates, key=lambda ps: (-(ps[1].value or 0.0), ps[0].arxiv_id))
+        if f is KEYWORDS_FIELD:
+            items = candidates  # already in match order
+        else:
+            items = sorted(candidates, key=lambda ps: (-(ps[1].value or 0.0), ps[0].arxiv_id))
         shown.update(p.arxiv_id for p, _ in items[:max_per_field])
         hidden += max(0, len(items) - max_per_field)
         if items:
@@ -122,6 +199,27 @@ def build_digest(
         announced=announced,
         notes=tuple(extra_notes),
     )
+
+
+def _keyword_items(
+    matches: Sequence[KeywordMatch], scored: Sequence[tuple[Paper, Score]], adjustments: Mapping[str, Adjustment],
+    lang: str,
+) -> list[tuple[Paper, Score]]:
+    """Keyword matches as section items: more terms first, then the paper's best score; the reason is
+    the matched terms and the summary."""
+    best: dict[str, float] = {}
+    for paper, score in scored:
+        best[paper.arxiv_id] = max(best.get(paper.arxiv_id, 0.0), score.value or 0.0)
+    ranked = []
+    for match in matches:
+        adjustment = adjustments.get(match.paper.arxiv_id)
+        if adjustment is not None and adjustment.own_vote < 0:
+            continue
+        why = f"{text(lang, 'matched', terms=', '.join(match.terms))} {summary_text(match.summary, lang)}"
+        value = best.get(match.paper.arxiv_id, 0.0)
+        item = (match.paper, Score(match.paper.arxiv_id, KEYWORDS_SLUG, value, why, "keyword"))
+        ranked.append(((-len(match.terms), -value, match.paper.arxiv_id), item))
+    return [item for _, item in sorted(ranked, key=lambda r: r[0])]
 
 
 def header_lines(digest: Digest, timezone: str) -> list[str]:

@@ -190,3 +190,48 @@ class Digest:
     sections: tuple[DigestSection, ...]
     announced: bool = True
     notes: tuple[str, ...] = ()
+
+
+# -- personal interests: summaries, keyword matches and vote feedback --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A paper's short summary in one language.
+
+    `source` is "llm" (written by the LLM, cached per paper and language) or "excerpt": the abstract's
+    first sentences, untranslated, used offline or when the LLM could not summarise the paper.
+    """
+
+    arxiv_id: str
+    lang: str
+    text: str
+    source: str = "llm"
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordMatch:
+    """A paper that matched a chat's watch list: which terms, and its summary in the chat's language."""
+
+    paper: Paper
+    terms: tuple[str, ...]
+    summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """How one chat's 👍/👎 votes move one paper's score, and why.
+
+    `own_vote` is the chat's vote on this very paper (0: none). Otherwise `delta` comes from the most
+    similar paper the chat liked (`liked_id`, `like_similarity`) and disliked (`disliked_id`, ...).
+    """
+
+    arxiv_id: str
+    delta: float
+    own_vote: int = 0
+    liked_id: str = ""
+    liked_title: str = ""
+    like_similarity: float = 0.0
+    disliked_id: str = ""
+    disliked_title: str = ""
+    dislike_similarity: float = 0.0

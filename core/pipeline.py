@@ -10,24 +10,31 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from core import interests as interests_
 from core.config import Settings
-from core.digest import OFFLINE_MODEL, build_digest, digest_blocks
+from core.digest import INTERESTS_SLUG as INTERESTS_SLUG  # re-exported: callers from before core/interests.py
+from core.digest import KEYWORDS_SLUG, OFFLINE_MODEL, build_digest, digest_blocks, summary_text
 from core.errors import ConfigError, SourceError
+from core.feedback import VOTE_LIMIT, Feedback
+from core.feedback import adjustments as vote_adjustments
+from core.interests import InterestScores, parse_interests, watch_matches
+from core.interests import interest_field as interest_field
 from core.markdown import to_markdown
-from core.models import Digest, Field, Paper, Run, Score, Subscription
+from core.models import ChatRef, Digest, Field, KeywordMatch, Paper, Run, Score, Subscription, Summary
 from core.scoring.offline import OfflineScorer
 from core.sources.arxiv import ArxivClient, normalize_arxiv_id
 from core.sources.jsonl import load_papers
 from core.store import LOOKUP, Store
+from core.summaries import excerpt, get_summaries
+from core.summaries import first_sentences as first_sentences
 
 if TYPE_CHECKING:
     import aiohttp
@@ -271,6 +278,8 @@ async def run_day(
         run_id, status="done", now=finished, papers_read=len(day_papers), scored=scored.scored,
         tokens_in=scored.tokens_in, tokens_out=scored.tokens_out, note=" ".join(scored.notes),
     )
+    if uses_llm(services, offline):  # one batched pass for every subscriber's interests: delivery finds them cached
+        await score_subscriber_interests(services, run_day_, now=now)
     built = await build_day_digest(services, run_day_, lang=lang, min_score=threshold, notes=scored.notes)
     assert built is not None, "the run just recorded makes the day buildable"
     markdown = to_markdown(digest_blocks(built, settings.digest_timezone))
@@ -321,11 +330,23 @@ def day_digest(
     interests: str = "",
     interest_scores: Sequence[tuple[Paper, Score]] = (),
     notes: Sequence[str] = (),
+    feedback: Feedback | None = None,
+    summaries: Mapping[tuple[str, str], Summary] | None = None,
 ) -> Digest:
-    """Build one reader's digest of a loaded day (pure): their fields, interests and threshold."""
+    """Build one reader's digest of a loaded day (pure): their fields, interests, watch list, votes, threshold.
+
+    Watch-list matches show the summary in `summaries` (or those `interest_scores` carries, see
+    InterestScores) for (arxiv_id, lang), else the abstract's first sentences.
+    """
+    profile = parse_interests(interests)
     fields = [f for f in services.fields if not field_slugs or f.slug in field_slugs]
-    if interests.strip() and interest_scores:
-        fields.insert(0, interest_field(interests))
+    if profile.has_interests and interest_scores:
+        fields.insert(0, profile.field())
+    day_papers = [p for p, _ in ctx.scored]
+    known = summaries if summaries is not None else getattr(interest_scores, "summaries", {})
+    matches = [KeywordMatch(p, terms, known.get((p.arxiv_id, lang)) or excerpt(p, lang))
+               for p, terms in watch_matches(profile, day_papers)]
+    moved = vote_adjustments([*day_papers, *(p for p, _ in interest_scores)], feedback) if feedback else None
     summary = ctx.summary
     if not notes and summary.note:
         notes = (summary.note,)
@@ -334,6 +355,7 @@ def day_digest(
         max_per_field=services.settings.digest_max_per_field, papers_read=summary.papers_read if ctx.announced else 0,
         model=summary.model, tokens=summary.tokens if ctx.announced else 0,
         updated_at=summary.finished_at if ctx.announced else None, announced=ctx.announced, notes=notes,
+        keyword_matches=matches, adjustments=moved,
     )
 
 
@@ -357,48 +379,45 @@ async def build_day_digest(
     return day_digest(services, ctx, lang=lang, min_score=min_score, field_slugs=field_slugs, notes=notes)
 
 
-# -- per-subscriber digests and personal interests ---------------------------------------------------
-
-INTERESTS_SLUG = "interests"
-
-
-def interest_field(interests: str) -> Field:
-    """Turn free-text interests into a field of their own (pure).
-
-    "diffusion LLMs, KV-cache compression, not medical imaging": comma- or semicolon-separated
-    phrases become keywords; phrases starting with "not", "no", "without" or "不要/不看" become
-    low-priority areas.
-    """
-    parts = [p.strip() for p in re.split(r"[,;，；、\n]+", interests) if p.strip()]
-    keep: list[str] = []
-    avoid: list[str] = []
-    for part in parts:
-        m = re.match(r"^(?:not|no|without|exclude|不要|不看|排除)\s*(.+)$", part, re.IGNORECASE)
-        (avoid if m else keep).append(m.group(1).strip() if m else part)
-    description = "; ".join(keep) or interests.strip()
-    return Field(
-        slug=INTERESTS_SLUG,
-        name_zh="我的兴趣",
-        name_en="My interests",
-        description_zh=description,
-        description_en=description,
-        keywords=tuple(keep),
-        ignore=tuple(avoid),
-    )
+# -- per-subscriber digests and personal interests (the logic lives in core/interests.py) ---------------
 
 
 async def score_interests(
-    services: Services, interests: str, day: date, *, now: datetime, offline: bool = False,
-) -> list[tuple[Paper, Score]]:
-    """Score `day`'s papers against one interest profile; identical profiles share cached scores."""
-    field = interest_field(interests)
-    papers = await services.store.papers_for_day(day)
-    if not papers:
-        return []
-    scoped = replace(services, fields=(field,))
-    scored = await score_with_cache(scoped, papers, offline=offline, now=now, budget_day=day)
-    by_id = {p.arxiv_id: p for p in papers}
-    return [(by_id[s.arxiv_id], s) for s in scored.scores]
+    services: Services, interests: str, day: date, *, now: datetime, offline: bool = False, lang: str | None = None,
+) -> InterestScores:
+    """Score `day`'s papers against one interests text; identical profiles share cached judgements.
+
+    Returns (paper, score) per paper of the day (none when the text is only a watch list), carrying the
+    watch-list matches' summaries. `lang` is the reasons' and summaries' language (default: the
+    languages of the chats with this text, reasons in DIGEST_LANGUAGE).
+    """
+    found = await score_profiles(services, [interests], day, now=now, offline=offline, lang=lang)
+    return found[interests]
+
+
+async def score_profiles(
+    services: Services, texts: Sequence[str], day: date, *, now: datetime, offline: bool = False,
+    lang: str | None = None,
+) -> dict[str, InterestScores]:
+    """Score `day`'s papers against many interests texts at once: one shared reading pass, one judgement
+    per distinct profile. Run it after the day's run so delivery finds every profile cached."""
+    return await interests_.score_profiles(
+        services, texts, day, now=now, use_llm=uses_llm(services, offline), lang=lang,
+        summary_langs=(lang,) if lang else None,
+    )
+
+
+async def score_subscriber_interests(services: Services, day: date, *, now: datetime) -> int:
+    """Score `day` for the interests of every active subscription at once; return the distinct texts."""
+    texts = sorted({s.interests for s in await services.store.list_subscriptions() if s.interests.strip()})
+    if texts:
+        await score_profiles(services, texts, day, now=now)
+    return len(texts)
+
+
+async def load_feedback(services: Services, chat: ChatRef) -> Feedback:
+    """A chat's recent votes, for its digests."""
+    return Feedback(tuple(await services.store.voted_papers(chat, limit=VOTE_LIMIT)))
 
 
 async def latest_digest_day(services: Services) -> date | None:
@@ -417,16 +436,36 @@ async def digest_for_subscription(
     ctx = await load_day(services, day)
     if ctx is None:
         return None
-    mine = await score_interests(services, sub.interests, day, now=now) if sub.interests.strip() else []
-    return subscriber_digest(services, sub, ctx, mine)
+    mine: Sequence[tuple[Paper, Score]] = []
+    if sub.interests.strip():
+        # Reasons in DIGEST_LANGUAGE, as delivery has them: the judgement is shared, not redone per language.
+        mine = await score_interests(services, sub.interests, day, now=now)
+    feedback = await load_feedback(services, sub.chat)
+    known = dict(getattr(mine, "summaries", {}))
+    digest = subscriber_digest(services, sub, ctx, mine, feedback=feedback, summaries=known)
+    # Summaries for exactly the keyword matches shown (votes and fields decide which), then the same digest.
+    shown = [p for section in digest.sections if section.field.slug == KEYWORDS_SLUG for p, _ in section.items]
+    missing = [p for p in shown if (p.arxiv_id, sub.lang) not in known]
+    if missing and uses_llm(services, False):
+        found = await get_summaries(services, missing, sub.lang, now=now, day=day, use_llm=True)
+        known.update({(i, sub.lang): s for i, s in found.items()})
+        digest = subscriber_digest(services, sub, ctx, mine, feedback=feedback, summaries=known)
+    return digest
 
 
 def subscriber_digest(
-    services: Services, sub: Subscription, ctx: DayContext, interest_scores: Sequence[tuple[Paper, Score]] = (),
+    services: Services,
+    sub: Subscription,
+    ctx: DayContext,
+    interest_scores: Sequence[tuple[Paper, Score]] = (),
+    *,
+    feedback: Feedback | None = None,
+    summaries: Mapping[tuple[str, str], Summary] | None = None,
 ) -> Digest:
-    """A subscriber's digest of a loaded day (pure)."""
+    """A subscriber's digest of a loaded day (pure); `feedback` is the chat's votes (see core/feedback.py)."""
     return day_digest(services, ctx, lang=sub.lang, min_score=sub.min_score, field_slugs=sub.fields,
-                      interests=sub.interests, interest_scores=interest_scores)
+                      interests=sub.interests, interest_scores=interest_scores, feedback=feedback,
+                      summaries=summaries)
 
 
 # -- single papers and search -------------------------------------------------------------------------
@@ -436,15 +475,8 @@ def subscriber_digest(
 class PaperView:
     paper: Paper
     score: Score
-    summary: str
+    summary: str  # as shown: the LLM's summary in the reader's language, or marked excerpt (digest.summary_text)
     fetched: bool  # True when the paper was not stored and came from arXiv just now
-
-
-def first_sentences(text: str, n: int = 3, limit: int = 500) -> str:
-    """The first `n` sentences of an abstract, cut at `limit` characters (pure)."""
-    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9])", " ".join(text.split()))
-    out = " ".join(parts[:n])
-    return out if len(out) <= limit else out[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 async def lookup_paper(
@@ -469,7 +501,10 @@ async def lookup_paper(
         fetched = True
     scored = await score_with_cache(services, [paper], offline=offline, now=now, budget_day=listing_day_of(now),
                                     lang=lang)
-    return PaperView(paper, scored.scores[0], first_sentences(paper.abstract), fetched)
+    lang = lang or services.settings.digest_language
+    summaries = await get_summaries(services, [paper], lang, now=now, day=listing_day_of(now),
+                                    use_llm=uses_llm(services, offline), excerpt_sentences=3)
+    return PaperView(paper, scored.scores[0], summary_text(summaries[paper.arxiv_id], lang), fetched)
 
 
 async def search_papers(services: Services, words: str, *, limit: int = 10) -> list[tuple[Paper, Score | None]]:

@@ -1,8 +1,9 @@
 """All SQL lives here. Callers get models, never rows or cursors.
 
 One SQLite file (aiosqlite) holds papers (with an FTS5 index over title, abstract and authors),
-field definitions, scores keyed by (paper, scorer key), runs, subscriptions, votes and the
-delivery ledger. The schema version is `PRAGMA user_version`; MIGRATIONS[i] takes version i to i+1.
+field definitions, scores keyed by (paper, scorer key), runs, subscriptions, votes, the delivery
+ledger, per-language paper summaries and LLM usage outside the field run. The schema version is
+`PRAGMA user_version`; MIGRATIONS[i] takes version i to i+1.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import aiosqlite
 
 from core.errors import StoreError
-from core.models import ChatRef, Delivery, Field, Paper, Run, Score, Subscription
+from core.models import ChatRef, Delivery, Field, Paper, Run, Score, Subscription, Summary
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -116,8 +117,32 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 """
 
+# Version 2: per-language paper summaries (the one LLM reading of a paper that every interest profile
+# and every chat language reuses), and LLM usage outside the daily field run (summaries, interest
+# profiles), so the daily token budget and `stats` see every token.
+SUMMARIES_AND_USAGE = """
+CREATE TABLE IF NOT EXISTS summaries (
+    arxiv_id TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    summary_key TEXT NOT NULL,      -- model + prompt version + abstract characters read
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (arxiv_id, lang, summary_key)
+);
+
+CREATE TABLE IF NOT EXISTS llm_usage (
+    day TEXT NOT NULL,
+    purpose TEXT NOT NULL,          -- "summaries" | "interests"
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (day, purpose)
+);
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
-MIGRATIONS: tuple[str, ...] = (SCHEMA,)
+MIGRATIONS: tuple[str, ...] = (SCHEMA, SUMMARIES_AND_USAGE)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # announce_type of a paper stored by a one-off lookup (`paper ID`), not by a listing: it belongs to
@@ -163,6 +188,10 @@ class Store:
         try:
             db.row_factory = aiosqlite.Row
             await db.execute("PRAGMA journal_mode=WAL")
+            # Under WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives the process
+            # being killed, and only a power loss can undo the last few (a ledger row forgotten there
+            # means a part sent twice, never one lost).
+            await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=5000")
             await db.execute("PRAGMA foreign_keys=ON")
             store = cls(db)
@@ -185,6 +214,16 @@ class Store:
             await self._db.execute(f"PRAGMA user_version = {target + 1}")
             await self._db.commit()
 
+    async def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement over many rows and close its cursor in aiosqlite's thread.
+
+        A cursor left for the garbage collector is finalised in the event loop's thread, where it races
+        the worker thread as soon as two coroutines write at once (sqlite3: "bad parameter or other API
+        misuse"); interest profiles scored concurrently for delivery do exactly that.
+        """
+        async with self._db.executemany(sql, rows):
+            pass
+
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
@@ -198,7 +237,7 @@ class Store:
         stored = await self._stored_types([p.arxiv_id for p in papers])
         # A paper first stored by a one-off lookup takes its listing day when a listing names it.
         promote = [p for p in papers if stored.get(p.arxiv_id) == LOOKUP and p.announce_type != LOOKUP]
-        await self._db.executemany(
+        await self._executemany(
             "UPDATE papers SET published = ?, announce_type = ?, version = MAX(version, ?) WHERE arxiv_id = ?",
             [(p.published.isoformat(), p.announce_type, p.version, p.arxiv_id) for p in promote],
         )
@@ -209,7 +248,7 @@ class Store:
             if p.arxiv_id not in seen:
                 seen.add(p.arxiv_id)
                 unique.append(p)
-        await self._db.executemany(
+        await self._executemany(
             "INSERT INTO papers (arxiv_id, version, title, abstract, authors, categories, primary_category,"
             " published, announce_type, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -218,7 +257,7 @@ class Store:
                 for p in unique
             ],
         )
-        await self._db.executemany(
+        await self._executemany(
             "INSERT INTO papers_fts (arxiv_id, title, abstract, authors) VALUES (?, ?, ?, ?)",
             [(p.arxiv_id, p.title, p.abstract, " ".join(p.authors)) for p in unique],
         )
@@ -309,7 +348,7 @@ class Store:
 
     async def save_fields(self, fields: Sequence[Field], now: datetime) -> None:
         """Upsert the current field definitions (kept for reference by scores and subscriptions)."""
-        await self._db.executemany(
+        await self._executemany(
             "INSERT INTO fields (slug, name_zh, name_en, description_zh, description_en, keywords, ignore,"
             " fingerprint, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET"
             " name_zh=excluded.name_zh, name_en=excluded.name_en, description_zh=excluded.description_zh,"
@@ -333,7 +372,7 @@ class Store:
 
     async def save_scores(self, scorer_key: str, scores: Iterable[Score], now: datetime) -> None:
         """Store scores under `scorer_key`, replacing earlier ones for the same papers."""
-        await self._db.executemany(
+        await self._executemany(
             "INSERT OR REPLACE INTO scores (arxiv_id, scorer_key, field_slug, value, reason, stage, field_scores,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -428,9 +467,11 @@ class Store:
         )
 
     async def tokens_spent(self, day: date) -> int:
-        """Tokens all runs of `day` have spent (for the daily budget)."""
+        """Tokens spent on `day` (for the daily budget): its runs, plus summaries and interest profiles."""
         async with self._db.execute(
-            "SELECT COALESCE(SUM(tokens_in + tokens_out), 0) FROM runs WHERE day = ?", (day.isoformat(),)
+            "SELECT COALESCE((SELECT SUM(tokens_in + tokens_out) FROM runs WHERE day = ?), 0)"
+            " + COALESCE((SELECT SUM(tokens_in + tokens_out) FROM llm_usage WHERE day = ?), 0)",
+            (day.isoformat(), day.isoformat()),
         ) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
@@ -486,6 +527,13 @@ class Store:
         async with self._db.execute(sql + " ORDER BY platform, chat_id", args) as cur:
             return [_subscription(row) async for row in cur]
 
+    async def subscription_langs(self, interests: str) -> list[str]:
+        """The languages of the active chats whose interests text is exactly `interests`."""
+        async with self._db.execute(
+            "SELECT DISTINCT lang FROM subscriptions WHERE active = 1 AND interests = ? ORDER BY lang", (interests,)
+        ) as cur:
+            return [row["lang"] async for row in cur]
+
     async def save_vote(self, chat: ChatRef, arxiv_id: str, vote: int, now: datetime) -> None:
         """Store a chat's 👍 (+1) or 👎 (-1) on a paper; a new vote replaces the old one."""
         if vote not in (1, -1):
@@ -505,19 +553,79 @@ class Store:
         ) as cur:
             return {row["arxiv_id"]: int(row["vote"]) async for row in cur}
 
+    async def voted_papers(self, chat: ChatRef, limit: int = 50) -> list[tuple[Paper, int]]:
+        """A chat's most recent votes on stored papers, newest first, as (paper, +1 or -1)."""
+        async with self._db.execute(
+            "SELECT p.*, v.vote FROM votes v JOIN papers p ON p.arxiv_id = v.arxiv_id"
+            " WHERE v.platform = ? AND v.chat_id = ? ORDER BY v.created_at DESC, v.arxiv_id LIMIT ?",
+            (chat.platform, chat.chat_id, limit),
+        ) as cur:
+            return [(_paper(row), int(row["vote"])) async for row in cur]
+
+    # -- summaries and LLM usage outside the field run ----------------------------------------------
+
+    async def save_summaries(self, summary_key: str, summaries: Iterable[Summary], now: datetime) -> None:
+        """Store LLM summaries under `summary_key`; excerpts are never stored (they cost nothing)."""
+        await self._executemany(
+            "INSERT OR REPLACE INTO summaries (arxiv_id, lang, summary_key, text, created_at) VALUES (?, ?, ?, ?, ?)",
+            [(s.arxiv_id, s.lang, summary_key, s.text, _iso(now)) for s in summaries if s.source == "llm"],
+        )
+        await self._db.commit()
+
+    async def get_summaries(self, summary_key: str, lang: str, ids: Sequence[str]) -> dict[str, Summary]:
+        """Return stored summaries in `lang` under `summary_key` for the papers among `ids`."""
+        out: dict[str, Summary] = {}
+        ids = list(dict.fromkeys(ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self._db.execute(
+                f"SELECT arxiv_id, text FROM summaries WHERE summary_key = ? AND lang = ? AND arxiv_id IN ({marks})",
+                (summary_key, lang, *chunk),
+            ) as cur:
+                async for row in cur:
+                    out[row["arxiv_id"]] = Summary(row["arxiv_id"], lang, row["text"], "llm")
+        return out
+
+    async def add_usage(
+        self, day: date, purpose: str, *, tokens_in: int, tokens_out: int, requests: int, now: datetime,
+    ) -> None:
+        """Add LLM usage for `purpose` ("summaries", "interests") to `day`'s tally."""
+        if not (tokens_in or tokens_out or requests):
+            return
+        await self._db.execute(
+            "INSERT INTO llm_usage (day, purpose, tokens_in, tokens_out, requests, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(day, purpose)"
+            " DO UPDATE SET tokens_in = tokens_in + excluded.tokens_in,"
+            " tokens_out = tokens_out + excluded.tokens_out, requests = requests + excluded.requests,"
+            " updated_at = excluded.updated_at",
+            (day.isoformat(), purpose, tokens_in, tokens_out, requests, _iso(now)),
+        )
+        await self._db.commit()
+
+    async def usage_for_day(self, day: date) -> dict[str, tuple[int, int, int]]:
+        """`day`'s LLM usage outside the field run: purpose -> (tokens_in, tokens_out, requests)."""
+        async with self._db.execute(
+            "SELECT purpose, tokens_in, tokens_out, requests FROM llm_usage WHERE day = ? ORDER BY purpose",
+            (day.isoformat(),),
+        ) as cur:
+            return {row["purpose"]: (int(row["tokens_in"]), int(row["tokens_out"]), int(row["requests"]))
+                    async for row in cur}
+
     # -- the delivery ledger: one row per (subscription, digest day) -------------------------------------
+    # Writes are upserts that commit at once, one statement each: a delivery pass records a part as
+    # soon as the platform acknowledged it, without first creating its row, so a digest costs one
+    # statement and one commit per part.
 
     async def open_delivery(self, chat: ChatRef, day: date, now: datetime) -> Delivery:
         """Create the (chat, day) row as pending if it does not exist; return it as it stands."""
-        await self._db.execute(
-            "INSERT OR IGNORE INTO deliveries (platform, chat_id, day, state, updated_at)"
-            " VALUES (?, ?, ?, 'pending', ?)",
+        rows = await self._db.execute_fetchall(
+            "INSERT INTO deliveries (platform, chat_id, day, state, updated_at) VALUES (?, ?, ?, 'pending', ?)"
+            " ON CONFLICT(platform, chat_id, day) DO UPDATE SET updated_at = deliveries.updated_at RETURNING *",
             (chat.platform, chat.chat_id, day.isoformat(), _iso(now)),
         )
         await self._db.commit()
-        found = await self.get_delivery(chat, day)
-        assert found is not None
-        return found
+        return _delivery(next(iter(rows)))
 
     async def get_delivery(self, chat: ChatRef, day: date) -> Delivery | None:
         async with self._db.execute(
@@ -532,11 +640,19 @@ class Store:
         async with self._db.execute("SELECT * FROM deliveries WHERE day = ?", (day.isoformat(),)) as cur:
             return {d.chat: d for d in [_delivery(row) async for row in cur]}
 
-    async def mark_part_sent(self, chat: ChatRef, day: date, parts_sent: int, now: datetime) -> None:
-        """Record that the platform acknowledged parts [0, parts_sent) of a digest."""
+    async def mark_part_sent(
+        self, chat: ChatRef, day: date, parts_sent: int, now: datetime, *, done: bool = False,
+    ) -> None:
+        """Record that the platform acknowledged parts [0, parts_sent); with `done`, the delivery is sent."""
         await self._db.execute(
-            "UPDATE deliveries SET parts_sent = ?, updated_at = ? WHERE platform = ? AND chat_id = ? AND day = ?",
-            (parts_sent, _iso(now), chat.platform, chat.chat_id, day.isoformat()),
+            "INSERT INTO deliveries (platform, chat_id, day, state, parts_sent, attempts, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(platform, chat_id, day) DO UPDATE SET"
+            " state = excluded.state, parts_sent = excluded.parts_sent,"
+            " attempts = deliveries.attempts + excluded.attempts,"
+            " last_error = CASE WHEN excluded.state = 'sent' THEN '' ELSE deliveries.last_error END,"
+            " updated_at = excluded.updated_at",
+            (chat.platform, chat.chat_id, day.isoformat(), "sent" if done else "pending", parts_sent, int(done),
+             _iso(now)),
         )
         await self._db.commit()
 
@@ -545,9 +661,11 @@ class Store:
     ) -> None:
         """Set a delivery's state (sent, failed, skipped-empty, pending) and count the attempt."""
         await self._db.execute(
-            "UPDATE deliveries SET state = ?, last_error = ?, attempts = attempts + ?, updated_at = ?"
-            " WHERE platform = ? AND chat_id = ? AND day = ?",
-            (state, error[:500], int(attempt), _iso(now), chat.platform, chat.chat_id, day.isoformat()),
+            "INSERT INTO deliveries (platform, chat_id, day, state, last_error, attempts, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(platform, chat_id, day) DO UPDATE SET"
+            " state = excluded.state, last_error = excluded.last_error,"
+            " attempts = deliveries.attempts + excluded.attempts, updated_at = excluded.updated_at",
+            (chat.platform, chat.chat_id, day.isoformat(), state, error[:500], int(attempt), _iso(now)),
         )
         await self._db.commit()
 

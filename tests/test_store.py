@@ -133,3 +133,49 @@ async def test_a_looked_up_paper_joins_its_listing_day_when_a_listing_names_it(t
 
 def _fields(p: object) -> dict[str, object]:
     return {name: getattr(p, name) for name in p.__slots__}  # type: ignore[attr-defined]
+
+
+async def test_a_version_1_database_migrates_and_keeps_its_data(tmp_path: Path) -> None:
+    from core.models import Summary
+    from core.store import MIGRATIONS, SCHEMA
+
+    path = tmp_path / "v1.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(SCHEMA)
+    con.execute("PRAGMA user_version = 1")
+    con.execute("INSERT INTO papers (arxiv_id, title, abstract, authors, categories, primary_category, published,"
+                " first_seen) VALUES ('2601.00001', 'T', 'A.', '[]', '[\"cs.LG\"]', 'cs.LG', '2026-01-19', 'x')")
+    con.execute("INSERT INTO runs (day, scorer_key, model, started_at, status, tokens_in, tokens_out)"
+                " VALUES ('2026-01-19', 'k', 'm', '2026-01-19T00:00:00+00:00', 'done', 100, 20)")
+    con.execute("INSERT INTO votes VALUES ('telegram', '42', '2601.00001', -1, '2026-01-19T00:00:00+00:00')")
+    con.commit()
+    con.close()
+    async with Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION == len(MIGRATIONS) == 2
+        assert (await store.get_paper("2601.00001")) is not None
+        assert await store.get_votes(ChatRef("telegram", "42")) == {"2601.00001": -1}
+        [(voted, vote)] = await store.voted_papers(ChatRef("telegram", "42"))
+        assert voted.arxiv_id == "2601.00001" and vote == -1
+        await store.save_summaries("key", [Summary("2601.00001", "zh", "摘要", "llm"),
+                                           Summary("2601.00001", "en", "excerpt", "excerpt")], NOW)
+        assert await store.get_summaries("key", "zh", ["2601.00001"]) == {
+            "2601.00001": Summary("2601.00001", "zh", "摘要", "llm")}
+        assert await store.get_summaries("key", "en", ["2601.00001"]) == {}, "excerpts are never stored"
+        await store.add_usage(DAY, "interests", tokens_in=30, tokens_out=5, requests=1, now=NOW)
+        await store.add_usage(DAY, "interests", tokens_in=10, tokens_out=5, requests=1, now=NOW)
+        assert await store.usage_for_day(DAY) == {"interests": (40, 10, 2)}
+        assert await store.tokens_spent(DAY) == 120 + 50
+
+
+async def test_concurrent_writers_share_one_store(tmp_path: Path) -> None:
+    import asyncio
+
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        papers = [paper(i) for i in range(30)]
+        await store.save_papers(papers, NOW)
+
+        async def write(k: int) -> None:
+            await store.save_scores(f"key{k}", [score(p, "efficient-llm", 7.0) for p in papers], NOW)
+
+        await asyncio.gather(*(write(k) for k in range(100)))
+        assert len(await store.get_scores("key99", [p.arxiv_id for p in papers])) == 30

@@ -191,6 +191,8 @@ async def test_every_command_answers_end_to_end(
     word = max(re.findall(r"[A-Za-z]{6,}", stored.title), key=len)
     assert f'Results for "{word}":' in await ask(f"/search {word}")
     assert stored.title.split(":")[0] in await ask(f"/search {word}")
+    why = await ask(f"/why {stored.arxiv_id}")
+    assert "Scores per field" in why and "My interests" in why and "Votes:" in why
 
     assert covered == {name for name, _, _ in COMMANDS}
 

@@ -325,6 +325,11 @@ def _json_candidates(text: str) -> list[object]:
     return found
 
 
+def json_values(text: str) -> list[object]:
+    """Return the JSON objects or arrays a reply holds, most likely first (pure; never raises)."""
+    return _json_candidates(text)
+
+
 def _entries(value: object) -> list[object]:
     """Return the per-paper items of a reply in any shape we accept."""
     if isinstance(value, list):
@@ -347,9 +352,12 @@ def _normalise_id(raw: str, sent: Collection[str]) -> str:
 
 
 def parse_score_reply(
-    text: str, sent_ids: Collection[str], field_slugs: Collection[str]
+    text: str, sent_ids: Collection[str], field_slugs: Collection[str], *, default_field: str | None = None,
 ) -> dict[str, ReplyEntry]:
-    """Read a reply into valid entries keyed by arXiv id; ignore ids not sent; never raise."""
+    """Read a reply into valid entries keyed by arXiv id; ignore ids not sent; never raise.
+
+    `default_field` fills entries that name no field (replies scoring a single profile carry none).
+    """
     if not text or not text.strip():
         return {}
     sent = set(sent_ids)
@@ -359,6 +367,8 @@ def parse_score_reply(
         for item in _entries(candidate):
             if not isinstance(item, dict):
                 continue
+            if default_field is not None and "field" not in item:
+                item = {**item, "field": default_field}
             try:
                 entry = ReplyEntry.model_validate(item)
             except ValidationError:
@@ -470,12 +480,20 @@ class _BatchRun:
             self._fallback(paper, "offline-fallback")
         log.warning("LLM gave no valid score for %d papers; using the offline score", len(missing))
 
-    async def _ask(self, batch: Sequence[Paper]) -> dict[str, ReplyEntry] | None:
-        """Send one batch; return its valid entries ({} on failure) or None when the budget is spent."""
+    def render(self, batch: Sequence[Paper]) -> tuple[str, dict[str, str]]:
+        """Return one batch's request text and the ids it uses, mapped to arXiv ids."""
         content = render_request(self.prompt, self.fields, batch, self.config.lang,
                                  abstract_chars=self.config.abstract_chars)
+        return content, {p.arxiv_id: p.arxiv_id for p in batch}
+
+    def parse(self, text: str, aliases: Mapping[str, str]) -> dict[str, ReplyEntry]:
+        """Read a reply to a request that used the ids in `aliases`; keys are the request's ids."""
+        return parse_score_reply(text, list(aliases), self.slugs)
+
+    async def _ask(self, batch: Sequence[Paper]) -> dict[str, ReplyEntry] | None:
+        """Send one batch; return its valid entries ({} on failure) or None when the budget is spent."""
+        content, aliases = self.render(batch)
         messages: list[ChatCompletionUserMessageParam] = [{"role": "user", "content": content}]
-        sent_ids = [p.arxiv_id for p in batch]
         async with self.semaphore:
             for attempt in range(EMPTY_REPLY_RETRIES + 1):
                 if self.dead:
@@ -513,7 +531,7 @@ class _BatchRun:
                         self.budget.charge(usage.prompt_tokens + usage.completion_tokens)
                 text = response.choices[0].message.content if response.choices else None
                 if text and text.strip():
-                    entries = parse_score_reply(text, sent_ids, self.slugs)
+                    entries = {aliases[k]: v for k, v in self.parse(text, aliases).items()}
                     if len(entries) < len(batch):
                         log.info("LLM reply had %d valid scores for %d papers", len(entries), len(batch))
                     return entries
@@ -554,3 +572,119 @@ async def score_papers(
         budget_skipped=sum(1 for s in scores if s.stage == "offline-budget"),
     )
 
+
+
+# -- one interest profile, judged on the papers' summaries -------------------------------------------------
+#
+# Template variables of `prompts/judge_interests.md`: $interests, $avoid, $language, $reason_limit and
+# $papers (a JSON array of {"id", "text"}: short local ids "1", "2"... and each paper's one-sentence summary,
+# `</` escaped as in `render_papers`). Local ids cost one token where an arXiv id costs five, each way.
+
+JUDGE_SCHEMA_NAME = "interest_scores"
+JUDGE_REASON_LIMIT = {"zh": "at most 20 汉字", "en": "at most 15 words"}
+
+
+def judge_schema() -> dict[str, Any]:
+    """Return the JSON schema of a profile judgement: like `reply_schema`, without the field."""
+    entry = {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "score": {"type": "integer"}, "reason": {"type": "string"}},
+        "required": ["id", "score", "reason"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"scores": {"type": "array", "items": entry}},
+        "required": ["scores"],
+        "additionalProperties": False,
+    }
+
+
+def judge_response_format(json_mode: str) -> ResponseFormat:
+    """Return the `response_format` of a profile judgement for the JSON mode the provider supports."""
+    if json_mode == "json_object":
+        return {"type": "json_object"}
+    if json_mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": JUDGE_SCHEMA_NAME, "schema": judge_schema(),
+                                                       "strict": True}}
+    raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
+
+
+def render_judge_request(prompt: Prompt, field: Field, items: Sequence[tuple[str, str]], lang: str) -> str:
+    """Fill the judging template for one profile (`field`) and (local id, summary) items."""
+    if lang not in LANG_TEXT:
+        raise ConfigError(f"unsupported language {lang!r}")
+    avoid = ""
+    if field.ignore:
+        avoid = f"Avoid (score 2 or less unless clearly crossing an interest): {', '.join(field.ignore)}.\n"
+    lines = [json.dumps({"id": local, "text": " ".join(text.split())}, ensure_ascii=False, separators=(",", ":"))
+             for local, text in items]
+    papers = ("[\n" + ",\n".join(lines) + "\n]").replace("</", "<\\/")
+    return prompt.render(interests=field.description_en, avoid=avoid, language=LANG_TEXT[lang]["language"],
+                         reason_limit=JUDGE_REASON_LIMIT[lang], papers=papers)
+
+
+class _SummaryJudgeRun(_BatchRun):
+    """A `_BatchRun` that shows the LLM each paper's summary (not its abstract) under short local ids."""
+
+    def __init__(
+        self,
+        llm: AsyncOpenAI,
+        field: Field,
+        summaries: Mapping[str, str],
+        prompt: Prompt,
+        config: LLMConfig,
+        fallback: Mapping[str, Score],
+        budget: TokenBudget | None,
+    ) -> None:
+        super().__init__(llm, [field], prompt, config, fallback, budget)
+        self.summaries = summaries
+        self.format = judge_response_format(config.json_mode)
+
+    def render(self, batch: Sequence[Paper]) -> tuple[str, dict[str, str]]:
+        aliases = {str(i): p.arxiv_id for i, p in enumerate(batch, 1)}
+        items = [(local, self.summaries[arxiv_id]) for local, arxiv_id in aliases.items()]
+        return render_judge_request(self.prompt, self.fields[0], items, self.config.lang), aliases
+
+    def parse(self, text: str, aliases: Mapping[str, str]) -> dict[str, ReplyEntry]:
+        return parse_score_reply(text, list(aliases), self.slugs, default_field=self.slugs[0])
+
+
+async def score_summaries(
+    llm: AsyncOpenAI,
+    papers: Sequence[Paper],
+    field: Field,
+    summaries: Mapping[str, str],
+    *,
+    prompt: Prompt,
+    config: LLMConfig,
+    fallback: Mapping[str, Score],
+    budget: TokenBudget | None = None,
+) -> LLMResult:
+    """Score papers against one profile from their one-sentence `summaries` (keyed by arXiv id).
+
+    Same contract as `score_papers`: exactly one Score per input paper, in input order, falling back
+    to `fallback` when the LLM fails or the budget is spent.
+    """
+    if not papers:
+        return LLMResult(scores=[])
+    if config.batch_size < 1 or config.concurrency < 1:
+        raise ConfigError("LLM batch size and concurrency must be at least 1")
+    if config.lang not in LANG_TEXT:
+        raise ConfigError(f"unsupported language {config.lang!r}")
+    missing = [p.arxiv_id for p in papers if p.arxiv_id not in summaries]
+    if missing:
+        raise ValueError(f"no summary for {', '.join(missing[:3])}")
+    run = _SummaryJudgeRun(llm, field, summaries, prompt, config, fallback, budget)
+    unique = list({p.arxiv_id: p for p in papers}.values())
+    batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]
+    await asyncio.gather(*(run.score_batch(b, reask=True) for b in batches))
+    scores = [run.decided[p.arxiv_id] for p in papers]
+    return LLMResult(
+        scores=scores,
+        tokens_in=run.tokens_in,
+        tokens_out=run.tokens_out,
+        requests=run.requests,
+        fallbacks=sum(1 for s in scores if s.stage == "offline-fallback"),
+        budget_skipped=sum(1 for s in scores if s.stage == "offline-budget"),
+    )

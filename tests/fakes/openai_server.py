@@ -43,10 +43,19 @@ answering; a closing server wakes it). `fake.default_delay` applies when a behav
 How "valid" scores: papers are the JSON array between the lines `<papers>` and `</papers>` of the
 prompt (else the first JSON array of objects with an "id"). Field slugs come from the json_schema
 enum in `response_format`, else `fake.slugs`, else prompt lines shaped `- slug (Name): ...`. Each paper
-gets `fake.scorer(paper, slugs) -> (slug, score)` when set; otherwise a deterministic hash of its id
+gets `fake.prompt_scorer(paper, slugs, prompt) -> (slug, score)` when set, else
+`fake.scorer(paper, slugs) -> (slug, score)` when set; otherwise a deterministic hash of its id
 picks a field and a score, spread like a real day (about 70% at 4 or less, 9% at 7 or more). Reasons
 follow the prompt: Chinese when it mentions Chinese, about 36 汉字 / 25 words for scores of 6 or more
-and 8 汉字 / 5 words below.
+and 8 汉字 / 5 words below. A request whose json_schema entries have no "field" (an interest profile
+judged on summaries, `interest_scores`) gets entries without one, and an empty reason below 7 (as its
+prompt asks).
+
+Summary requests (json_schema named `paper_summaries`, or a prompt asking for `{"summaries":`) get
+`{"summaries": [{id, summary}]}` for every paper: `fake.summarizer(paper, lang) -> str` when set, else
+`fake_summary`: in English, the title and the abstract's opening words in two sentences (about 45 words);
+in Chinese (the prompt mentions Chinese), a fixed two-sentence text of about 55 汉字. "fenced" and
+"partial" apply to them too.
 
 Tokens: `count_tokens(text)` is the one counting function (also used by bench/cost.py). It is exact:
 the o200k_base encoding (gpt-4o, gpt-4.1, o-series) from the `bpe-openai` package (extras `test` and
@@ -95,6 +104,24 @@ EMBEDDING_KINDS = frozenset({"valid", "status"})
 
 ZH_LONG = "论文的核心贡献与该领域直接相关，方法新颖且实验较充分，值得该方向读者细读并跟进后续工作。"
 ZH_SHORT = "与该领域关系不大"
+
+
+ZH_SUMMARY = ("本文针对该领域的核心问题提出一种新方法，设计清晰、易于复现。"
+              "实验表明其在多个基准上优于现有方法，值得关注。")
+
+
+def fake_summary(paper: dict[str, Any], lang: str) -> str:
+    """The fake's summary of one paper as sent: deterministic, about as long as a real one."""
+    if lang == "zh":
+        return ZH_SUMMARY
+    source = str(paper.get("abstract") or paper.get("text") or "")
+    words = source.replace("\n", " ").split()
+    title = " ".join(str(paper.get("title", "")).split()).rstrip(".")
+    if not title:  # a translation request: keep the text
+        return " ".join(words)
+    first = " ".join(words[:12]).rstrip(".,;:")
+    second = " ".join(words[12:26]).rstrip(".,;:")
+    return f"{title}: {first}." + (f" {second[:1].upper()}{second[1:]}." if second else "")
 
 
 @functools.cache
@@ -207,6 +234,8 @@ class FakeOpenAI:
         self.url = ""
         self.slugs: list[str] | None = None
         self.scorer: Callable[[dict[str, Any], list[str]], tuple[str, int]] | None = None
+        self.prompt_scorer: Callable[[dict[str, Any], list[str], str], tuple[str, int]] | None = None
+        self.summarizer: Callable[[dict[str, Any], str], str] | None = None
         self.default_delay = 0.0
         self.embedding_dim = 256
         self.in_flight = 0
@@ -348,10 +377,19 @@ class FakeOpenAI:
         slugs = self._slugs(call.body, prompt)
         zh = "Chinese" in prompt or "中文" in prompt
         entries = []
+        with_field = self._schema_has_field(call.body)
         for paper in papers:
-            slug, score = (self.scorer or default_score)(paper, slugs)
-            entries.append({"id": str(paper["id"]), "field": slug, "score": score,
-                            "reason": self._reason(paper, slug, score, zh)})
+            if self.prompt_scorer is not None:
+                slug, score = self.prompt_scorer(paper, slugs, prompt)
+            else:
+                slug, score = (self.scorer or default_score)(paper, slugs)
+            entry: dict[str, Any] = {"id": str(paper["id"]), "field": slug, "score": score,
+                                     "reason": self._reason(paper, slug, score, zh)}
+            if not with_field:  # a profile judgement: its prompt asks for no reason below 7
+                del entry["field"]
+                if score < 7:
+                    entry["reason"] = ""
+            entries.append(entry)
         opts = behaviour.options
         if behaviour.kind == "partial":
             drop_ids = set(opts.get("drop_ids", ()))
@@ -372,11 +410,48 @@ class FakeOpenAI:
         return entries
 
     @staticmethod
+    def _schema_has_field(body: dict[str, Any]) -> bool:
+        """False only for a json_schema whose entries have no "field" (one profile judged on summaries)."""
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") != "json_schema":
+            return True
+        try:
+            items = fmt["json_schema"]["schema"]["properties"]["scores"]["items"]
+        except (KeyError, TypeError):
+            return True
+        return "field" in items.get("properties", {})
+
+    @staticmethod
+    def is_summary_request(body: dict[str, Any], prompt: str) -> bool:
+        """True for a request asking for paper summaries rather than scores."""
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            return bool((fmt.get("json_schema") or {}).get("name") == "paper_summaries")
+        return '{"summaries":' in prompt
+
+    def _summary_content(self, call: Call, behaviour: Behaviour) -> str:
+        prompt = call.prompt
+        instructions = _BLOCK_RE.sub("", prompt)  # a paper about Chinese must not switch the language
+        lang = "zh" if ("Chinese" in instructions or "中文" in instructions) else "en"
+        entries = [{"id": str(p["id"]), "summary": (self.summarizer or fake_summary)(p, lang)}
+                   for p in find_papers(prompt)]
+        if behaviour.kind == "partial":
+            drop_ids = set(behaviour.options.get("drop_ids", ()))
+            if drop_ids:
+                entries = [e for e in entries if e["id"] not in drop_ids]
+            else:
+                entries = entries[: max(0, len(entries) - int(behaviour.options.get("drop", 1)))]
+        text = json.dumps({"summaries": entries}, ensure_ascii=False)
+        if behaviour.kind == "fenced":
+            return f"Here are the summaries:\n```json\n{text}\n```"
+        return text
+
+    @staticmethod
     def _reason(paper: dict[str, Any], slug: str, score: int, zh: bool) -> str:
         if zh:
             return ZH_LONG[:36] if score >= 6 else ZH_SHORT[:8]
         if score >= 6:
-            words = str(paper.get("title", "")).split()[:12]
+            words = str(paper.get("title") or paper.get("text", "")).split()[:12]
             return f"Fits {slug}: the paper proposes {' '.join(words)}, a direct contribution to this field."
         return "Outside the field's core topics."
 
@@ -389,6 +464,8 @@ class FakeOpenAI:
             return str(opts.get("content", ""))
         if kind == "invalid_json":
             return '{"scores": [{"id": "'
+        if self.is_summary_request(call.body, call.prompt):
+            return self._summary_content(call, behaviour)
         entries = self._entries(call, behaviour)
         if kind == "keyed":
             keyed = {e["id"]: {k: v for k, v in e.items() if k != "id"} for e in entries}
