@@ -342,7 +342,8 @@ async def _judge(
     lang: str, limit: int,
 ) -> None:
     """Fill each plan's `judged`: cached scores first, then one LLM judgement per profile for the rest."""
-    from core.scoring.llm import LLMConfig, TokenBudget, score_summaries
+    from core.scoring.judge import score_summaries
+    from core.scoring.llm import LLMConfig, TokenBudget
 
     settings, store = services.settings, services.store
     assert services.llm is not None

@@ -32,7 +32,8 @@ from openai.types.chat.completion_create_params import ResponseFormat
 from core.errors import ConfigError
 from core.models import Paper, Summary
 from core.prompts import Prompt, load_prompt
-from core.scoring.llm import LANG_TEXT, LLMConfig, TokenBudget, json_values, shorten_abstract
+from core.scoring.llm import LANG_TEXT, LLMConfig, TokenBudget, shorten_abstract
+from core.scoring.replies import json_values
 
 if TYPE_CHECKING:
     from core.pipeline import Services

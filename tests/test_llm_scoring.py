@@ -23,12 +23,12 @@ from core.scoring.llm import (
     LLMConfig,
     LLMResult,
     TokenBudget,
-    parse_score_reply,
     score_papers,
     scorer_key,
     select_candidates,
     shorten_abstract,
 )
+from core.scoring.replies import parse_score_reply
 from tests.fakes.openai_server import FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """Score papers with an LLM through any OpenAI-compatible chat endpoint.
 
-Owns the request shape (prompt, JSON mode, batching), reading replies (`parse_score_reply`, pure), the
-token budget and the fallback path, so every input paper always leaves with exactly one Score. It must
+Owns the request shape (prompt, JSON mode, batching), the re-ask of entries a reply got wrong
+(core/scoring/replies.py reads replies), the token budget and the fallback path, so every input paper always leaves with exactly one Score. It must
 not store anything or decide what a digest shows: caching scores by `scorer_key` is the store's job.
 
 Untrusted paper text only ever travels inside the JSON data block of the prompt, and a reply can only
@@ -18,8 +18,7 @@ import dataclasses
 import json
 import logging
 import math
-import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +26,12 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionUserMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from core.config import Settings
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.prompts import Prompt
+from core.scoring.replies import ReplyEntry, parse_score_reply
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +43,7 @@ log = logging.getLogger(__name__)
 ABSTRACT_CHARS = 450
 # Blank replies (DeepSeek sends them under load) are asked again at most this many times.
 EMPTY_REPLY_RETRIES = 2
-REASON_MAX_CHARS = 240
 SCHEMA_NAME = "paper_scores"
-MAX_JSON_STARTS = 50  # where to try decoding in a chatty reply; bounds the work on junk
 
 LANG_TEXT: Mapping[str, Mapping[str, str]] = {
     "zh": {"language": "简体中文 (Simplified Chinese)", "reason_long": "at most 40 汉字",
@@ -54,15 +51,6 @@ LANG_TEXT: Mapping[str, Mapping[str, str]] = {
     "en": {"language": "English", "reason_long": "at most 30 words", "reason_short": "at most 6 words"},
 }
 
-# Providers and models sometimes prefix the reason with labels the prompt never asked for.
-_REASON_PREFIX_RE = re.compile(
-    r"^\s*(?:(?:score|rating|field|评分|分数|得分|领域)\s*[:：=]\s*[^\s,;，；。|]*[\s,;，；。|]*"
-    r"|(?:reason|why|理由|原因)\s*[:：=]\s*)",
-    re.IGNORECASE,
-)
-_FENCE_RE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
-_ARXIV_PREFIX_RE = re.compile(r"^(?:arxiv:|https?://arxiv\.org/abs/)", re.IGNORECASE)
-_VERSION_RE = re.compile(r"v\d+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,55 +114,6 @@ class LLMResult:
     @property
     def tokens(self) -> int:
         return self.tokens_in + self.tokens_out
-
-
-class ReplyEntry(BaseModel):
-    """One paper's score as the LLM gave it, cleaned: score clamped to 1-10, reason on one line."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
-
-    id: str
-    field: str
-    score: float
-    reason: str = ""
-
-    @field_validator("id", "field", mode="before")
-    @classmethod
-    def _text(cls, value: object) -> object:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)  # an id like 2601.10781 written as a number
-        return value
-
-    @field_validator("score", mode="before")
-    @classmethod
-    def _number(cls, value: object) -> object:
-        if isinstance(value, bool) or value is None:
-            raise ValueError("score must be a number")
-        return value
-
-    @field_validator("score")
-    @classmethod
-    def _clamp(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("score must be finite")
-        return min(10.0, max(1.0, value))
-
-    @field_validator("reason", mode="before")
-    @classmethod
-    def _one_line(cls, value: object) -> object:
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            return value
-        text = " ".join(value.split())
-        for _ in range(4):  # "Score: 8, Field: x. Reason: ..." peels off one label per step
-            stripped = _REASON_PREFIX_RE.sub("", text, count=1)
-            if stripped == text:
-                break
-            text = stripped
-        if len(text) > REASON_MAX_CHARS:
-            text = text[: REASON_MAX_CHARS - 1].rstrip() + "…"
-        return text
 
 
 def scorer_key(
@@ -307,81 +246,6 @@ def render_request(
                          **LANG_TEXT[lang])
 
 
-def _json_candidates(text: str) -> list[object]:
-    """Return JSON values found in `text`: fenced blocks first, then the first decodable object or array."""
-    decoder = json.JSONDecoder()
-    found: list[object] = []
-    chunks = [m.group(1) for m in _FENCE_RE.finditer(text)] + [text]
-    for chunk in chunks:
-        starts = [i for i, ch in enumerate(chunk) if ch in "{["][:MAX_JSON_STARTS]
-        for start in starts:
-            try:
-                value, _ = decoder.raw_decode(chunk, start)
-            except (json.JSONDecodeError, RecursionError):  # junk, or nesting deeper than Python's stack
-                continue
-            if isinstance(value, dict | list):
-                found.append(value)
-                break
-    return found
-
-
-def json_values(text: str) -> list[object]:
-    """Return the JSON objects or arrays a reply holds, most likely first (pure; never raises)."""
-    return _json_candidates(text)
-
-
-def _entries(value: object) -> list[object]:
-    """Return the per-paper items of a reply in any shape we accept."""
-    if isinstance(value, list):
-        return value
-    if not isinstance(value, dict):
-        return []
-    if "id" in value and "score" in value:
-        return [value]
-    for key in ("scores", "papers", "results", "items"):
-        if isinstance(value.get(key), list):
-            return list(value[key])
-    # Keyed by id: {"2601.10781": {"field": ..., "score": ..., "reason": ...}}
-    return [{**v, "id": k} for k, v in value.items() if isinstance(v, dict)]
-
-
-def _normalise_id(raw: str, sent: Collection[str]) -> str:
-    if raw in sent:
-        return raw
-    return _VERSION_RE.sub("", _ARXIV_PREFIX_RE.sub("", raw.strip()))
-
-
-def parse_score_reply(
-    text: str, sent_ids: Collection[str], field_slugs: Collection[str], *, default_field: str | None = None,
-) -> dict[str, ReplyEntry]:
-    """Read a reply into valid entries keyed by arXiv id; ignore ids not sent; never raise.
-
-    `default_field` fills entries that name no field (replies scoring a single profile carry none).
-    """
-    if not text or not text.strip():
-        return {}
-    sent = set(sent_ids)
-    slugs = set(field_slugs)
-    result: dict[str, ReplyEntry] = {}
-    for candidate in _json_candidates(text):
-        for item in _entries(candidate):
-            if not isinstance(item, dict):
-                continue
-            if default_field is not None and "field" not in item:
-                item = {**item, "field": default_field}
-            try:
-                entry = ReplyEntry.model_validate(item)
-            except ValidationError:
-                continue
-            arxiv_id = _normalise_id(entry.id, sent)
-            if arxiv_id not in sent or entry.field not in slugs or arxiv_id in result:
-                continue
-            result[arxiv_id] = entry.model_copy(update={"id": arxiv_id}) if arxiv_id != entry.id else entry
-        if result:
-            break
-    return result
-
-
 def select_candidates(scores: Sequence[Score], pass_rate: float, min_keep: int = 10) -> list[str]:
     """Return the ids the LLM should read: the top `pass_rate` share by offline best-field value, best first.
 
@@ -404,7 +268,7 @@ def select_candidates(scores: Sequence[Score], pass_rate: float, min_keep: int =
     return [s.arxiv_id for s in sorted(unique, key=rank)][:count]
 
 
-class _BatchRun:
+class BatchRun:
     """State of one `score_papers` call: decided scores, counters, the semaphore and the budget."""
 
     def __init__(
@@ -539,6 +403,19 @@ class _BatchRun:
         return {}
 
 
+def result_of(run: BatchRun, papers: Sequence[Paper]) -> LLMResult:
+    """One Score per input paper, in input order, with the run's token and fallback counts."""
+    scores = [run.decided[p.arxiv_id] for p in papers]
+    return LLMResult(
+        scores=scores,
+        tokens_in=run.tokens_in,
+        tokens_out=run.tokens_out,
+        requests=run.requests,
+        fallbacks=sum(1 for s in scores if s.stage == "offline-fallback"),
+        budget_skipped=sum(1 for s in scores if s.stage == "offline-budget"),
+    )
+
+
 async def score_papers(
     llm: AsyncOpenAI,
     papers: Sequence[Paper],
@@ -558,133 +435,8 @@ async def score_papers(
         raise ConfigError("LLM batch size and concurrency must be at least 1")
     if config.lang not in LANG_TEXT:
         raise ConfigError(f"unsupported language {config.lang!r}")
-    run = _BatchRun(llm, fields, prompt, config, fallback, budget)
+    run = BatchRun(llm, fields, prompt, config, fallback, budget)
     unique = list({p.arxiv_id: p for p in papers}.values())
     batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]
     await asyncio.gather(*(run.score_batch(b, reask=True) for b in batches))
-    scores = [run.decided[p.arxiv_id] for p in papers]
-    return LLMResult(
-        scores=scores,
-        tokens_in=run.tokens_in,
-        tokens_out=run.tokens_out,
-        requests=run.requests,
-        fallbacks=sum(1 for s in scores if s.stage == "offline-fallback"),
-        budget_skipped=sum(1 for s in scores if s.stage == "offline-budget"),
-    )
-
-
-
-# -- one interest profile, judged on the papers' summaries -------------------------------------------------
-#
-# Template variables of `prompts/judge_interests.md`: $interests, $avoid, $language, $reason_limit and
-# $papers (a JSON array of {"id", "text"}: short local ids "1", "2"... and each paper's one-sentence summary,
-# `</` escaped as in `render_papers`). Local ids cost one token where an arXiv id costs five, each way.
-
-JUDGE_SCHEMA_NAME = "interest_scores"
-JUDGE_REASON_LIMIT = {"zh": "at most 20 汉字", "en": "at most 15 words"}
-
-
-def judge_schema() -> dict[str, Any]:
-    """Return the JSON schema of a profile judgement: like `reply_schema`, without the field."""
-    entry = {
-        "type": "object",
-        "properties": {"id": {"type": "string"}, "score": {"type": "integer"}, "reason": {"type": "string"}},
-        "required": ["id", "score", "reason"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {"scores": {"type": "array", "items": entry}},
-        "required": ["scores"],
-        "additionalProperties": False,
-    }
-
-
-def judge_response_format(json_mode: str) -> ResponseFormat:
-    """Return the `response_format` of a profile judgement for the JSON mode the provider supports."""
-    if json_mode == "json_object":
-        return {"type": "json_object"}
-    if json_mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": JUDGE_SCHEMA_NAME, "schema": judge_schema(),
-                                                       "strict": True}}
-    raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
-
-
-def render_judge_request(prompt: Prompt, field: Field, items: Sequence[tuple[str, str]], lang: str) -> str:
-    """Fill the judging template for one profile (`field`) and (local id, summary) items."""
-    if lang not in LANG_TEXT:
-        raise ConfigError(f"unsupported language {lang!r}")
-    avoid = ""
-    if field.ignore:
-        avoid = f"Avoid (score 2 or less unless clearly crossing an interest): {', '.join(field.ignore)}.\n"
-    lines = [json.dumps({"id": local, "text": " ".join(text.split())}, ensure_ascii=False, separators=(",", ":"))
-             for local, text in items]
-    papers = ("[\n" + ",\n".join(lines) + "\n]").replace("</", "<\\/")
-    return prompt.render(interests=field.description_en, avoid=avoid, language=LANG_TEXT[lang]["language"],
-                         reason_limit=JUDGE_REASON_LIMIT[lang], papers=papers)
-
-
-class _SummaryJudgeRun(_BatchRun):
-    """A `_BatchRun` that shows the LLM each paper's summary (not its abstract) under short local ids."""
-
-    def __init__(
-        self,
-        llm: AsyncOpenAI,
-        field: Field,
-        summaries: Mapping[str, str],
-        prompt: Prompt,
-        config: LLMConfig,
-        fallback: Mapping[str, Score],
-        budget: TokenBudget | None,
-    ) -> None:
-        super().__init__(llm, [field], prompt, config, fallback, budget)
-        self.summaries = summaries
-        self.format = judge_response_format(config.json_mode)
-
-    def render(self, batch: Sequence[Paper]) -> tuple[str, dict[str, str]]:
-        aliases = {str(i): p.arxiv_id for i, p in enumerate(batch, 1)}
-        items = [(local, self.summaries[arxiv_id]) for local, arxiv_id in aliases.items()]
-        return render_judge_request(self.prompt, self.fields[0], items, self.config.lang), aliases
-
-    def parse(self, text: str, aliases: Mapping[str, str]) -> dict[str, ReplyEntry]:
-        return parse_score_reply(text, list(aliases), self.slugs, default_field=self.slugs[0])
-
-
-async def score_summaries(
-    llm: AsyncOpenAI,
-    papers: Sequence[Paper],
-    field: Field,
-    summaries: Mapping[str, str],
-    *,
-    prompt: Prompt,
-    config: LLMConfig,
-    fallback: Mapping[str, Score],
-    budget: TokenBudget | None = None,
-) -> LLMResult:
-    """Score papers against one profile from their one-sentence `summaries` (keyed by arXiv id).
-
-    Same contract as `score_papers`: exactly one Score per input paper, in input order, falling back
-    to `fallback` when the LLM fails or the budget is spent.
-    """
-    if not papers:
-        return LLMResult(scores=[])
-    if config.batch_size < 1 or config.concurrency < 1:
-        raise ConfigError("LLM batch size and concurrency must be at least 1")
-    if config.lang not in LANG_TEXT:
-        raise ConfigError(f"unsupported language {config.lang!r}")
-    missing = [p.arxiv_id for p in papers if p.arxiv_id not in summaries]
-    if missing:
-        raise ValueError(f"no summary for {', '.join(missing[:3])}")
-    run = _SummaryJudgeRun(llm, field, summaries, prompt, config, fallback, budget)
-    unique = list({p.arxiv_id: p for p in papers}.values())
-    batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]
-    await asyncio.gather(*(run.score_batch(b, reask=True) for b in batches))
-    scores = [run.decided[p.arxiv_id] for p in papers]
-    return LLMResult(
-        scores=scores,
-        tokens_in=run.tokens_in,
-        tokens_out=run.tokens_out,
-        requests=run.requests,
-        fallbacks=sum(1 for s in scores if s.stage == "offline-fallback"),
-        budget_skipped=sum(1 for s in scores if s.stage == "offline-budget"),
-    )
+    return result_of(run, papers)

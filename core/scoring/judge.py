@@ -1,0 +1,134 @@
+"""Judge one interest profile on papers' one-sentence summaries, through the LLM scorer's request machinery.
+
+Owns the judging request (prompt, schema, short local ids); batching, retries, re-asks, the budget and
+the fallback path are `core.scoring.llm.BatchRun`'s, so the contract is `score_papers`': exactly one
+Score per input paper. It stores nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from openai import AsyncOpenAI
+from openai.types.chat.completion_create_params import ResponseFormat
+
+from core.errors import ConfigError
+from core.models import Field, Paper, Score
+from core.prompts import Prompt
+from core.scoring.llm import (
+    LANG_TEXT,
+    BatchRun,
+    LLMConfig,
+    LLMResult,
+    TokenBudget,
+    result_of,
+)
+from core.scoring.replies import ReplyEntry, parse_score_reply
+
+# Template variables of `prompts/judge_interests.md`: $interests, $avoid, $language, $reason_limit and
+# $papers (a JSON array of {"id", "text"}: short local ids "1", "2"... and each paper's one-sentence summary,
+# `</` escaped as in `render_papers`). Local ids cost one token where an arXiv id costs five, each way.
+
+JUDGE_SCHEMA_NAME = "interest_scores"
+JUDGE_REASON_LIMIT = {"zh": "at most 20 汉字", "en": "at most 15 words"}
+
+
+def judge_schema() -> dict[str, Any]:
+    """Return the JSON schema of a profile judgement: like `reply_schema`, without the field."""
+    entry = {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "score": {"type": "integer"}, "reason": {"type": "string"}},
+        "required": ["id", "score", "reason"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"scores": {"type": "array", "items": entry}},
+        "required": ["scores"],
+        "additionalProperties": False,
+    }
+
+
+def judge_response_format(json_mode: str) -> ResponseFormat:
+    """Return the `response_format` of a profile judgement for the JSON mode the provider supports."""
+    if json_mode == "json_object":
+        return {"type": "json_object"}
+    if json_mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": JUDGE_SCHEMA_NAME, "schema": judge_schema(),
+                                                       "strict": True}}
+    raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
+
+
+def render_judge_request(prompt: Prompt, field: Field, items: Sequence[tuple[str, str]], lang: str) -> str:
+    """Fill the judging template for one profile (`field`) and (local id, summary) items."""
+    if lang not in LANG_TEXT:
+        raise ConfigError(f"unsupported language {lang!r}")
+    avoid = ""
+    if field.ignore:
+        avoid = f"Avoid (score 2 or less unless clearly crossing an interest): {', '.join(field.ignore)}.\n"
+    lines = [json.dumps({"id": local, "text": " ".join(text.split())}, ensure_ascii=False, separators=(",", ":"))
+             for local, text in items]
+    papers = ("[\n" + ",\n".join(lines) + "\n]").replace("</", "<\\/")
+    return prompt.render(interests=field.description_en, avoid=avoid, language=LANG_TEXT[lang]["language"],
+                         reason_limit=JUDGE_REASON_LIMIT[lang], papers=papers)
+
+
+class _SummaryJudgeRun(BatchRun):
+    """A `BatchRun` that shows the LLM each paper's summary (not its abstract) under short local ids."""
+
+    def __init__(
+        self,
+        llm: AsyncOpenAI,
+        field: Field,
+        summaries: Mapping[str, str],
+        prompt: Prompt,
+        config: LLMConfig,
+        fallback: Mapping[str, Score],
+        budget: TokenBudget | None,
+    ) -> None:
+        super().__init__(llm, [field], prompt, config, fallback, budget)
+        self.summaries = summaries
+        self.format = judge_response_format(config.json_mode)
+
+    def render(self, batch: Sequence[Paper]) -> tuple[str, dict[str, str]]:
+        aliases = {str(i): p.arxiv_id for i, p in enumerate(batch, 1)}
+        items = [(local, self.summaries[arxiv_id]) for local, arxiv_id in aliases.items()]
+        return render_judge_request(self.prompt, self.fields[0], items, self.config.lang), aliases
+
+    def parse(self, text: str, aliases: Mapping[str, str]) -> dict[str, ReplyEntry]:
+        return parse_score_reply(text, list(aliases), self.slugs, default_field=self.slugs[0])
+
+
+async def score_summaries(
+    llm: AsyncOpenAI,
+    papers: Sequence[Paper],
+    field: Field,
+    summaries: Mapping[str, str],
+    *,
+    prompt: Prompt,
+    config: LLMConfig,
+    fallback: Mapping[str, Score],
+    budget: TokenBudget | None = None,
+) -> LLMResult:
+    """Score papers against one profile from their one-sentence `summaries` (keyed by arXiv id).
+
+    Same contract as `score_papers`: exactly one Score per input paper, in input order, falling back
+    to `fallback` when the LLM fails or the budget is spent.
+    """
+    if not papers:
+        return LLMResult(scores=[])
+    if config.batch_size < 1 or config.concurrency < 1:
+        raise ConfigError("LLM batch size and concurrency must be at least 1")
+    if config.lang not in LANG_TEXT:
+        raise ConfigError(f"unsupported language {config.lang!r}")
+    missing = [p.arxiv_id for p in papers if p.arxiv_id not in summaries]
+    if missing:
+        raise ValueError(f"no summary for {', '.join(missing[:3])}")
+    run = _SummaryJudgeRun(llm, field, summaries, prompt, config, fallback, budget)
+    unique = list({p.arxiv_id: p for p in papers}.values())
+    batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]
+    await asyncio.gather(*(run.score_batch(b, reask=True) for b in batches))
+    return result_of(run, papers)
