@@ -1,8 +1,9 @@
 """Score papers with an LLM through any OpenAI-compatible chat endpoint.
 
 Owns the request shape (prompt, JSON mode, batching), the re-ask of entries a reply got wrong
-(core/scoring/replies.py reads replies), the token budget and the fallback path, so every input paper always leaves with exactly one Score. It must
-not store anything or decide what a digest shows: caching scores by `scorer_key` is the store's job.
+(core/scoring/replies.py reads replies), the token budget and the fallback path, so every input paper
+always leaves with exactly one Score. It must not store anything or decide what a digest shows:
+caching scores by `scorer_key` is the store's job.
 
 Untrusted paper text only ever travels inside the JSON data block of the prompt, and a reply can only
 set scores for ids sent in that same request, so no paper (or reply) can change another paper's score.
