@@ -31,15 +31,27 @@ from core.store import Store
 log = logging.getLogger("arxiv_digest")
 
 
+DOTENV_SWITCH = "ARXIV_DIGEST_DOTENV"
+
+
 def load_env(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> dict[str, str]:
-    """The process environment over `.env` (the current folder's, else the project's)."""
+    """The process environment over `.env` (the current folder's, else the project's).
+
+    ARXIV_DIGEST_DOTENV in the environment picks the file instead: a path reads that file, and an
+    empty value reads none (a test driving `python -m bot` must not pick up a developer's tokens).
+    """
     env: dict[str, str] = {}
-    candidates = [dotenv] if dotenv else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
+    source = os.environ if environ is None else environ
+    if dotenv is None and DOTENV_SWITCH in source:
+        chosen = source[DOTENV_SWITCH].strip()
+        candidates = [Path(chosen).expanduser()] if chosen else []
+    else:
+        candidates = [dotenv] if dotenv else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
     for path in candidates:
         if path is not None and path.is_file():
             env.update({k: v for k, v in dotenv_values(path).items() if v is not None})
             break
-    env.update(os.environ if environ is None else environ)
+    env.update(source)
     return env
 
 

@@ -7,6 +7,15 @@ the parts not yet acknowledged, recording each acknowledged part in the ledger. 
 killed midway resumes at its first unsent part, a second pass sends nothing twice, and one bad
 chat or platform never stops the others. Platform errors arrive here already translated into
 DeliveryError. Time is a parameter.
+
+Exactly once, as far as it can be: a part is recorded only after the platform acknowledged it, and
+the record is committed before the next part goes out, so nothing is ever lost. Neither Telegram's
+sendMessage nor Slack's chat.postMessage takes an idempotency key, though, so a part that reached the
+platform before the process died but was not yet recorded (its request, answer and commit were under
+way: one round trip per part on the wire) is sent again by the next pass. At least once for the parts
+on the wire at a hard kill (SIGKILL, power loss), exactly once for the rest. A cancelled pass (Ctrl-C,
+a shutdown) does not leave any: it lets the parts on the wire finish and records them before it stops.
+tests/test_delivery_kill.py pins this down and bench/fanout.py measures it.
 """
 
 from __future__ import annotations
@@ -14,26 +23,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time as monotonic
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from core import pipeline
 from core.digest import digest_blocks
 from core.errors import DeliveryError
-from core.models import Block, ChatRef, Paper, Score, Subscription
+from core.models import Block, ChatRef, Delivery, Paper, Score, Subscription
 
 log = logging.getLogger(__name__)
 
 ARXIV_TZ = ZoneInfo("America/New_York")
 ANNOUNCE_TIME = time(20, 0)  # arXiv announces at 20:00 US Eastern on the evening before the listing day
 MAX_ATTEMPTS = 5  # failed deliveries of one day are retried at later ticks up to this many times
+UNDER_WAY_PER_SLOT = 4  # deliveries under way per part in flight (see deliver_due)
 
 
 class Sender(Protocol):
-    """One chat platform's outbound side."""
+    """One chat platform's outbound side.
+
+    A Sender may also have `min_interval` (seconds): the least time between two parts to one chat. The
+    pass waits it out between a digest's parts without holding a send slot, so per-chat pacing never
+    slows the other chats down.
+    """
 
     platform: str  # "telegram" | "slack"
 
@@ -59,9 +76,13 @@ def announced_at(day: date) -> datetime:
     return datetime.combine(day - timedelta(days=1), ANNOUNCE_TIME, tzinfo=ARXIV_TZ)
 
 
+# ZoneInfo keeps only 8 zones strongly; a pass over subscribers in more zones would reload tz files.
+_zone = lru_cache(maxsize=256)(ZoneInfo)
+
+
 def due_at(sub: Subscription, day: date) -> datetime:
     """The subscriber's first local delivery time at or after `day` was announced (pure)."""
-    tz = ZoneInfo(sub.timezone)
+    tz = _zone(sub.timezone)
     local = announced_at(day).astimezone(tz)
     hour, minute = (int(x) for x in sub.digest_time.split(":"))
     candidate = datetime.combine(local.date(), time(hour, minute), tzinfo=tz)
@@ -96,15 +117,35 @@ class DeliveryReport:
 
 
 class _Renderer:
-    """Renders each distinct (platform, settings) digest once per pass: thousands of subscribers share."""
+    """Renders each distinct (platform, settings) digest once per pass: thousands of subscribers share.
+
+    With `expect` and `release` around each delivery, a rendering is dropped once its last subscriber
+    is served, so a pass holds the digests under way, not every digest of the day.
+    """
 
     def __init__(self, services: pipeline.Services, ctx: pipeline.DayContext, now: datetime) -> None:
         self.services, self.ctx, self.day, self.now = services, ctx, ctx.day, now
         self._parts: dict[tuple[object, ...], Sequence[object]] = {}
         self._interests: dict[str, list[tuple[Paper, Score]]] = {}
+        self._users: Counter[tuple[object, ...]] = Counter()
+
+    @staticmethod
+    def key(platform: str, sub: Subscription) -> tuple[object, ...]:
+        """What makes two subscribers' digests the same."""
+        return (platform, sub.lang, sub.min_score, sub.fields, sub.interests.strip(), sub.timezone)
+
+    def expect(self, platform: str, sub: Subscription) -> None:
+        self._users[self.key(platform, sub)] += 1
+
+    def release(self, platform: str, sub: Subscription) -> None:
+        key = self.key(platform, sub)
+        self._users[key] -= 1
+        if self._users[key] <= 0:
+            del self._users[key]
+            self._parts.pop(key, None)
 
     async def parts(self, sender: Sender, sub: Subscription) -> Sequence[object]:
-        key = (sender.platform, sub.lang, sub.min_score, sub.fields, sub.interests.strip(), sub.timezone)
+        key = self.key(sender.platform, sub)
         if key not in self._parts:
             mine: list[tuple[Paper, Score]] = []
             if sub.interests.strip():
@@ -125,13 +166,14 @@ async def deliver_due(
     now: datetime,
     day: date | None = None,
     force: bool = False,
-    concurrency: int = 64,
+    concurrency: int = 8,
     clock: Callable[[], datetime] | None = None,
 ) -> DeliveryReport:
     """Send every digest that is due at `now` and not yet acknowledged; safe to run twice or to kill.
 
     `day` defaults to the latest scored listing day. `force` ignores subscribers' delivery times
-    (the ledger still prevents a second copy). `clock` stamps ledger rows (default: `now`).
+    (the ledger still prevents a second copy). At most `concurrency` parts per platform are on the
+    wire at once. `clock` stamps ledger rows (default: `now`).
     """
     store = services.store
     stamp = clock or (lambda: now)
@@ -147,92 +189,164 @@ async def deliver_due(
         report.note = "no announcement that day: nothing to deliver"
         return report
     renderer = _Renderer(services, ctx, now)
+    # One read of the day's ledger. Within a pass each chat's row is written only by its own task, so
+    # this snapshot stays true for it (a migrated chat re-reads its new row).
     ledger = await store.deliveries_for_day(day)
     subs = [s for s in await store.list_subscriptions() if s.chat.platform in senders]
-    gate = asyncio.Semaphore(concurrency)
+    # Two gates per platform, so a platform that is slow or down never holds what the other needs.
+    # `slots` is taken per part (and for the render): a digest's next part queues behind the parts of
+    # the other deliveries under way, which spreads one chat's parts out, and rendering keeps pace
+    # with sending. `under_way` bounds the deliveries started, so that queue (and the time between one
+    # digest's parts) stays short.
+    slots = {platform: asyncio.Semaphore(concurrency) for platform in senders}
+    under_way = {platform: asyncio.Semaphore(concurrency * UNDER_WAY_PER_SLOT) for platform in senders}
     started = monotonic.monotonic()
-
-    async def one(sub: Subscription) -> None:
+    due: list[tuple[Subscription, Delivery | None]] = []
+    for sub in subs:
         row = ledger.get(sub.chat)
         if row is not None and row.state in ("sent", "skipped-empty"):
             report.already += 1
-            return
-        if row is not None and row.state == "failed" and row.attempts >= MAX_ATTEMPTS:
+        elif row is not None and row.state == "failed" and row.attempts >= MAX_ATTEMPTS:
             report.gave_up += 1
-            return
-        if not force and now < due_at(sub, day):
+        elif not force and now < due_at(sub, day):
             report.not_due += 1
-            return
-        sender = senders[sub.chat.platform]
-        async with gate:
-            await _deliver_one(services, sender, renderer, sub, day, report, stamp)
+        else:
+            due.append((sub, row))
+            renderer.expect(sub.chat.platform, sub)
+
+    async def one(sub: Subscription, row: Delivery | None) -> None:
+        platform = sub.chat.platform
+        try:
+            await _deliver_one(
+                _Delivery(services, senders[platform], slots[platform], renderer, day, report, stamp), sub, row)
+        finally:
+            renderer.release(platform, sub)
+            under_way[platform].release()
+
+    async def feed(group: asyncio.TaskGroup, platform: str) -> None:
+        for sub, row in due:
+            if sub.chat.platform == platform:
+                await under_way[platform].acquire()
+                group.create_task(one(sub, row))
 
     # A TaskGroup, not gather: if the pass itself dies (cancelled, interrupted), no orphan task keeps
-    # sending behind the ledger's back.
+    # sending behind the ledger's back. One feeder per platform starts deliveries as others finish, so
+    # a pass holds tasks for the deliveries under way, not one per subscriber.
     async with asyncio.TaskGroup() as group:
-        for sub in subs:
-            group.create_task(one(sub))
+        for platform in senders:
+            group.create_task(feed(group, platform))
     log.info("delivery pass day=%s sent=%d parts=%d failed=%d deactivated=%d not_due=%d seconds=%.2f",
              day, report.sent, report.parts, report.failed, report.deactivated, report.not_due,
              monotonic.monotonic() - started)
     return report
 
 
-async def _deliver_one(
-    services: pipeline.Services, sender: Sender, renderer: _Renderer, sub: Subscription, day: date,
-    report: DeliveryReport, stamp: Callable[[], datetime],
-) -> None:
-    store = services.store
-    chat = sub.chat
+async def digest_parts(
+    services: pipeline.Services, sender: Sender, subs: Sequence[Subscription], *, now: datetime,
+    day: date | None = None,
+) -> dict[ChatRef, Sequence[object]]:
+    """What a delivery pass would send each of `subs` for `day`, part by part (empty: nothing to send)."""
+    day = day or await pipeline.latest_digest_day(services)
+    ctx = await pipeline.load_day(services, day) if day is not None else None
+    if ctx is None or not ctx.announced:
+        return {sub.chat: () for sub in subs}
+    renderer = _Renderer(services, ctx, now)
+    return {sub.chat: await renderer.parts(sender, sub) for sub in subs}
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """What delivering to one chat needs from its pass."""
+
+    services: pipeline.Services
+    sender: Sender
+    slots: asyncio.Semaphore
+    renderer: _Renderer
+    day: date
+    report: DeliveryReport
+    stamp: Callable[[], datetime]
+
+
+async def _deliver_one(d: _Delivery, sub: Subscription, row: Delivery | None) -> None:
+    store, chat, day, report = d.services.store, sub.chat, d.day, d.report
     try:
-        parts = await renderer.parts(sender, sub)
+        async with d.slots:
+            parts = await d.renderer.parts(d.sender, sub)
     except Exception:  # one subscriber's broken settings must not sink the pass
         log.exception("delivery render failed chat=%s:%s day=%s", chat.platform, chat.chat_id, day)
         report.failed += 1
         return
-    row = await store.open_delivery(chat, day, stamp())
-    if row.state in ("sent", "skipped-empty"):
-        report.already += 1
-        return
     if not parts:
-        await store.finish_delivery(chat, day, "skipped-empty", stamp())
+        await store.finish_delivery(chat, day, "skipped-empty", d.stamp())
         report.skipped_empty += 1
         return
-    sent_now = 0
+    first = row.parts_sent if row is not None else 0
+    if first >= len(parts):  # every part went out before a crash; only the final record was missing
+        await store.finish_delivery(chat, day, "sent", d.stamp())
+        report.sent += 1
+        return
     try:
-        for index in range(row.parts_sent, len(parts)):
-            await sender.send_part(chat, parts[index])
-            await store.mark_part_sent(chat, day, index + 1, stamp())
-            sent_now += 1
+        await _send_parts(d, chat, parts, first)
     except DeliveryError as exc:
-        report.parts += sent_now
         if exc.migrate_to:
             new_chat = ChatRef(chat.platform, exc.migrate_to)
             log.info("chat migrated chat=%s:%s new_chat_id=%s", chat.platform, chat.chat_id, exc.migrate_to)
-            await store.move_subscription(chat, new_chat, stamp())
+            await store.move_subscription(chat, new_chat, d.stamp())
             report.migrated += 1
             moved = await store.get_subscription(new_chat)
             if moved is not None:
-                await _deliver_one(services, sender, renderer, moved, day, report, stamp)
+                moved_row = await store.get_delivery(new_chat, day)
+                if moved_row is not None and moved_row.state in ("sent", "skipped-empty"):
+                    report.already += 1
+                    return
+                await _deliver_one(d, moved, moved_row)
             return
         if exc.permanent:
             log.warning("delivery refused, deactivating chat=%s:%s day=%s error=%s",
                         chat.platform, chat.chat_id, day, exc)
-            await store.set_active(chat, False, stamp())
-            await store.finish_delivery(chat, day, "failed", stamp(), error=str(exc))
+            await store.set_active(chat, False, d.stamp())
+            await store.finish_delivery(chat, day, "failed", d.stamp(), error=str(exc))
             report.deactivated += 1
             return
         log.warning("delivery failed, will retry chat=%s:%s day=%s error=%s", chat.platform, chat.chat_id, day, exc)
-        await store.finish_delivery(chat, day, "failed", stamp(), error=str(exc))
+        await store.finish_delivery(chat, day, "failed", d.stamp(), error=str(exc))
         report.failed += 1
         report.errors.append(f"{chat.platform}:{chat.chat_id}: {exc}")
         return
     except Exception as exc:  # a bug or an untranslated error for one chat must not sink the pass
         log.exception("delivery crashed chat=%s:%s day=%s", chat.platform, chat.chat_id, day)
-        report.parts += sent_now
-        await store.finish_delivery(chat, day, "failed", stamp(), error=f"{type(exc).__name__}: {exc}")
+        await store.finish_delivery(chat, day, "failed", d.stamp(), error=f"{type(exc).__name__}: {exc}")
         report.failed += 1
         return
-    await store.finish_delivery(chat, day, "sent", stamp())
     report.sent += 1
-    report.parts += sent_now
+
+
+async def _send_parts(d: _Delivery, chat: ChatRef, parts: Sequence[object], first: int) -> None:
+    """Send parts[first:] in order, each committed to the ledger before the next goes out.
+
+    A cancellation (Ctrl-C, shutdown) waits for the part on the wire to be answered and recorded before
+    it takes effect: cancelling mid-request would leave a part the platform may have accepted unrecorded.
+    """
+    interval = float(getattr(d.sender, "min_interval", 0.0))
+    previous = -interval
+    for index in range(first, len(parts)):
+        wait = previous + interval - monotonic.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)  # per-chat pacing, without holding a slot
+        async with d.slots:
+            step = asyncio.ensure_future(_send_and_record(d, chat, parts[index], index, index == len(parts) - 1))
+            try:
+                await asyncio.shield(step)
+            except asyncio.CancelledError:
+                await asyncio.wait([step])  # bounded by the sender's own timeouts and retries
+                if not step.cancelled():
+                    step.exception()  # retrieved: this task reports the cancellation, not the part's fate
+                raise
+        previous = monotonic.monotonic()
+        d.report.parts += 1
+
+
+async def _send_and_record(d: _Delivery, chat: ChatRef, part: object, index: int, last: bool) -> None:
+    """Send part `index`; once the platform acknowledged it, commit it (with the last, the delivery)."""
+    await d.sender.send_part(chat, part)
+    await d.services.store.mark_part_sent(chat, d.day, index + 1, d.stamp(), done=last)

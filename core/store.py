@@ -615,7 +615,8 @@ class Store:
     # -- the delivery ledger: one row per (subscription, digest day) -------------------------------------
     # Writes are upserts that commit at once, one statement each: a delivery pass records a part as
     # soon as the platform acknowledged it, without first creating its row, so a digest costs one
-    # statement and one commit per part.
+    # statement and one commit per part. They run through execute_fetchall, whose cursor lives and dies
+    # in aiosqlite's thread (see _executemany): a delivery pass writes from many coroutines at once.
 
     async def open_delivery(self, chat: ChatRef, day: date, now: datetime) -> Delivery:
         """Create the (chat, day) row as pending if it does not exist; return it as it stands."""
@@ -644,7 +645,7 @@ class Store:
         self, chat: ChatRef, day: date, parts_sent: int, now: datetime, *, done: bool = False,
     ) -> None:
         """Record that the platform acknowledged parts [0, parts_sent); with `done`, the delivery is sent."""
-        await self._db.execute(
+        await self._db.execute_fetchall(
             "INSERT INTO deliveries (platform, chat_id, day, state, parts_sent, attempts, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(platform, chat_id, day) DO UPDATE SET"
             " state = excluded.state, parts_sent = excluded.parts_sent,"
@@ -660,7 +661,7 @@ class Store:
         self, chat: ChatRef, day: date, state: str, now: datetime, *, error: str = "", attempt: bool = True,
     ) -> None:
         """Set a delivery's state (sent, failed, skipped-empty, pending) and count the attempt."""
-        await self._db.execute(
+        await self._db.execute_fetchall(
             "INSERT INTO deliveries (platform, chat_id, day, state, last_error, attempts, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(platform, chat_id, day) DO UPDATE SET"
             " state = excluded.state, last_error = excluded.last_error,"
@@ -679,7 +680,7 @@ class Store:
 
     async def set_active(self, chat: ChatRef, active: bool, now: datetime) -> None:
         """Activate or deactivate a chat's subscription, keeping its settings."""
-        await self._db.execute(
+        await self._db.execute_fetchall(
             "UPDATE subscriptions SET active = ?, updated_at = ? WHERE platform = ? AND chat_id = ?",
             (int(active), _iso(now), chat.platform, chat.chat_id),
         )

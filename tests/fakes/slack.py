@@ -37,14 +37,16 @@ as HTTP 200 `{"ok": false, "error": ...}` (the sink answers 400 with the error a
 Recording: `fake.calls(method=None)` -> list[Call] in arrival order. A Call has `method`, `path`,
 `params` (query, form and JSON body merged; `blocks`/`view` sent as JSON strings are decoded),
 `headers` (lower-case names), `at` (time.monotonic() on arrival), `status`, `error` (the Slack error
-code answered, or None) and `ok`. `fake.messages(channel)` is the params of each accepted
-chat.postMessage to that channel. `await fake.wait_for(method, count=1, seconds=5.0)` polls until
-`count` calls of `method` were answered (any outcome) and returns them; TimeoutError otherwise.
+code answered, or None) and `ok`. `fake.accepted(method)` keeps the calls answered with success, and
+`fake.messages(channel)` is the params of each accepted chat.postMessage to that channel.
+`await fake.wait_for(method, count=1, seconds=5.0)` polls until `count` calls of `method` were
+answered (any outcome) and returns them; TimeoutError otherwise.
 
 Failures: `fake.fail_next(method, *, status=200, error=None, retry_after=None, times=1)` makes the next
-`times` calls of `method` fail. `status=429` answers `{"ok": false, "error": "ratelimited"}` with a
-`Retry-After` header (`retry_after`, default 1); other statuses >= 500 answer a text/html error page
-like Slack's edge does; `error="is_archived"` (HTTP 200) answers `{"ok": false, "error": "is_archived"}`.
+`times` calls of `method` fail (`fake.clear_failures()` forgets those still queued). `status=429` answers
+`{"ok": false, "error": "ratelimited"}` with a `Retry-After` header (`retry_after`, default 1); other
+statuses >= 500 answer a text/html error page like Slack's edge does; `error="is_archived"` (HTTP 200)
+answers `{"ok": false, "error": "is_archived"}`.
 
 Socket Mode: after apps.connections.open the client opens `/socket`; the fake sends `hello`. Then
 `await fake.wait_socket(seconds)` waits for a connection, `await fake.send_envelope(type, payload)`
@@ -191,9 +193,17 @@ class FakeSlack:
         for _ in range(times):
             self._failures[method].append(Failure(status, error, retry_after))
 
+    def clear_failures(self) -> None:
+        """Forget every failure queued with `fail_next` that has not happened yet."""
+        self._failures.clear()
+
     def calls(self, method: str | None = None) -> list[Call]:
         """Recorded requests (of `method`, when given), oldest first."""
         return [c for c in self._calls if method is None or c.method == method]
+
+    def accepted(self, method: str = "chat.postMessage") -> list[Call]:
+        """The calls of `method` answered with success (what Slack took), oldest first."""
+        return [c for c in self._calls if c.method == method and c.ok]
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """The params of every accepted chat.postMessage to `channel`."""

@@ -34,7 +34,8 @@ Validation, as Telegram does it (HTTP 400, description as Telegram words it):
       answerCallbackQuery for an id never pushed, or answered twice
   409 "Conflict: can't use getUpdates method while webhook is active; ..."
 
-Recording: `fake.calls("sendMessage")` -> list[Call] in arrival order (all calls without a method).
+Recording: `fake.calls("sendMessage")` -> list[Call] in arrival order (all calls without a method);
+`fake.accepted("sendMessage")` only those answered with success.
 A Call has `method`, `params`, `token`, `headers`, `status` (None until answered), `result` (the
 `result` on success), `description` (on failure), `at` (monotonic time) and `text` (params["text"]).
 `await fake.wait_for("sendMessage", count=2, timeout=5, chat_id="42")` polls until that many calls
@@ -340,6 +341,10 @@ class FakeTelegram:
         if method is None:
             return list(self._calls)
         return [c for c in self._calls if c.method.lower() == method.lower()]
+
+    def accepted(self, method: str = "sendMessage") -> list[Call]:
+        """The calls of `method` answered with success (what the platform took), oldest first."""
+        return [c for c in self._calls if c.status == 200 and c.method.lower() == method.lower()]
 
     async def wait_for(
         self, method: str, count: int = 1, timeout: float = 5.0, **match: Any  # noqa: ASYNC109 (a poll deadline)
