@@ -123,16 +123,20 @@ class _Renderer:
     is served, so a pass holds the digests under way, not every digest of the day.
     """
 
-    def __init__(self, services: pipeline.Services, ctx: pipeline.DayContext, now: datetime) -> None:
+    def __init__(
+        self, services: pipeline.Services, ctx: pipeline.DayContext, now: datetime,
+        voters: frozenset[ChatRef] = frozenset(),
+    ) -> None:
         self.services, self.ctx, self.day, self.now = services, ctx, ctx.day, now
+        self.voters = voters  # chats whose votes make their digest their own
         self._parts: dict[tuple[object, ...], Sequence[object]] = {}
         self._interests: dict[str, list[tuple[Paper, Score]]] = {}
         self._users: Counter[tuple[object, ...]] = Counter()
 
-    @staticmethod
-    def key(platform: str, sub: Subscription) -> tuple[object, ...]:
-        """What makes two subscribers' digests the same."""
-        return (platform, sub.lang, sub.min_score, sub.fields, sub.interests.strip(), sub.timezone)
+    def key(self, platform: str, sub: Subscription) -> tuple[object, ...]:
+        """What makes two subscribers' digests the same (a chat that voted shares with nobody)."""
+        own = sub.chat if sub.chat in self.voters else None
+        return (platform, sub.lang, sub.min_score, sub.fields, sub.interests.strip(), sub.timezone, own)
 
     def expect(self, platform: str, sub: Subscription) -> None:
         self._users[self.key(platform, sub)] += 1
@@ -153,7 +157,9 @@ class _Renderer:
                     self._interests[sub.interests.strip()] = await pipeline.score_interests(
                         self.services, sub.interests, self.day, now=self.now)
                 mine = self._interests[sub.interests.strip()]
-            digest = pipeline.subscriber_digest(self.services, sub, self.ctx, mine)
+            feedback = await pipeline.load_feedback(self.services, sub.chat) if sub.chat in self.voters else None
+            digest = await pipeline.complete_digest(self.services, sub, self.ctx, mine, feedback=feedback,
+                                                    now=self.now)
             has_papers = any(section.items for section in digest.sections)
             self._parts[key] = sender.render(digest_blocks(digest, sub.timezone), sub.lang) if has_papers else ()
         return self._parts[key]
@@ -188,7 +194,7 @@ async def deliver_due(
     if not ctx.announced:
         report.note = "no announcement that day: nothing to deliver"
         return report
-    renderer = _Renderer(services, ctx, now)
+    renderer = _Renderer(services, ctx, now, await store.voting_chats())
     # One read of the day's ledger. Within a pass each chat's row is written only by its own task, so
     # this snapshot stays true for it (a migrated chat re-reads its new row).
     ledger = await store.deliveries_for_day(day)
@@ -250,7 +256,7 @@ async def digest_parts(
     ctx = await pipeline.load_day(services, day) if day is not None else None
     if ctx is None or not ctx.announced:
         return {sub.chat: () for sub in subs}
-    renderer = _Renderer(services, ctx, now)
+    renderer = _Renderer(services, ctx, now, await services.store.voting_chats())
     return {sub.chat: await renderer.parts(sender, sub) for sub in subs}
 
 

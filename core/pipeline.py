@@ -441,15 +441,28 @@ async def digest_for_subscription(
         # Reasons in DIGEST_LANGUAGE, as delivery has them: the judgement is shared, not redone per language.
         mine = await score_interests(services, sub.interests, day, now=now)
     feedback = await load_feedback(services, sub.chat)
-    known = dict(getattr(mine, "summaries", {}))
-    digest = subscriber_digest(services, sub, ctx, mine, feedback=feedback, summaries=known)
+    return await complete_digest(services, sub, ctx, mine, feedback=feedback, now=now)
+
+
+async def complete_digest(
+    services: Services,
+    sub: Subscription,
+    ctx: DayContext,
+    interest_scores: Sequence[tuple[Paper, Score]],
+    *,
+    feedback: Feedback | None,
+    now: datetime,
+) -> Digest:
+    """A subscriber's digest with summaries for its keyword matches (`/today` and the daily push share it)."""
+    known = dict(getattr(interest_scores, "summaries", {}))
+    digest = subscriber_digest(services, sub, ctx, interest_scores, feedback=feedback, summaries=known)
     # Summaries for exactly the keyword matches shown (votes and fields decide which), then the same digest.
     shown = [p for section in digest.sections if section.field.slug == KEYWORDS_SLUG for p, _ in section.items]
     missing = [p for p in shown if (p.arxiv_id, sub.lang) not in known]
     if missing and uses_llm(services, False):
-        found = await get_summaries(services, missing, sub.lang, now=now, day=day, use_llm=True)
+        found = await get_summaries(services, missing, sub.lang, now=now, day=ctx.day, use_llm=True)
         known.update({(i, sub.lang): s for i, s in found.items()})
-        digest = subscriber_digest(services, sub, ctx, mine, feedback=feedback, summaries=known)
+        digest = subscriber_digest(services, sub, ctx, interest_scores, feedback=feedback, summaries=known)
     return digest
 
 

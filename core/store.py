@@ -553,6 +553,11 @@ class Store:
         ) as cur:
             return {row["arxiv_id"]: int(row["vote"]) async for row in cur}
 
+    async def voting_chats(self) -> frozenset[ChatRef]:
+        """Every chat that has voted on at least one paper."""
+        rows = await self._db.execute_fetchall("SELECT DISTINCT platform, chat_id FROM votes")
+        return frozenset(ChatRef(row["platform"], row["chat_id"]) for row in rows)
+
     async def voted_papers(self, chat: ChatRef, limit: int = 50) -> list[tuple[Paper, int]]:
         """A chat's most recent votes on stored papers, newest first, as (paper, +1 or -1)."""
         async with self._db.execute(

@@ -199,3 +199,13 @@ async def test_subscribers_with_interests_get_their_own_section(services: pipeli
     sender = RecordingSender()
     await deliver_due(services, {"telegram": sender}, now=NOW)
     assert ("0", "2512.17073") in sender.sent
+
+
+async def test_a_chats_votes_shape_its_daily_push_and_no_one_elses(services: pipeline.Services) -> None:
+    await subscribe(services, 2)
+    disliked = "2512.17073"
+    await services.store.save_vote(ChatRef("telegram", "0"), disliked, -1, NOW)
+    sender = RecordingSender()
+    await deliver_due(services, {"telegram": sender}, now=NOW)
+    assert ("1", disliked) in sender.sent, "the other chat still gets the paper"
+    assert ("0", disliked) not in sender.sent, "a 👎 hides the paper from that chat's later digests"
