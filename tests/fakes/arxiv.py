@@ -51,6 +51,7 @@ from aiohttp import web
 
 from core.models import Paper
 from core.sources.arxiv import ArxivClient
+from tests.fakes.loopback import LoopbackServer
 
 ET_ZONE = ZoneInfo("America/New_York")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -296,7 +297,7 @@ def _minute(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=UTC)
 
 
-class FakeArxiv:
+class FakeArxiv(LoopbackServer):
     """The fake arXiv. Construct with the API catalogue's papers, `await start()`, `await close()`."""
 
     def __init__(self, papers: Iterable[Paper] = (), *, categories: Sequence[str] = ()) -> None:
@@ -308,39 +309,22 @@ class FakeArxiv:
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self.url = ""
         self._default_categories = tuple(categories)
         self._next: dict[str, deque[_Override]] = {k: deque() for k in KINDS}
         self._persistent: dict[str, _Override | None] = {k: None for k in KINDS}
         self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self.add_papers(papers)
 
     # -- lifecycle --
 
-    async def start(self) -> FakeArxiv:
+    def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/rss/{cats}", self._rss)
         app.router.add_get("/api/query", self._api)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
+        return app
 
-    async def close(self) -> None:
+    async def before_close(self) -> None:
         self._closing.set()  # releases any stalled handler
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeArxiv:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     @property
     def rss_url(self) -> str:

@@ -93,6 +93,8 @@ from typing import Any
 import pytest_asyncio
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 _CJK_RE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
 _SLUG_LINE_RE = re.compile(r"^- ([a-z0-9][a-z0-9-]*) \(", re.MULTILINE)
 _BLOCK_RE = re.compile(r"^<papers>\n(.*?)^</papers>$", re.MULTILINE | re.DOTALL)
@@ -227,11 +229,10 @@ def find_papers(text: str) -> list[dict[str, Any]]:
     return []
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """The fake server; see the module docstring for its API."""
 
     def __init__(self) -> None:
-        self.url = ""
         self.slugs: list[str] | None = None
         self.scorer: Callable[[dict[str, Any], list[str]], tuple[str, int]] | None = None
         self.prompt_scorer: Callable[[dict[str, Any], list[str], str], tuple[str, int]] | None = None
@@ -243,7 +244,6 @@ class FakeOpenAI:
         self._calls: list[Call] = []
         self._queues: dict[str, deque[Behaviour]] = defaultdict(deque)
         self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._counter = 0
 
     # -- control --
@@ -278,29 +278,14 @@ class FakeOpenAI:
 
     # -- lifecycle --
 
-    async def start(self) -> FakeOpenAI:
+    def build_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/{prefix:.*}chat/completions", self._chat)
         app.router.add_post("/{prefix:.*}embeddings", self._embeddings)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
+        return app
 
-    async def close(self) -> None:
+    async def before_close(self) -> None:
         self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- handlers --
 

@@ -67,6 +67,8 @@ from typing import Any
 import pytest_asyncio
 from aiohttp import WSMsgType, web
 
+from tests.fakes.loopback import LoopbackServer
+
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_SECTION_TEXT = 3000
@@ -165,11 +167,10 @@ def check_blocks(blocks: Any, *, max_blocks: int = MAX_BLOCKS, max_text: int = 1
     return None
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """The fake server; see the module docstring for its API."""
 
     def __init__(self) -> None:
-        self.url = ""
         self.team_id = "T0001"
         self.bot_user_id = "UBOT"
         self.max_blocks_text = 11000
@@ -179,7 +180,6 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._ts = 0
-        self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
         self._envelopes = 0
 
@@ -243,31 +243,16 @@ class FakeSlack:
 
     # -- lifecycle --
 
-    async def start(self) -> FakeSlack:
+    def build_app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
+        return app
 
-    async def close(self) -> None:
+    async def before_close(self) -> None:
         for ws in self._sockets:
             await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeSlack:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- handlers --
 

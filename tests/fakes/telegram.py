@@ -95,6 +95,8 @@ from typing import Any
 import pytest_asyncio
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 MAX_TEXT_UTF16 = 4096
 MAX_CALLBACK_DATA = 64
 MAX_BUTTONS = 100
@@ -290,11 +292,10 @@ class _Window:
         return None
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
     """The fake Bot API; see the module docstring for its API."""
 
     def __init__(self, token: str | None = None, username: str = "digest_test_bot") -> None:
-        self.url = ""
         self.token = token
         self.username = username
         self.bot_id = 7000001
@@ -323,7 +324,6 @@ class FakeTelegram:
         self._forgotten: set[str] = set()
         self._global_window = _Window()
         self._chat_windows: dict[str, _Window] = defaultdict(_Window)
-        self._runner: web.AppRunner | None = None
 
     @property
     def api_url(self) -> str:
@@ -524,29 +524,14 @@ class FakeTelegram:
 
     # -- lifecycle --
 
-    async def start(self) -> FakeTelegram:
+    def build_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
+        return app
 
-    async def close(self) -> None:
+    async def before_close(self) -> None:
         self._closing.set()
         self._new_update.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- dispatch --
 
