@@ -24,7 +24,9 @@ from core.scoring.llm import (
     LLMConfig,
     LLMResult,
     TokenBudget,
+    json_response_format,
     result_of,
+    scores_schema,
 )
 from core.scoring.replies import ReplyEntry, parse_score_reply
 
@@ -38,28 +40,12 @@ JUDGE_REASON_LIMIT = {"zh": "at most 20 汉字", "en": "at most 15 words"}
 
 def judge_schema() -> dict[str, Any]:
     """Return the JSON schema of a profile judgement: like `reply_schema`, without the field."""
-    entry = {
-        "type": "object",
-        "properties": {"id": {"type": "string"}, "score": {"type": "integer"}, "reason": {"type": "string"}},
-        "required": ["id", "score", "reason"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {"scores": {"type": "array", "items": entry}},
-        "required": ["scores"],
-        "additionalProperties": False,
-    }
+    return scores_schema({"id": {"type": "string"}, "score": {"type": "integer"}, "reason": {"type": "string"}})
 
 
 def judge_response_format(json_mode: str) -> ResponseFormat:
     """Return the `response_format` of a profile judgement for the JSON mode the provider supports."""
-    if json_mode == "json_object":
-        return {"type": "json_object"}
-    if json_mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": JUDGE_SCHEMA_NAME, "schema": judge_schema(),
-                                                       "strict": True}}
-    raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
+    return json_response_format(json_mode, JUDGE_SCHEMA_NAME, judge_schema())
 
 
 def render_judge_request(prompt: Prompt, field: Field, items: Sequence[tuple[str, str]], lang: str) -> str:

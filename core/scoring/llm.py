@@ -138,17 +138,12 @@ def scorer_key(
     return "|".join(parts)
 
 
-def reply_schema(field_slugs: Sequence[str]) -> dict[str, Any]:
-    """Return the JSON schema of a reply; valid under OpenAI strict mode (every key required, closed)."""
+def scores_schema(entry_properties: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `{"scores": [entry, ...]}` as a JSON schema valid under OpenAI strict mode (all required, closed)."""
     entry = {
         "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "field": {"type": "string", "enum": list(field_slugs)},
-            "score": {"type": "integer"},
-            "reason": {"type": "string"},
-        },
-        "required": ["id", "field", "score", "reason"],
+        "properties": dict(entry_properties),
+        "required": list(entry_properties),
         "additionalProperties": False,
     }
     return {
@@ -159,16 +154,28 @@ def reply_schema(field_slugs: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def response_format(json_mode: str, field_slugs: Sequence[str]) -> ResponseFormat:
-    """Return the `response_format` for the JSON mode the provider supports."""
+def reply_schema(field_slugs: Sequence[str]) -> dict[str, Any]:
+    """Return the JSON schema of a scoring reply: id, field (one of the slugs sent), score, reason."""
+    return scores_schema({
+        "id": {"type": "string"},
+        "field": {"type": "string", "enum": list(field_slugs)},
+        "score": {"type": "integer"},
+        "reason": {"type": "string"},
+    })
+
+
+def json_response_format(json_mode: str, name: str, schema: Mapping[str, Any]) -> ResponseFormat:
+    """Return the `response_format` for the JSON mode the provider supports (LLM_JSON_MODE)."""
     if json_mode == "json_object":
         return {"type": "json_object"}
     if json_mode == "json_schema":
-        return {
-            "type": "json_schema",
-            "json_schema": {"name": SCHEMA_NAME, "schema": reply_schema(field_slugs), "strict": True},
-        }
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": dict(schema), "strict": True}}
     raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
+
+
+def response_format(json_mode: str, field_slugs: Sequence[str]) -> ResponseFormat:
+    """Return the `response_format` of a scoring request."""
+    return json_response_format(json_mode, SCHEMA_NAME, reply_schema(field_slugs))
 
 
 def shorten_abstract(text: str, limit: int = ABSTRACT_CHARS) -> str:
