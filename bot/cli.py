@@ -227,7 +227,18 @@ async def cmd_deliver(services: pipeline.Services, args: argparse.Namespace, now
     async with open_senders(services) as senders:
         if not senders:
             raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
-        report = await deliver_due(services, senders, now=now, day=args.date, force=args.force)
+        # SIGTERM (cron timeouts, systemd) stops the pass as Ctrl-C does: the parts on the wire finish
+        # and are recorded, so the next run resumes without a duplicate.
+        task = asyncio.ensure_future(deliver_due(services, senders, now=now, day=args.date, force=args.force))
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            report = await task
+        except asyncio.CancelledError:
+            print("delivery stopped; run deliver again to finish", file=sys.stderr)
+            return 130
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
     print(report.summary())
     return 1 if report.failed else 0
 
