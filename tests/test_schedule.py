@@ -51,6 +51,7 @@ def test_the_last_scheduled_scoring_time_follows_days_and_timezone() -> None:
 @pytest.fixture
 async def services(tmp_path: Path, fake_arxiv: FakeArxiv) -> AsyncIterator[pipeline.Services]:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "ARXIV_REQUEST_DELAY": "0",
+                                  "DIGEST_DIR": str(tmp_path / "digests"),
                                   "ARXIV_MAX_TRIES": "1", **fake_arxiv.settings_env()})
     async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
         yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http)
