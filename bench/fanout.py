@@ -60,6 +60,7 @@ from core.delivery import announced_at, deliver_due, digest_parts  # noqa: E402
 from core.fields import load_fields  # noqa: E402
 from core.models import Block, ChatRef, Subscription  # noqa: E402
 from core.store import Store  # noqa: E402
+from tests.samples import scored_sample  # noqa: E402
 
 SAMPLE = ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 DAY = datetime(2025, 12, 22).date()
@@ -98,11 +99,9 @@ def make_subscriptions(n: int, slugs: Sequence[str], rng: random.Random, telegra
 async def seed(path: Path, subs: Sequence[Subscription]) -> None:
     """A store with the sample day scored (offline) and every subscription saved."""
     settings = Settings.from_env({"DATABASE_PATH": str(path)})
-    async with Store.open(path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
-        await pipeline.run_day(services, now=SCORED_AT, input_path=SAMPLE, offline=True, write_markdown=False)
+    async with scored_sample(settings, SCORED_AT) as services:
         for sub in subs:
-            await store.save_subscription(sub, SCORED_AT)
+            await services.store.save_subscription(sub, SCORED_AT)
 
 
 class Formatter:

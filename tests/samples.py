@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 
+from core import pipeline
+from core.config import PROJECT_ROOT, Settings
 from core.digest import build_digest
+from core.fields import load_fields
 from core.models import Digest, Field, Paper, Score
+from core.store import Store
+
+SAMPLE_DAY_FILE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 
 DAY = date(2026, 1, 19)
 UPDATED = datetime(2026, 1, 19, 4, 45, 54, tzinfo=UTC)
@@ -48,3 +56,12 @@ def sample_digest(lang: str = "zh", min_score: float = 7.0, max_per_field: int =
     ]
     return build_digest(DAY, FIELDS, scored, lang=lang, min_score=min_score, max_per_field=max_per_field,
                         papers_read=251, model="deepseek-chat", tokens=12345, updated_at=UPDATED)
+
+
+@asynccontextmanager
+async def scored_sample(settings: Settings, now: datetime, **services: object) -> AsyncIterator[pipeline.Services]:
+    """Services over `settings`' store with the sample day (2025-12-22, 116 papers) scored offline."""
+    async with Store.open(settings.database_path) as store:
+        svc = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), **services)  # type: ignore[arg-type]
+        await pipeline.run_day(svc, now=now, input_path=SAMPLE_DAY_FILE, offline=True, write_markdown=False)
+        yield svc

@@ -17,6 +17,7 @@ from core.errors import DeliveryError
 from core.fields import load_fields
 from core.models import Block, ChatRef, PaperItem, Subscription
 from core.store import Store
+from tests.samples import scored_sample
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 DAY = date(2025, 12, 22)
@@ -51,9 +52,7 @@ class RecordingSender:
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[pipeline.Services]:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite")})
-    async with Store.open(settings.database_path) as store:
-        svc = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
-        await pipeline.run_day(svc, now=NOW, input_path=SAMPLE, offline=True, write_markdown=False)
+    async with scored_sample(settings, NOW) as svc:
         yield svc
 
 

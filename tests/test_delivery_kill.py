@@ -39,6 +39,7 @@ from core.fields import load_fields
 from core.models import ChatRef, Subscription
 from core.store import Store
 from tests.fakes.telegram import FakeTelegram, fake_telegram  # noqa: F401
+from tests.samples import scored_sample
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 DAY = date(2025, 12, 22)
@@ -73,11 +74,9 @@ class DyingSender:
 async def seed(db: Path, subs: Sequence[Subscription]) -> dict[ChatRef, list[str]]:
     """Score the sample day into `db`, subscribe `subs`; return each chat's parts as Telegram HTML."""
     settings = Settings.from_env({"DATABASE_PATH": str(db)})
-    async with Store.open(db) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
-        await pipeline.run_day(services, now=NOW, input_path=SAMPLE, offline=True, write_markdown=False)
+    async with scored_sample(settings, NOW) as services:
         for sub in subs:
-            await store.save_subscription(sub, NOW)
+            await services.store.save_subscription(sub, NOW)
         formatter = TelegramSender(Bot(TOKEN))  # render only: never sends
         parts = await digest_parts(services, formatter, subs, now=NOW)
     return {chat: [p.html for p in ps] for chat, ps in parts.items()}  # type: ignore[attr-defined]

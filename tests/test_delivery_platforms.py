@@ -34,6 +34,7 @@ from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.arxiv import fake_arxiv as fake_arxiv  # noqa: F401
 from tests.fakes.slack import FakeSlack, fake_slack  # noqa: F401
 from tests.fakes.telegram import FakeTelegram, fake_telegram  # noqa: F401
+from tests.samples import scored_sample
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 DAY = date(2025, 12, 22)
@@ -57,9 +58,7 @@ async def platforms(tmp_path: Path, fake_telegram: FakeTelegram, fake_slack: Fak
         "TELEGRAM_API_BASE_URL": fake_telegram.api_url, "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_API_BASE_URL": f"{fake_slack.url}/api/",
     })
-    async with Store.open(settings.database_path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
-        await pipeline.run_day(services, now=NOW, input_path=SAMPLE, offline=True, write_markdown=False)
+    async with scored_sample(settings, NOW) as services:
         # The clients as `serve` builds them (AIORateLimiter, slack_sdk's retry handlers); only the
         # 5xx backoff and Slack's per-channel pacing are shortened.
         client = build_slack_client(settings)

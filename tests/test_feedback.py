@@ -12,10 +12,9 @@ from bot.commands import Caller, Commands, Reply
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.feedback import MAX_DELTA, Feedback, adjustments
-from core.fields import load_fields
 from core.models import ChatRef, Note, Subscription
 from core.sources.jsonl import load_papers
-from core.store import Store
+from tests.samples import scored_sample
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 DAY = date(2025, 12, 22)
@@ -27,9 +26,7 @@ LIKED, SIMILAR = "2512.17257", "2512.17453"  # EV charging load forecasting; spa
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[pipeline.Services]:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_LANGUAGE": "en"})
-    async with Store.open(settings.database_path) as store:
-        svc = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
-        await pipeline.run_day(svc, now=NOW, input_path=SAMPLE, offline=True, write_markdown=False)
+    async with scored_sample(settings, NOW) as svc:
         yield svc
 
 

@@ -27,6 +27,7 @@ from core.scoring.offline import OfflineScorer
 from core.sources.jsonl import load_papers
 from core.store import Store
 from tests.fakes.openai_server import ZH_SUMMARY, FakeOpenAI, fake_openai, find_papers  # noqa: F401
+from tests.samples import scored_sample
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 DAY = date(2025, 12, 22)
@@ -54,9 +55,7 @@ async def llm_services(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator
 @pytest.fixture
 async def offline_services(tmp_path: Path) -> AsyncIterator[pipeline.Services]:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_LANGUAGE": "en"})
-    async with Store.open(settings.database_path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
-        await pipeline.run_day(services, now=NOW, input_path=SAMPLE, offline=True, write_markdown=False)
+    async with scored_sample(settings, NOW) as services:
         yield services
 
 
