@@ -20,7 +20,7 @@ import math
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypedDict, cast
@@ -360,8 +360,8 @@ def command_line(text: str) -> str:
     return "/" + (text.strip().lstrip("/") or "help")
 
 
-def _caller(channel_id: str) -> Caller:
-    return Caller(chat=ChatRef("slack", channel_id), now=datetime.now(UTC))
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 async def deactivate(store: Store, chat: ChatRef, now: datetime, reason: str) -> None:
@@ -400,7 +400,7 @@ async def build_home_view(commands: Commands, lang: str) -> dict[str, Any]:
 
 def build_slack_app(
     settings: Settings, commands: Commands, *, client: AsyncWebClient | None = None,
-    sender: SlackSender | None = None,
+    sender: SlackSender | None = None, clock: Callable[[], datetime] = _system_clock,
 ) -> AsyncApp:
     """An AsyncApp answering `/arxiv`, its buttons and app_home_opened through the command layer."""
     if not settings.slack_bot_token:
@@ -411,6 +411,9 @@ def build_slack_app(
     sender = sender or SlackSender(client)
     app = AsyncApp(client=client, signing_secret=settings.slack_signing_secret)
     store = commands.services.store
+
+    def _caller(channel_id: str) -> Caller:
+        return Caller(chat=ChatRef("slack", channel_id), now=clock())
 
     async def reply_privately(respond: Any, reply: Reply, lang: str, *, replace_original: bool = False) -> None:
         for message in to_slack_messages(reply.blocks, lang, buttons=reply.buttons, votes=False):
@@ -470,12 +473,12 @@ class SlackBot:
 
     def __init__(
         self, settings: Settings, commands: Commands, *, client: AsyncWebClient | None = None,
-        host: str = "0.0.0.0", min_interval: float = 1.0,
+        host: str = "0.0.0.0", min_interval: float = 1.0, clock: Callable[[], datetime] = _system_clock,
     ) -> None:
         self.settings = settings
         self.client = client or build_slack_client(settings)
         self._sender = SlackSender(self.client, min_interval=min_interval)
-        self.app = build_slack_app(settings, commands, client=self.client, sender=self._sender)
+        self.app = build_slack_app(settings, commands, client=self.client, sender=self._sender, clock=clock)
         self.host = host
         self.port: int | None = None  # HTTP mode: the bound port
         self._socket: AsyncSocketModeHandler | None = None

@@ -39,6 +39,7 @@ from tests.samples import DAY, FIELDS, paper, sample_digest, score
 
 SECRET = "test-signing-secret"
 NOW = datetime(2025, 12, 23, 12, 0, tzinfo=UTC)
+CHAT_NOW = datetime(2025, 12, 22, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York: the sample day is today's listing
 SAMPLE_DAY = Path("data/arxiv/2025-12-22.jsonl")
 
 
@@ -64,7 +65,7 @@ async def seeded(services: Services) -> Services:
 def app(services: Services) -> AsyncApp:
     client = build_slack_client(services.settings)
     return build_slack_app(services.settings, Commands(services), client=client,
-                           sender=SlackSender(client, min_interval=0))
+                           sender=SlackSender(client, min_interval=0), clock=lambda: CHAT_NOW)
 
 
 def signed(body: str, *, content_type: str = "application/x-www-form-urlencoded", secret: str = SECRET,
@@ -255,7 +256,8 @@ async def test_app_home_shows_help_and_the_subscribed_channels(
 async def test_http_mode_rejects_a_bad_signature_and_a_stale_timestamp(
     fake_slack: FakeSlack, services: Services
 ) -> None:
-    bot = SlackBot(services.settings.replace(slack_port=0), Commands(services), host="127.0.0.1", min_interval=0)
+    bot = SlackBot(services.settings.replace(slack_port=0), Commands(services), host="127.0.0.1", min_interval=0,
+                   clock=lambda: CHAT_NOW)
     await bot.start()
     try:
         url = f"http://127.0.0.1:{bot.port}/slack/events"
@@ -282,7 +284,7 @@ async def test_http_mode_needs_a_signing_secret(fake_slack: FakeSlack, services:
 
 async def test_socket_mode_answers_a_slash_command(fake_slack: FakeSlack, services: Services) -> None:
     settings = services.settings.replace(slack_app_token="xapp-test", slack_signing_secret="")
-    bot = SlackBot(settings, Commands(services), min_interval=0)
+    bot = SlackBot(settings, Commands(services), min_interval=0, clock=lambda: CHAT_NOW)
     await bot.start()
     try:
         await fake_slack.wait_socket()
