@@ -42,8 +42,8 @@ from core.config import Settings  # noqa: E402
 from core.fields import load_fields  # noqa: E402
 from core.models import Field, Paper, Score  # noqa: E402
 from core.prompts import load_prompt  # noqa: E402
-from core.scoring.llm import LLMConfig, score_papers, select_candidates  # noqa: E402
-from core.scoring.offline import OfflineScorer  # noqa: E402
+from core.score.llm import LLMConfig, score_papers, select_candidates  # noqa: E402
+from core.score.offline import OfflineScorer  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI, default_score, token_counter  # noqa: E402
 
 DAYS = (

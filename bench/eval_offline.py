@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from core.fields import load_fields  # noqa: E402
 from core.models import Field, Paper  # noqa: E402
-from core.scoring.offline import OfflineScorer  # noqa: E402
+from core.score.offline import OfflineScorer  # noqa: E402
 
 FIELDS_PATH = ROOT / "data" / "fields" / "default.toml"
 DEV_DIR = ROOT / "data" / "dev-labelled"

@@ -56,7 +56,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from core import pipeline  # noqa: E402
 from core.config import Settings  # noqa: E402
-from core.delivery import announced_at, deliver_due, digest_parts  # noqa: E402
+from core.deliver.delivery import announced_at, deliver_due, digest_parts  # noqa: E402
 from core.fields import load_fields  # noqa: E402
 from core.models import Block, ChatRef, Subscription  # noqa: E402
 from core.store import Store  # noqa: E402

@@ -11,7 +11,7 @@ Profiles: 1,000 distinct interests texts, seed 7. Each mixes one or two of the d
 three phrases drawn from those fields' `terms`, or from 2-3-word phrases of the titles of dev-day papers
 the offline scorer puts in those fields; 15% also avoid a topic ("not medical imaging").
 
-What is measured (see core/interests.py for the design):
+What is measured (see core/score/interests.py for the design):
   - the field run (what the day costs with no interests at all);
   - the first profile alone (it pays for reading its own candidates);
   - profiles 2-500 and 501-1,000 in two batches (`score_profiles`): tokens per added profile is
@@ -28,7 +28,7 @@ words), and rates a paper 8 when all content words of one interest phrase appear
 form (words compared on their first 6 letters), 9 for two phrases, 7 for a one-word phrase, 2 for an
 avoided topic. The reference set of a profile is every paper of the day this judge rates >= 7 when shown
 *every* paper (an exhaustive pass, computed directly, with no tokens). Recall is the share of reference
-papers that ended up with an interest score >= 7 in the run, i.e. that the routing (core/routing.py: a
+papers that ended up with an interest score >= 7 in the run, i.e. that the routing (core/score/routing.py: a
 paper holding most words of a phrase, at most 20 candidates) sent to the judge. It measures the cheap
 stage's recall against a judge that tolerates word order and word form, not the quality of any real LLM's
 judgement. The router tolerates both too, so what the figure mostly shows is what the 20-candidate cap and
@@ -61,15 +61,15 @@ from openai import AsyncOpenAI  # noqa: E402
 
 from core import pipeline  # noqa: E402
 from core.config import Settings  # noqa: E402
+from core.fetch.jsonl import load_papers  # noqa: E402
 from core.fields import load_fields, parse_term  # noqa: E402
-from core.interests import INTEREST_CANDIDATES, parse_interests  # noqa: E402
 from core.models import Field, Paper  # noqa: E402
-from core.routing import offline_interest_scores  # noqa: E402
-from core.scoring.llm import shorten_abstract  # noqa: E402
-from core.scoring.offline import WORD_RE, OfflineScorer, stem  # noqa: E402
-from core.sources.jsonl import load_papers  # noqa: E402
+from core.score.interests import INTEREST_CANDIDATES, parse_interests  # noqa: E402
+from core.score.llm import shorten_abstract  # noqa: E402
+from core.score.offline import WORD_RE, OfflineScorer, stem  # noqa: E402
+from core.score.routing import offline_interest_scores  # noqa: E402
+from core.score.summaries import SUMMARY_ABSTRACT_CHARS, first_sentence  # noqa: E402
 from core.store import Store  # noqa: E402
-from core.summaries import SUMMARY_ABSTRACT_CHARS, first_sentence  # noqa: E402
 from tests.fakes.openai_server import (  # noqa: E402
     FakeOpenAI,
     default_score,

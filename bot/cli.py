@@ -21,9 +21,9 @@ from bot.commands import Commands
 from bot.schedule import Scheduler
 from core import pipeline
 from core.config import Settings
-from core.delivery import Sender, deliver_due
+from core.deliver.delivery import Sender, deliver_due
 from core.errors import ConfigError, DeliveryError
-from core.sources.jsonl import load_papers
+from core.fetch.jsonl import load_papers
 
 log = logging.getLogger(__name__)
 

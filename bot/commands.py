@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.texts import say
 from core import pipeline
-from core.digest import KEYWORDS_FIELD, clean_reason, digest_blocks, format_score, short_authors
+from core.build.digest import KEYWORDS_FIELD, clean_reason, digest_blocks, format_score, short_authors
 from core.errors import DigestError, SourceError
-from core.explain import explain_paper
-from core.interests import parse_interests
 from core.models import Adjustment, Block, ChatRef, Heading, Note, PaperItem, Score, Subscription
 from core.pipeline import Services
+from core.prepare.explain import explain_paper
+from core.score.interests import parse_interests
 
 log = logging.getLogger(__name__)
 

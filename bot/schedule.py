@@ -22,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from core import pipeline
 from core.config import Settings
-from core.delivery import Sender, deliver_due
+from core.deliver.delivery import Sender, deliver_due
 from core.errors import DigestError
 
 log = logging.getLogger(__name__)

@@ -38,8 +38,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import COMMANDS, Button, Caller, Commands, Reply, menu, say, vote_buttons
+from core.build.digest import format_score
 from core.config import Settings
-from core.digest import format_score
 from core.errors import ConfigError, DeliveryError
 from core.models import Block, ChatRef, Heading, Note, PaperItem
 from core.store import Store
@@ -313,7 +313,7 @@ def delivery_error(exc: SlackApiError, chat: ChatRef) -> DeliveryError:
 
 
 class SlackSender:
-    """core.delivery.Sender for Slack: Block Kit parts, at most one post per `min_interval` per channel."""
+    """core.deliver.delivery.Sender for Slack: Block Kit parts, at most one post per `min_interval` per channel."""
 
     platform = "slack"
 

@@ -3,7 +3,7 @@
 This module owns everything python-telegram-bot: the HTML formatter and its 4096-unit split, the
 inline keyboards and their callback_data, the Sender that translates Telegram errors into
 DeliveryError, the handlers, and the Application's lifecycle (polling or webhook). It decides nothing
-a command means (that is bot/commands.py) and nothing a digest shows (core/digest.py), and it never
+a command means (that is bot/commands.py) and nothing a digest shows (core/build/digest.py), and it never
 imports slack.
 """
 
@@ -62,8 +62,8 @@ from telegram.ext import (
 )
 
 from bot.commands import COMMANDS, Button, Caller, Commands, IsAdmin, Reply, menu, say
+from core.build.digest import format_score
 from core.config import Settings
-from core.digest import format_score
 from core.errors import ConfigError, DeliveryError, DigestError
 from core.models import Block, ChatRef, Heading, Note, PaperItem
 
@@ -286,7 +286,7 @@ def render_reply(reply: Reply, lang: str) -> list[TelegramPart]:
 
 
 class TelegramSender:
-    """core.delivery.Sender for Telegram: one part per sendMessage, Telegram errors become DeliveryError.
+    """core.deliver.delivery.Sender for Telegram: one part per sendMessage, Telegram errors become DeliveryError.
 
     A 429 is retried by the Bot's AIORateLimiter (it waits retry_after); timeouts, network errors and
     5xx are retried here, bounded, with jittered backoff.

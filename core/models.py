@@ -140,7 +140,7 @@ class Delivery:
     last_error: str = ""
 
 
-# -- neutral digest blocks: decided once in core/digest.py, spelled per platform by adapters --
+# -- neutral digest blocks: decided once in core/build/digest.py, spelled per platform by adapters --
 
 
 @dataclass(frozen=True, slots=True)

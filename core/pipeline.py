@@ -16,49 +16,40 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from core import interests as interests_
-from core.config import Settings
-from core.digest import INTERESTS_SLUG as INTERESTS_SLUG  # re-exported: callers from before core/interests.py
-from core.digest import KEYWORDS_SLUG, OFFLINE_MODEL, build_digest, digest_blocks, summary_text
+from core.build.digest import (
+    INTERESTS_SLUG as INTERESTS_SLUG,  # re-exported: callers from before core/score/interests.py
+)
+from core.build.digest import KEYWORDS_SLUG, OFFLINE_MODEL, build_digest, digest_blocks, summary_text
+from core.build.markdown import to_markdown
+from core.calendar import ARXIV_TZ as ARXIV_TZ
+from core.calendar import listing_day_of as listing_day_of
 from core.errors import ConfigError, SourceError
-from core.feedback import VOTE_LIMIT, Feedback
-from core.feedback import adjustments as vote_adjustments
-from core.interests import InterestScores, parse_interests, watch_matches
-from core.interests import interest_field as interest_field
-from core.markdown import to_markdown
+from core.fetch.arxiv import ArxivClient, normalize_arxiv_id
+from core.fetch.jsonl import load_papers
 from core.models import ChatRef, Digest, Field, KeywordMatch, Paper, Run, Score, Subscription, Summary
-from core.scoring.offline import OfflineScorer
-from core.sources.arxiv import ArxivClient, normalize_arxiv_id
-from core.sources.jsonl import load_papers
-from core.store import LOOKUP, Store
-from core.summaries import excerpt, get_summaries
-from core.summaries import first_sentences as first_sentences
+from core.score import interests as interests_
+from core.score.feedback import VOTE_LIMIT, Feedback
+from core.score.feedback import adjustments as vote_adjustments
+from core.score.interests import InterestScores, parse_interests, watch_matches
+from core.score.interests import interest_field as interest_field
+from core.score.offline import OfflineScorer
+from core.score.summaries import excerpt, get_summaries
+from core.score.summaries import first_sentences as first_sentences
+from core.services import Services as Services
+from core.services import uses_llm as uses_llm
+from core.store import LOOKUP
 
 if TYPE_CHECKING:
-    import aiohttp
-    from openai import AsyncOpenAI
+    pass
 
 log = logging.getLogger(__name__)
 
-ARXIV_TZ = ZoneInfo("America/New_York")
 OFFLINE_SCORER_VERSION = "offline-1"
 # Stages that mean "the LLM did not judge this paper": a later run with budget left tries again.
 RETRY_STAGES = frozenset({"offline-fallback", "offline-budget"})
 
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """Collaborators built once by bot/__main__.py and passed down."""
-
-    settings: Settings
-    store: Store
-    fields: tuple[Field, ...]
-    http: aiohttp.ClientSession | None = None
-    llm: AsyncOpenAI | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +87,6 @@ def offline_scorer_key(fields: Sequence[Field]) -> str:
     """Cache key of the offline scorer for these field definitions."""
     blob = OFFLINE_SCORER_VERSION + "|" + "|".join(f"{f.slug}:{f.fingerprint}" for f in fields)
     return "offline:" + hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def uses_llm(services: Services, offline: bool) -> bool:
-    return not offline and services.llm is not None and services.settings.llm_enabled
-
-
-def listing_day_of(now: datetime) -> date:
-    """The arXiv listing day that `now` falls in (US Eastern calendar day)."""
-    return now.astimezone(ARXIV_TZ).date()
 
 
 # -- fetch ----------------------------------------------------------------------------------------
@@ -178,7 +160,7 @@ async def _score_llm(
     progress: Progress | None,
 ) -> Scored:
     from core.prompts import load_prompt
-    from core.scoring.llm import LLMConfig, TokenBudget, score_papers, scorer_key, select_candidates
+    from core.score.llm import LLMConfig, TokenBudget, score_papers, scorer_key, select_candidates
 
     settings, store, fields = services.settings, services.store, services.fields
     assert services.llm is not None
@@ -379,7 +361,7 @@ async def build_day_digest(
     return day_digest(services, ctx, lang=lang, min_score=min_score, field_slugs=field_slugs, notes=notes)
 
 
-# -- per-subscriber digests and personal interests (the logic lives in core/interests.py) ---------------
+# -- per-subscriber digests and personal interests (the logic lives in core/score/interests.py) ---------------
 
 
 async def score_interests(
@@ -475,7 +457,7 @@ def subscriber_digest(
     feedback: Feedback | None = None,
     summaries: Mapping[tuple[str, str], Summary] | None = None,
 ) -> Digest:
-    """A subscriber's digest of a loaded day (pure); `feedback` is the chat's votes (see core/feedback.py)."""
+    """A subscriber's digest of a loaded day (pure); `feedback` is the chat's votes (see core/score/feedback.py)."""
     return day_digest(services, ctx, lang=sub.lang, min_score=sub.min_score, field_slugs=sub.fields,
                       interests=sub.interests, interest_scores=interest_scores, feedback=feedback,
                       summaries=summaries)

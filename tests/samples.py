@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 
 from core import pipeline
+from core.build.digest import build_digest
 from core.config import PROJECT_ROOT, Settings
-from core.digest import build_digest
 from core.fields import load_fields
 from core.models import Digest, Field, Paper, Score
 from core.store import Store

@@ -1,4 +1,4 @@
-"""core/sources/arxiv.py: pure parsing on sample XML, and the real aiohttp client against the fake arXiv."""
+"""core/fetch/arxiv.py: pure parsing on sample XML, and the real aiohttp client against the fake arXiv."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ import pytest
 
 from core.config import Settings
 from core.errors import SourceError
-from core.models import Paper
-from core.sources.arxiv import (
+from core.fetch.arxiv import (
     USER_AGENT,
     ArxivClient,
     normalize_arxiv_id,
@@ -26,7 +25,8 @@ from core.sources.arxiv import (
     submission_window,
     submitted_date_query,
 )
-from core.sources.jsonl import load_papers
+from core.fetch.jsonl import load_papers
+from core.models import Paper
 from tests.fakes.arxiv import (
     CatalogueEntry,
     FakeArxiv,

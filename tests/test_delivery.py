@@ -12,7 +12,7 @@ import pytest
 
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
-from core.delivery import announced_at, deliver_due, due_at
+from core.deliver.delivery import announced_at, deliver_due, due_at
 from core.errors import DeliveryError
 from core.fields import load_fields
 from core.models import Block, ChatRef, PaperItem, Subscription

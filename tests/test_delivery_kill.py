@@ -34,7 +34,7 @@ from bot.commands import Commands
 from bot.telegram import TelegramBot, TelegramSender
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
-from core.delivery import deliver_due, digest_parts
+from core.deliver.delivery import deliver_due, digest_parts
 from core.fields import load_fields
 from core.models import ChatRef, Subscription
 from core.store import Store

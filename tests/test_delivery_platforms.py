@@ -26,7 +26,7 @@ from bot.slack import SlackSender, build_slack_client
 from bot.telegram import TelegramBot, TelegramSender
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
-from core.delivery import deliver_due, digest_parts
+from core.deliver.delivery import deliver_due, digest_parts
 from core.fields import load_fields
 from core.models import ChatRef, Subscription
 from core.store import Store

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.digest import build_digest, clean_reason, digest_blocks, short_authors
-from core.markdown import escape_md, to_markdown
+from core.build.digest import build_digest, clean_reason, digest_blocks, short_authors
+from core.build.markdown import escape_md, to_markdown
 from core.models import Heading, Note, PaperItem
 from tests.samples import DAY, FIELDS, sample_digest
 

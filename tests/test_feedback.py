@@ -11,9 +11,9 @@ import pytest
 from bot.commands import Caller, Commands, Reply
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
-from core.feedback import MAX_DELTA, Feedback, adjustments
+from core.fetch.jsonl import load_papers
 from core.models import ChatRef, Note, Subscription
-from core.sources.jsonl import load_papers
+from core.score.feedback import MAX_DELTA, Feedback, adjustments
 from tests.samples import scored_sample
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"

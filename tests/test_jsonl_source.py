@@ -1,4 +1,4 @@
-"""core/sources/jsonl.py on the shipped sample days and on broken files."""
+"""core/fetch/jsonl.py on the shipped sample days and on broken files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import SourceError
+from core.fetch.jsonl import load_papers
 from core.models import Paper
-from core.sources.jsonl import load_papers
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = {

@@ -17,8 +17,8 @@ from core.config import Settings
 from core.errors import ConfigError, ScoringError
 from core.models import Field, Paper, Score
 from core.prompts import load_prompt
-from core.scoring.embed import score_by_embedding
-from core.scoring.llm import (
+from core.score.embed import score_by_embedding
+from core.score.llm import (
     ABSTRACT_CHARS,
     LLMConfig,
     LLMResult,
@@ -28,7 +28,7 @@ from core.scoring.llm import (
     select_candidates,
     shorten_abstract,
 )
-from core.scoring.replies import parse_score_reply
+from core.score.replies import parse_score_reply
 from tests.fakes.openai_server import FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -551,7 +551,7 @@ async def test_rejected_request_is_logged_with_the_providers_reason(
 ) -> None:
     fake_openai.push("status", status=400)
     fake_openai.push("status", status=400)
-    with caplog.at_level("WARNING", logger="core.scoring.llm"):
+    with caplog.at_level("WARNING", logger="core.score.llm"):
         result = await run(llm, [make_paper(1)])
     assert result.scores[0].stage == "offline-fallback"
     assert "fake 400" in caplog.text and "LLM_JSON_MODE=json_object" in caplog.text

@@ -12,7 +12,7 @@ import pytest
 from core.errors import ConfigError
 from core.fields import load_fields
 from core.models import Field, Paper
-from core.scoring.offline import OfflineScorer, stem
+from core.score.offline import OfflineScorer, stem
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FIELDS = load_fields(ROOT / "data" / "fields" / "default.toml")

@@ -15,9 +15,9 @@ from bot.__main__ import main
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.errors import SourceError
+from core.fetch.jsonl import load_papers
 from core.fields import load_fields
 from core.models import ChatRef, Subscription
-from core.sources.jsonl import load_papers
 from core.store import Store
 from tests.fakes.arxiv import FakeArxiv, fake_arxiv  # noqa: F401
 

@@ -12,9 +12,9 @@ import pytest
 from bot.schedule import Scheduler, last_scheduled, needs_catch_up
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
+from core.fetch.jsonl import load_papers
 from core.fields import load_fields
 from core.models import Block, ChatRef, PaperItem, Subscription
-from core.sources.jsonl import load_papers
 from core.store import Store
 from tests.fakes.arxiv import FakeArxiv, fake_arxiv  # noqa: F401
 

@@ -27,8 +27,8 @@ from slack_sdk.signature import SignatureVerifier
 from bot.commands import Commands
 from bot.slack import SlackBot, SlackSender, build_slack_app, build_slack_client, to_slack_messages
 from core import pipeline
+from core.build.digest import build_digest, digest_blocks
 from core.config import Settings
-from core.digest import build_digest, digest_blocks
 from core.errors import ConfigError, DeliveryError
 from core.fields import load_fields
 from core.models import ChatRef

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.commands import Button, vote_buttons
 from bot.slack import command_line, escape_mrkdwn, slack_commands, slack_link, to_slack_messages
-from core.digest import build_digest, digest_blocks
+from core.build.digest import build_digest, digest_blocks
 from core.models import Block, Heading, Note, PaperItem
 from tests.fakes.slack import check_blocks
 from tests.samples import DAY, FIELDS, paper, sample_digest, score

@@ -13,11 +13,11 @@ from openai import AsyncOpenAI
 from bot.commands import Caller, Commands
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
+from core.fetch.jsonl import load_papers
 from core.fields import load_fields
 from core.models import ChatRef, Note
-from core.sources.jsonl import load_papers
+from core.score.summaries import excerpt, first_sentence, get_summaries, parse_summary_reply
 from core.store import Store
-from core.summaries import excerpt, first_sentence, get_summaries, parse_summary_reply
 from tests.fakes.openai_server import ZH_SUMMARY, FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"

@@ -26,8 +26,8 @@ from telegram.error import BadRequest
 from bot.commands import COMMANDS, Commands, menu
 from bot.telegram import MAX_MESSAGE_LENGTH, TelegramBot, TelegramSender, utf16_len
 from core import pipeline
+from core.build.digest import digest_blocks
 from core.config import PROJECT_ROOT, Settings
-from core.digest import digest_blocks
 from core.errors import ConfigError, DeliveryError
 from core.fields import load_fields
 from core.models import Block, ChatRef, Heading, PaperItem

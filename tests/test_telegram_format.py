@@ -16,7 +16,7 @@ from bot.telegram import (
     to_telegram_html,
     utf16_len,
 )
-from core.digest import digest_blocks
+from core.build.digest import digest_blocks
 from core.models import Block, Heading, Note, PaperItem
 from tests.fakes.telegram import parse_html
 from tests.samples import sample_digest

@@ -1,6 +1,6 @@
 """A fake arXiv on 127.0.0.1 (port 0): the RSS listing and the export API, built from Papers.
 
-It answers only what core/sources/arxiv.py uses, in arXiv's real shapes:
+It answers only what core/fetch/arxiv.py uses, in arXiv's real shapes:
 
 * ``GET /rss/<cats joined by +>``: RSS 2.0 like rss.arxiv.org (channel metadata, skipDays, items with
   guid ``oai:arXiv.org:<id>v<n>``, ``arxiv:announce_type``, ``dc:creator``...), filtered to items in
@@ -49,8 +49,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from core.fetch.arxiv import ArxivClient
 from core.models import Paper
-from core.sources.arxiv import ArxivClient
 from tests.fakes.loopback import LoopbackServer
 
 ET_ZONE = ZoneInfo("America/New_York")

@@ -5,7 +5,7 @@ prefilter that lets the offline scorer skip papers that cannot match a profile, 
 picks the papers a profile's LLM judgement reads. It must not do IO or call an LLM.
 
 Two matchers, on purpose:
-- `offline_interest_scores` is the offline scorer (core/scoring/offline.py) unchanged: a phrase counts
+- `offline_interest_scores` is the offline scorer (core/score/offline.py) unchanged: a phrase counts
   only in order ("KV cache"). It gives the offline score and the fallback when the LLM fails. The index
   only spares it the papers lacking some word of every phrase, which cannot score.
 - `route_candidates` is forgiving, as a reader would be: a paper qualifies when it holds at least
@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from core.fields import parse_term
 from core.models import Field, Paper, Score
-from core.scoring.offline import WORD_RE, OfflineScorer, build_reason, derived_phrases, stem
+from core.score.offline import WORD_RE, OfflineScorer, build_reason, derived_phrases, stem
 
 ROUTE_PREFIX = 5  # "generation", "generating" and "generative" route alike; the LLM tells them apart
 ROUTE_MIN_SHARE = 0.5  # of a phrase's (rarity-weighted) words a paper must hold to be a candidate

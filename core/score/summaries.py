@@ -2,12 +2,12 @@
 
 Owns the summary request (prompts/summarize_papers.md, batched, JSON), reading replies
 (`parse_summary_reply`, pure), the cache key, and the offline fallback (`excerpt`). It must not decide
-where a summary is shown or how it is marked: core/digest.py and bot/commands.py do that.
+where a summary is shown or how it is marked: core/build/digest.py and bot/commands.py do that.
 
 How a paper is read once: the English summary is written from the title and abstract, and is cached
 per (paper, summary key). Every other language is a translation *of that English summary*, so a paper's
 abstract reaches the LLM once, whatever the number of languages, chats or interest profiles. The
-English summary's first sentence is also what interest profiles are judged on (core/interests.py).
+English summary's first sentence is also what interest profiles are judged on (core/score/interests.py).
 
 Untrusted text only travels inside the prompt's JSON data block (`</` escaped), and a reply can only set
 summaries for ids sent in that same request.
@@ -32,11 +32,11 @@ from openai.types.chat.completion_create_params import ResponseFormat
 from core.errors import ConfigError
 from core.models import Paper, Summary
 from core.prompts import Prompt, load_prompt
-from core.scoring.llm import LANG_TEXT, LLMConfig, TokenBudget, shorten_abstract
-from core.scoring.replies import json_values
+from core.score.llm import LANG_TEXT, LLMConfig, TokenBudget, shorten_abstract
+from core.score.replies import json_values
 
 if TYPE_CHECKING:
-    from core.pipeline import Services
+    from core.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -32,14 +32,13 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from core import pipeline
-from core.digest import digest_blocks
+from core.build.digest import digest_blocks
+from core.calendar import announced_at
 from core.errors import DeliveryError
 from core.models import Block, ChatRef, Delivery, Paper, Score, Subscription
 
 log = logging.getLogger(__name__)
 
-ARXIV_TZ = ZoneInfo("America/New_York")
-ANNOUNCE_TIME = time(20, 0)  # arXiv announces at 20:00 US Eastern on the evening before the listing day
 MAX_ATTEMPTS = 5  # failed deliveries of one day are retried at later ticks up to this many times
 UNDER_WAY_PER_SLOT = 4  # deliveries under way per part in flight (see deliver_due)
 
@@ -69,11 +68,6 @@ class Sender(Protocol):
 
 
 # -- the daily delivery pass --------------------------------------------------------------------------
-
-
-def announced_at(day: date) -> datetime:
-    """When arXiv announced listing day `day`: 20:00 US Eastern the evening before."""
-    return datetime.combine(day - timedelta(days=1), ANNOUNCE_TIME, tzinfo=ARXIV_TZ)
 
 
 # ZoneInfo keeps only 8 zones strongly; a pass over subscribers in more zones would reload tz files.

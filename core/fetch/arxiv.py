@@ -18,13 +18,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from core.calendar import submission_window
 from core.config import Settings
 from core.errors import SourceError
 from core.models import Paper
@@ -32,8 +31,6 @@ from core.models import Paper
 log = logging.getLogger(__name__)
 
 USER_AGENT = "arxiv-digest/0.1 (+project)"
-ARXIV_TZ = ZoneInfo("America/New_York")
-CUTOFF = clock_time(14, 0)  # daily submission cut-off, US Eastern
 RETRY_AFTER_CAP = 120.0  # seconds; a longer Retry-After is treated as this
 ID_CHUNK = 100  # ids per id_list request
 MAX_PAGE = 2000  # arXiv's largest max_results per request
@@ -302,29 +299,6 @@ def parse_atom(xml: str | bytes, url: str, published: date | None = None) -> lis
 
 
 # -- listing days and submission windows ----------------------------------------------------------
-
-
-def submission_window(day: date) -> tuple[datetime, datetime] | None:
-    """Return the US-Eastern [start, end) submission window announced in `day`'s listing, or None on weekends.
-
-    An approximation of arXiv's schedule: submissions close at 14:00 ET on weekdays and are announced
-    at 20:00 ET Sunday-Thursday; the listing is dated the day after the announcement. So a listing on
-
-        Mon  covers  Thu 14:00 -> Fri 14:00      Thu  covers  Tue 14:00 -> Wed 14:00
-        Tue  covers  Fri 14:00 -> Mon 14:00      Fri  covers  Wed 14:00 -> Thu 14:00
-        Wed  covers  Mon 14:00 -> Tue 14:00      Sat, Sun: no listing
-
-    Holidays (announcements skipped or shifted), papers put on hold by moderators, and late
-    replacements are not modelled, so a back-filled day can differ slightly from the real listing.
-    """
-    weekday = day.weekday()  # Mon=0 .. Sun=6
-    if weekday >= 5:
-        return None
-    end_day = day - timedelta(days=3 if weekday == 0 else 1)  # Mon -> previous Fri, else the day before
-    start_day = end_day - timedelta(days=3 if end_day.weekday() == 0 else 1)  # Mon -> previous Fri
-    start = datetime.combine(start_day, CUTOFF, tzinfo=ARXIV_TZ)
-    end = datetime.combine(end_day, CUTOFF, tzinfo=ARXIV_TZ)
-    return start, end
 
 
 def submitted_date_query(day: date) -> str | None:

@@ -2,7 +2,7 @@
 
 Everything a reader sees is decided here: which papers, in what order, how authors are shortened,
 the header lines and their wording in zh or en. Adapters only spell the blocks in their markup
-(Telegram HTML, Slack Block Kit, the Markdown file in core/markdown.py), escape, and split.
+(Telegram HTML, Slack Block Kit, the Markdown file in core/build/markdown.py), escape, and split.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Judge one interest profile on papers' one-sentence summaries, through the LLM scorer's request machinery.
 
 Owns the judging request (prompt, schema, short local ids); batching, retries, re-asks, the budget and
-the fallback path are `core.scoring.llm.BatchRun`'s, so the contract is `score_papers`': exactly one
+the fallback path are `core.score.llm.BatchRun`'s, so the contract is `score_papers`': exactly one
 Score per input paper. It stores nothing.
 """
 
@@ -18,7 +18,7 @@ from openai.types.chat.completion_create_params import ResponseFormat
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.prompts import Prompt
-from core.scoring.llm import (
+from core.score.llm import (
     LANG_TEXT,
     BatchRun,
     LLMConfig,
@@ -28,7 +28,7 @@ from core.scoring.llm import (
     result_of,
     scores_schema,
 )
-from core.scoring.replies import ReplyEntry, parse_score_reply
+from core.score.replies import ReplyEntry, parse_score_reply
 
 # Template variables of `prompts/judge_interests.md`: $interests, $avoid, $language, $reason_limit and
 # $papers (a JSON array of {"id", "text"}: short local ids "1", "2"... and each paper's one-sentence summary,

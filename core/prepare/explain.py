@@ -13,10 +13,10 @@ from datetime import date, datetime
 
 from core import pipeline
 from core.errors import SourceError
-from core.feedback import adjustments
-from core.interests import WatchList, parse_interests
+from core.fetch.arxiv import normalize_arxiv_id
 from core.models import Adjustment, Paper, Score, Subscription
-from core.sources.arxiv import normalize_arxiv_id
+from core.score.feedback import adjustments
+from core.score.interests import WatchList, parse_interests
 from core.store import LOOKUP
 
 

@@ -2,7 +2,7 @@
 
 Owns the paper similarity (tf-idf cosine over title and abstract words, idf from the day's papers)
 and the adjustment rule. It must not read the store or decide wording: the pipeline loads the votes,
-core/digest.py applies an Adjustment and says why.
+core/build/digest.py applies an Adjustment and says why.
 
 The rule, per paper of a digest:
 - the chat voted on this paper: 👎 hides it from that chat's later digests, 👍 adds MAX_DELTA;
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.models import Adjustment, Paper
-from core.scoring.offline import WORD_RE, stem
+from core.score.offline import WORD_RE, stem
 
 VOTE_LIMIT = 50
 # Measured on data/dev-labelled (375 papers): 95% of random pairs are below 0.07 (max 0.21); a paper's

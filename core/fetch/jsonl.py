@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 
 from core.errors import SourceError
+from core.fetch.arxiv import normalize_arxiv_id
 from core.models import Paper
-from core.sources.arxiv import normalize_arxiv_id
 
 
 def load_papers(path: Path) -> list[Paper]:

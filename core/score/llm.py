@@ -1,7 +1,7 @@
 """Score papers with an LLM through any OpenAI-compatible chat endpoint.
 
 Owns the request shape (prompt, JSON mode, batching), the re-ask of entries a reply got wrong
-(core/scoring/replies.py reads replies), the token budget and the fallback path, so every input paper
+(core/score/replies.py reads replies), the token budget and the fallback path, so every input paper
 always leaves with exactly one Score. It must not store anything or decide what a digest shows:
 caching scores by `scorer_key` is the store's job.
 
@@ -32,7 +32,7 @@ from core.config import Settings
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.prompts import Prompt
-from core.scoring.replies import ReplyEntry, parse_score_reply
+from core.score.replies import ReplyEntry, parse_score_reply
 
 log = logging.getLogger(__name__)
 

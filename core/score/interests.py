@@ -3,7 +3,7 @@
 Owns what an interests text means (free-text interests, avoided topics, a keyword watch list), how
 profiles are normalised so trivially different spellings share work, the routing of the day's papers
 to a profile (offline, no tokens), and the per-profile LLM judgement on summaries with its cache. It
-must not decide how a digest looks (core/digest.py) or talk to chat platforms.
+must not decide how a digest looks (core/build/digest.py) or talk to chat platforms.
 
 The text, as `/interests` takes it:
 - Comma-, semicolon- or newline-separated phrases are free-text interests, scored as the reader's
@@ -18,10 +18,10 @@ The text, as `/interests` takes it:
   (an archive alone, such as quant-ph or astro-ph, matches its subcategories too).
 
 Cost model, per day (see bench/profiles.py for the figures):
-1. Routing is free: a per-day word index (core/routing.py) picks at most INTEREST_CANDIDATES papers
+1. Routing is free: a per-day word index (core/score/routing.py) picks at most INTEREST_CANDIDATES papers
    that hold most of the words of one of the profile's phrases, in any order or form.
 2. Reading is shared: each candidate paper is read once into a short English summary
-   (core/summaries.py), whatever the number of profiles that route it.
+   (core/score/summaries.py), whatever the number of profiles that route it.
 3. Judging is the only per-profile cost: one request shows the LLM the profile and each candidate's
    one-sentence summary under short local ids, and stores a Score per candidate under a key made of
    the *normalised* profile, so identical profiles (in any spelling) are judged once.
@@ -40,15 +40,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from core.digest import INTERESTS_SLUG
+from core.build.digest import INTERESTS_SLUG
 from core.models import LANGUAGES, Field, Paper, Score, Summary
 from core.prompts import load_prompt
-from core.routing import ROUTE_LIMIT, offline_interest_scores, route_candidates
-from core.scoring.offline import WORD_RE, stem
-from core.summaries import first_sentence, get_summaries, summary_key
+from core.score.offline import WORD_RE, stem
+from core.score.routing import ROUTE_LIMIT, offline_interest_scores, route_candidates
+from core.score.summaries import first_sentence, get_summaries, summary_key
 
 if TYPE_CHECKING:
-    from core.pipeline import Services
+    from core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -342,8 +342,8 @@ async def _judge(
     lang: str, limit: int,
 ) -> None:
     """Fill each plan's `judged`: cached scores first, then one LLM judgement per profile for the rest."""
-    from core.scoring.judge import score_summaries
-    from core.scoring.llm import LLMConfig, TokenBudget
+    from core.score.judge import score_summaries
+    from core.score.llm import LLMConfig, TokenBudget
 
     settings, store = services.settings, services.store
     assert services.llm is not None

@@ -1,6 +1,6 @@
 """Spell neutral digest blocks as the Markdown file readers already know (pure).
 
-Layout only: which papers and what they say is decided in core/digest.py. Untrusted text
+Layout only: which papers and what they say is decided in core/build/digest.py. Untrusted text
 (titles, authors, reasons) is escaped so it cannot open links, emphasis or headings.
 """
 

@@ -1,0 +1,1 @@
+"""deliver: the daily delivery pass over the ledger, through senders the adapters implement."""

@@ -1,0 +1,1 @@
+"""prepare a reader: every LLM step a reader needs (interests, summaries), done once before building."""
