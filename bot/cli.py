@@ -11,21 +11,25 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.commands import Commands
+from bot.logs import setup_logging
 from bot.schedule import Scheduler
+from bot.wiring import load_env, open_services
 from core import pipeline
 from core.config import Settings
 from core.deliver.delivery import Sender, deliver_due
-from core.errors import ConfigError, DeliveryError
+from core.errors import ConfigError, DeliveryError, DigestError
 from core.fetch.jsonl import load_papers
 
 log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
 
 
 def _date(text: str) -> date:
@@ -107,11 +111,34 @@ class ProgressBar:
         self.stream.flush()
 
 
-async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the parsed command."""
-    from bot.__main__ import open_services
+def system_clock() -> datetime:
+    """The wall clock, in UTC: the one place the command line reads it."""
+    return datetime.now(UTC)
 
-    now = datetime.now(UTC)
+
+def main(
+    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, *, clock: Clock = system_clock,
+) -> int:
+    """Console entry point: `arxiv-digest COMMAND ...`. `env` replaces the environment and `.env` (tests)."""
+    args = parse_args(argv)
+    try:
+        settings = Settings.from_env(load_env() if env is None else env)
+    except ConfigError as exc:
+        print(f"arxiv-digest: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings)
+    try:
+        return asyncio.run(dispatch(args, settings, clock))
+    except DigestError as exc:
+        print(f"arxiv-digest: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    """Run the parsed command."""
+    now = clock()
     offline = bool(getattr(args, "offline", False))
     async with open_services(settings, offline=offline) as services:
         if args.command == "run":

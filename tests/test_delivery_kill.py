@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
-from bot.__main__ import load_env
 from bot.commands import Commands
 from bot.telegram import TelegramBot, TelegramSender
+from bot.wiring import load_env
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.deliver.delivery import deliver_due, digest_parts

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.__main__ import main
+from bot.cli import main
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.errors import SourceError

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openai import AsyncOpenAI
 
-from bot.__main__ import main
+from bot.cli import main
 from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.fields import load_fields

@@ -1,0 +1,73 @@
+"""Process wiring: read the environment and `.env`, build the clients and Services, and close them.
+
+This is the only module that reads the environment and builds clients (aiohttp, openai, the
+store). Everything below receives them as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+from dotenv import dotenv_values
+
+from core.config import PROJECT_ROOT, Settings
+from core.fields import load_fields
+from core.services import Services
+from core.store import Store
+
+# python-telegram-bot 22 warns on every RetryAfter unless durations are timedeltas.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+DOTENV_SWITCH = "ARXIV_DIGEST_DOTENV"
+
+
+def load_env(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> dict[str, str]:
+    """The process environment over `.env` (the current folder's, else the project's).
+
+    ARXIV_DIGEST_DOTENV in the environment picks the file instead: a path reads that file, and an
+    empty value reads none (a test driving `python -m bot` must not pick up a developer's tokens).
+    """
+    env: dict[str, str] = {}
+    source = os.environ if environ is None else environ
+    if dotenv is None and DOTENV_SWITCH in source:
+        chosen = source[DOTENV_SWITCH].strip()
+        candidates = [Path(chosen).expanduser()] if chosen else []
+    else:
+        candidates = [dotenv] if dotenv else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
+    for path in candidates:
+        if path is not None and path.is_file():
+            env.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+            break
+    env.update(source)
+    return env
+
+
+def build_llm(settings: Settings) -> object | None:
+    """An AsyncOpenAI client for the configured endpoint, or None without a key."""
+    if not settings.llm_enabled:
+        return None
+    from openai import AsyncOpenAI
+
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+    )
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, *, offline: bool = False) -> AsyncIterator[Services]:
+    """Open the store, the HTTP session and the LLM client; close them all on exit."""
+    fields = tuple(load_fields(settings.fields_path))
+    llm = None if offline else build_llm(settings)
+    try:
+        async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
+            yield Services(settings=settings, store=store, fields=fields, http=http, llm=llm)  # type: ignore[arg-type]
+    finally:
+        if llm is not None:
+            await llm.close()  # type: ignore[attr-defined]
