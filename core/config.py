@@ -1,16 +1,21 @@
-"""Settings: one frozen dataclass built from a mapping (the environment plus `.env`).
+"""Settings: one frozen pydantic-settings model, each setting defined once (name, type, default, meaning, check).
 
-This module never reads `os.environ` itself; `bot/__main__.py` passes the mapping in, tests pass a dict.
-Secrets are redacted from the repr so a logged Settings never leaks them.
+Owns every setting the app reads: its env name (the field name in capitals), type, default, one-line
+description and validation, plus `.env.example`'s text (`render_env_example`). It must not read
+`os.environ` or a `.env` file itself: every pydantic-settings source except the init arguments is
+switched off, `bot/wiring.py` passes the mapping in, tests pass a dict. Secrets are redacted from the
+repr so a logged Settings never leaks them, and never echoed in a ConfigError.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import ConfigError
 from core.models import LANGUAGES
@@ -22,233 +27,238 @@ SECRET_FIELDS = frozenset(
      "telegram_webhook_secret"}
 )
 
-
-@dataclass(frozen=True, slots=True)
-class SettingSpec:
-    env: str
-    attr: str
-    default: str
-    help: str
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+JSON_MODES = ("json_schema", "json_object")
 
 
-# Every variable the app reads. `.env.example` must list exactly these (a test checks it).
-SPECS: tuple[SettingSpec, ...] = (
-    # storage and data
-    SettingSpec("DATABASE_PATH", "database_path", "data/arxiv_digest.db", "SQLite database file"),
-    SettingSpec("FIELDS_PATH", "fields_path", "data/fields", "a field .toml file or a folder of them"),
-    SettingSpec("DIGEST_DIR", "digest_dir", "data/digests", "where Markdown digests are written"),
-    SettingSpec("SAMPLE_INPUT", "sample_input", "data/arxiv/2025-12-22.jsonl", "the sample day `make run` reads"),
-    # arXiv
-    SettingSpec("ARXIV_RSS_URL", "arxiv_rss_url", "https://rss.arxiv.org/rss", "arXiv RSS base URL"),
-    SettingSpec("ARXIV_API_URL", "arxiv_api_url", "https://export.arxiv.org/api/query", "arXiv export API"),
-    SettingSpec("ARXIV_CATEGORIES", "arxiv_categories", "cs.AI,cs.CL,cs.CV,cs.LG", "categories, comma-separated"),
-    SettingSpec("ARXIV_ANNOUNCE_TYPES", "arxiv_announce_types", "new,cross", "announce types to keep"),
-    SettingSpec("ARXIV_REQUEST_DELAY", "arxiv_request_delay", "3", "seconds between arXiv requests"),
-    SettingSpec("ARXIV_MAX_TRIES", "arxiv_max_tries", "4", "tries per arXiv request (429/5xx/timeouts)"),
-    SettingSpec("ARXIV_TIMEOUT", "arxiv_timeout", "60", "seconds per arXiv request"),
-    # digest
-    SettingSpec("DIGEST_LANGUAGE", "digest_language", "zh", "zh or en"),
-    SettingSpec("MIN_SCORE", "min_score", "7", "default threshold, 1-10"),
-    SettingSpec("DIGEST_MAX_PER_FIELD", "digest_max_per_field", "10", "most papers per field section"),
-    SettingSpec("DIGEST_TIMEZONE", "digest_timezone", "Asia/Shanghai", "timezone of the digest header"),
-    SettingSpec("DIGEST_TIME", "digest_time", "09:00", "default delivery time, HH:MM local"),
-    # LLM
-    SettingSpec("OPENAI_API_KEY", "openai_api_key", "", "LLM key; empty: offline scorer"),
-    SettingSpec("OPENAI_BASE_URL", "openai_base_url", "https://api.openai.com/v1", "OpenAI-compatible endpoint"),
-    SettingSpec("LLM_MODEL", "llm_model", "gpt-4o-mini", "chat model (or Ark endpoint id)"),
-    SettingSpec("LLM_JSON_MODE", "llm_json_mode", "json_schema", "json_schema or json_object"),
-    SettingSpec("LLM_BATCH_SIZE", "llm_batch_size", "25", "papers per LLM request"),
-    SettingSpec("LLM_ABSTRACT_CHARS", "llm_abstract_chars", "450", "abstract characters sent per paper"),
-    SettingSpec("LLM_CONCURRENCY", "llm_concurrency", "4", "LLM requests in flight"),
-    SettingSpec("LLM_TIMEOUT", "llm_timeout", "120", "seconds per LLM request"),
-    SettingSpec("LLM_MAX_RETRIES", "llm_max_retries", "3", "retries per LLM request (429/5xx/timeouts)"),
-    SettingSpec("LLM_DAILY_TOKEN_BUDGET", "llm_daily_token_budget", "0", "tokens per day; 0: no limit"),
-    SettingSpec("LLM_PASS_RATE", "llm_pass_rate", "0.55", "share of papers the cheap stage passes to the LLM"),
-    SettingSpec("EMBEDDING_MODEL", "embedding_model", "", "use /v1/embeddings as the cheap stage"),
-    # Telegram
-    SettingSpec("TELEGRAM_BOT_TOKEN", "telegram_bot_token", "", "from @BotFather; empty: no Telegram"),
-    SettingSpec("TELEGRAM_API_BASE_URL", "telegram_api_base_url", "https://api.telegram.org/bot", "Bot API base"),
-    SettingSpec("TELEGRAM_WEBHOOK_URL", "telegram_webhook_url", "", "public HTTPS URL; empty: long polling"),
-    SettingSpec("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret", "", "webhook secret_token"),
-    SettingSpec("TELEGRAM_WEBHOOK_PORT", "telegram_webhook_port", "8443", "local port for webhook mode"),
-    # Slack
-    SettingSpec("SLACK_BOT_TOKEN", "slack_bot_token", "", "xoxb- token; empty: no Slack"),
-    SettingSpec("SLACK_SIGNING_SECRET", "slack_signing_secret", "", "HTTP mode request signing secret"),
-    SettingSpec("SLACK_APP_TOKEN", "slack_app_token", "", "xapp- token; set: Socket Mode"),
-    SettingSpec("SLACK_API_BASE_URL", "slack_api_base_url", "https://slack.com/api/", "Slack Web API base"),
-    SettingSpec("SLACK_PORT", "slack_port", "3000", "HTTP mode port for /slack/events"),
-    # scheduling
-    SettingSpec("SCORING_TIME", "scoring_time", "20:30", "daily fetch and scoring, HH:MM"),
-    SettingSpec("SCORING_TIMEZONE", "scoring_timezone", "America/New_York", "timezone of SCORING_TIME"),
-    SettingSpec("SCORING_DAYS", "scoring_days", "sun,mon,tue,wed,thu", "days the scoring job runs"),
-    SettingSpec("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
-)
+def _csv(value: object) -> object:
+    """Split a comma-separated string into a tuple of its non-empty items; pass other values through."""
+    if isinstance(value, str):
+        return tuple(x.strip() for x in value.split(",") if x.strip())
+    return value
 
 
-def _parse_hhmm(value: str, env: str) -> str:
+def _hhmm(value: str) -> str:
     parts = value.split(":")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ConfigError(f"{env} must be HH:MM, got {value!r}")
+        raise ValueError("must be HH:MM")
     hour, minute = int(parts[0]), int(parts[1])
     if not (0 <= hour < 24 and 0 <= minute < 60):
-        raise ConfigError(f"{env} must be HH:MM, got {value!r}")
+        raise ValueError("must be HH:MM")
     return f"{hour:02d}:{minute:02d}"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    database_path: Path
-    fields_path: Path
-    digest_dir: Path
-    sample_input: Path
-    arxiv_rss_url: str
-    arxiv_api_url: str
-    arxiv_categories: tuple[str, ...]
-    arxiv_announce_types: tuple[str, ...]
-    arxiv_request_delay: float
-    arxiv_max_tries: int
-    arxiv_timeout: float
-    digest_language: str
-    min_score: float
-    digest_max_per_field: int
-    digest_timezone: str
-    digest_time: str
-    openai_api_key: str
-    openai_base_url: str
-    llm_model: str
-    llm_json_mode: str
-    llm_batch_size: int
-    llm_abstract_chars: int
-    llm_concurrency: int
-    llm_timeout: float
-    llm_max_retries: int
-    llm_daily_token_budget: int
-    llm_pass_rate: float
-    embedding_model: str
-    telegram_bot_token: str
-    telegram_api_base_url: str
-    telegram_webhook_url: str
-    telegram_webhook_secret: str
-    telegram_webhook_port: int
-    slack_bot_token: str
-    slack_signing_secret: str
-    slack_app_token: str
-    slack_api_base_url: str
-    slack_port: int
-    scoring_time: str
-    scoring_timezone: str
-    scoring_days: tuple[str, ...]
-    log_level: str
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not a known timezone") from None
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting; build it with `Settings.from_env(mapping)`, change it with `replace(...)`."""
+
+    model_config = SettingsConfigDict(
+        frozen=True, alias_generator=str.upper, extra="ignore", validate_default=True, case_sensitive=True,
+    )
+
+    # storage and data
+    database_path: Path = Field(Path("data/arxiv_digest.db"), description="SQLite database file")
+    fields_path: Path = Field(Path("data/fields"), description="a field .toml file or a folder of them")
+    digest_dir: Path = Field(Path("data/digests"), description="where Markdown digests are written")
+    # arXiv
+    arxiv_rss_url: str = Field("https://rss.arxiv.org/rss", description="arXiv RSS base URL")
+    arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv export API")
+    arxiv_categories: tuple[str, ...] = Field(("cs.AI", "cs.CL", "cs.CV", "cs.LG"),
+                                              description="categories, comma-separated")
+    arxiv_announce_types: tuple[str, ...] = Field(("new", "cross"), description="announce types to keep")
+    arxiv_request_delay: float = Field(3.0, ge=0, le=3600, description="seconds between arXiv requests")
+    arxiv_max_tries: int = Field(4, ge=1, le=20, description="tries per arXiv request (429/5xx/timeouts)")
+    arxiv_timeout: float = Field(60.0, ge=1, le=3600, description="seconds per arXiv request")
+    # digest
+    digest_language: str = Field("zh", description="zh or en: a new chat's and the written digest's language")
+    min_score: float = Field(7.0, ge=1, le=10, description="a new chat's and the written digest's threshold, 1-10")
+    digest_max_per_field: int = Field(10, ge=1, le=1000, description="most papers per field section")
+    digest_timezone: str = Field("Asia/Shanghai", description="a new chat's timezone; also the digest header's")
+    digest_time: str = Field("09:00", description="a new chat's delivery time, HH:MM in its timezone")
+    # LLM
+    openai_api_key: str = Field("", description="LLM key; empty: offline scorer")
+    openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible endpoint")
+    llm_model: str = Field("gpt-4o-mini", description="chat model (or Ark endpoint id)")
+    llm_json_mode: str = Field("json_schema", description="json_schema or json_object")
+    llm_batch_size: int = Field(25, ge=1, le=200, description="papers per LLM request")
+    llm_abstract_chars: int = Field(450, ge=200, le=5000, description="abstract characters sent per paper")
+    llm_concurrency: int = Field(4, ge=1, le=64, description="LLM requests in flight")
+    llm_timeout: float = Field(120.0, ge=1, le=3600, description="seconds per LLM request")
+    llm_max_retries: int = Field(3, ge=0, le=10, description="retries per LLM request (429/5xx/timeouts)")
+    llm_daily_token_budget: int = Field(0, ge=0, le=10**12, description="tokens per day; 0: no limit")
+    llm_pass_rate: float = Field(0.55, ge=0.01, le=1.0, description="share of papers the cheap stage passes to the LLM")
+    embedding_model: str = Field("", description="/v1/embeddings model for the cheap stage; empty: the offline scorer")
+    # Telegram
+    telegram_bot_token: str = Field("", description="from @BotFather; empty: no Telegram")
+    telegram_api_base_url: str = Field("https://api.telegram.org/bot", description="Bot API base")
+    telegram_webhook_url: str = Field("", description="public HTTPS URL; empty: long polling")
+    telegram_webhook_secret: str = Field("", description="webhook secret_token")
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535, description="local port for webhook mode")
+    # Slack
+    slack_bot_token: str = Field("", description="xoxb- token; empty: no Slack")
+    slack_signing_secret: str = Field("", description="HTTP mode request signing secret")
+    slack_app_token: str = Field("", description="xapp- token; set: Socket Mode")
+    slack_api_base_url: str = Field("https://slack.com/api/", description="Slack Web API base")
+    slack_port: int = Field(3000, ge=1, le=65535, description="HTTP mode port for /slack/events")
+    # scheduling
+    scoring_time: str = Field("20:30", description="daily fetch and scoring, HH:MM")
+    scoring_timezone: str = Field("America/New_York", description="timezone of SCORING_TIME")
+    scoring_days: tuple[str, ...] = Field(("sun", "mon", "tue", "wed", "thu"), description="days the scoring job runs")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("database_path", "fields_path", "digest_dir")
+    @classmethod
+    def _expand_user(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("arxiv_categories", "arxiv_announce_types", "scoring_days", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        return _csv(value)
+
+    @field_validator("arxiv_categories")
+    @classmethod
+    def _some_category(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("must name at least one category")
+        return value
+
+    @field_validator("arxiv_announce_types")
+    @classmethod
+    def _known_announce_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(ANNOUNCE_TYPES))
+        if unknown:
+            raise ValueError(f"has unknown types: {', '.join(unknown)}")
+        return value
+
+    @field_validator("scoring_days")
+    @classmethod
+    def _weekdays(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        days = tuple(d.lower()[:3] for d in value)
+        if not days or set(days) - set(WEEKDAYS):
+            raise ValueError("must be day names like sun,mon,tue")
+        return days
+
+    @field_validator("digest_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value.lower() not in LANGUAGES:
+            raise ValueError(f"must be {' or '.join(LANGUAGES)}")
+        return value.lower()
+
+    @field_validator("digest_timezone", "scoring_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _timezone(value)
+
+    @field_validator("digest_time", "scoring_time")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        return _hhmm(value)
+
+    @field_validator("llm_json_mode")
+    @classmethod
+    def _json_mode(cls, value: str) -> str:
+        if value not in JSON_MODES:
+            raise ValueError(f"must be {' or '.join(JSON_MODES)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be {', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}")
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values `from_env` hands in: never os.environ, a `.env` file or a secrets folder."""
+        return (init_settings,)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, root: Path = PROJECT_ROOT) -> Settings:
-        """Build settings from a mapping; collect every problem and raise them in one ConfigError."""
-        raw = {s.attr: (env.get(s.env) or s.default).strip() for s in SPECS}
-        env_of = {s.attr: s.env for s in SPECS}
-        problems: list[str] = []
-        values: dict[str, object] = {}
+        """Build settings from a mapping; collect every problem and raise them in one ConfigError.
 
-        def number(attr: str, kind: type, lo: float, hi: float) -> None:
-            try:
-                val = kind(raw[attr])
-            except ValueError:
-                problems.append(f"{env_of[attr]} must be a number, got {raw[attr]!r}")
-                return
-            if not lo <= val <= hi:
-                problems.append(f"{env_of[attr]} must be between {lo} and {hi}, got {raw[attr]!r}")
-                return
-            values[attr] = val
-
-        def path(attr: str) -> None:
-            p = Path(raw[attr]).expanduser()
-            values[attr] = p if p.is_absolute() else root / p
-
-        def csv(attr: str) -> tuple[str, ...]:
-            return tuple(x.strip() for x in raw[attr].split(",") if x.strip())
-
-        def tz(attr: str) -> None:
-            try:
-                ZoneInfo(raw[attr])
-            except (ZoneInfoNotFoundError, ValueError):
-                problems.append(f"{env_of[attr]} is not a known timezone: {raw[attr]!r}")
-            values[attr] = raw[attr]
-
-        def hhmm(attr: str) -> None:
-            try:
-                values[attr] = _parse_hhmm(raw[attr], env_of[attr])
-            except ConfigError as exc:
-                problems.append(str(exc))
-
-        for attr in ("database_path", "fields_path", "digest_dir", "sample_input"):
-            path(attr)
-        for attr in ("arxiv_rss_url", "arxiv_api_url", "openai_api_key", "openai_base_url", "llm_model",
-                     "embedding_model", "telegram_bot_token", "telegram_api_base_url", "telegram_webhook_url",
-                     "telegram_webhook_secret", "slack_bot_token", "slack_signing_secret", "slack_app_token",
-                     "slack_api_base_url"):
-            values[attr] = raw[attr]
-        values["arxiv_categories"] = csv("arxiv_categories")
-        if not values["arxiv_categories"]:
-            problems.append("ARXIV_CATEGORIES must name at least one category")
-        values["arxiv_announce_types"] = csv("arxiv_announce_types")
-        bad_types = set(values["arxiv_announce_types"]) - {"new", "cross", "replace", "replace-cross"}  # type: ignore[call-overload]
-        if bad_types:
-            problems.append(f"ARXIV_ANNOUNCE_TYPES has unknown types: {', '.join(sorted(bad_types))}")
-        number("arxiv_request_delay", float, 0, 3600)
-        number("arxiv_max_tries", int, 1, 20)
-        number("arxiv_timeout", float, 1, 3600)
-        values["digest_language"] = raw["digest_language"].lower()
-        if values["digest_language"] not in LANGUAGES:
-            problems.append(f"DIGEST_LANGUAGE must be zh or en, got {raw['digest_language']!r}")
-        number("min_score", float, 1, 10)
-        number("digest_max_per_field", int, 1, 1000)
-        tz("digest_timezone")
-        hhmm("digest_time")
-        values["llm_json_mode"] = raw["llm_json_mode"]
-        if raw["llm_json_mode"] not in ("json_schema", "json_object"):
-            problems.append(f"LLM_JSON_MODE must be json_schema or json_object, got {raw['llm_json_mode']!r}")
-        number("llm_batch_size", int, 1, 200)
-        number("llm_abstract_chars", int, 200, 5000)
-        number("llm_concurrency", int, 1, 64)
-        number("llm_timeout", float, 1, 3600)
-        number("llm_max_retries", int, 0, 10)
-        number("llm_daily_token_budget", int, 0, 10**12)
-        number("llm_pass_rate", float, 0.01, 1.0)
-        number("telegram_webhook_port", int, 1, 65535)
-        number("slack_port", int, 1, 65535)
-        hhmm("scoring_time")
-        tz("scoring_timezone")
-        values["scoring_days"] = tuple(d.lower()[:3] for d in csv("scoring_days"))
-        bad_days = set(values["scoring_days"]) - {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}  # type: ignore[call-overload]
-        if bad_days or not values["scoring_days"]:
-            problems.append(f"SCORING_DAYS must be day names like sun,mon,tue, got {raw['scoring_days']!r}")
-        values["log_level"] = raw["log_level"].upper()
-        if values["log_level"] not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {raw['log_level']!r}")
-        if problems:
-            raise ConfigError("invalid settings:\n  - " + "\n  - ".join(problems))
-        return cls(**values)  # type: ignore[arg-type]
+        Names match exactly (upper case); an empty or blank value means the default. Relative paths
+        resolve against `root` (the project folder), not the working folder.
+        """
+        names = [info.alias or name.upper() for name, info in cls.model_fields.items()]
+        given = {name: value.strip() for name in names if (value := env.get(name, "")).strip()}
+        try:
+            settings = cls.model_validate(given)
+        except ValidationError as exc:
+            raise ConfigError("invalid settings:\n  - " + "\n  - ".join(_problems(exc))) from None
+        paths = {name: getattr(settings, name) for name, info in cls.model_fields.items() if info.annotation is Path}
+        return settings.replace(**{name: p if p.is_absolute() else root / p for name, p in paths.items()})
 
     @property
     def llm_enabled(self) -> bool:
         return bool(self.openai_api_key)
 
     def replace(self, **changes: object) -> Settings:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        """A copy with `changes` applied as given (not validated, like `dataclasses.replace`)."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"Settings has no setting {', '.join(unknown)}")
+        return self.model_copy(update=changes)
 
-    def __repr__(self) -> str:
-        parts = []
-        for f in dataclasses.fields(self):
-            val = getattr(self, f.name)
-            if f.name in SECRET_FIELDS and val:
-                val = "***"
-            parts.append(f"{f.name}={val!r}")
-        return f"Settings({', '.join(parts)})"
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        """What repr() and str() show: every setting, secrets as '***' when set."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            yield name, "***" if name in SECRET_FIELDS and value else value
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """Write one line per bad setting, naming its env variable; never echo a secret's value."""
+    secret_envs = {Settings.model_fields[name].alias for name in SECRET_FIELDS}
+    lines = []
+    for error in exc.errors(include_url=False):
+        env = str(error["loc"][0]) if error["loc"] else "settings"
+        ctx = error.get("ctx") or {}
+        message = str(ctx["error"]) if error["type"] == "value_error" and "error" in ctx else error["msg"]
+        got = "" if env in secret_envs else f", got {error['input']!r}"
+        lines.append(f"{env}: {message[0].lower()}{message[1:]}{got}")
+    return lines
+
+
+def env_text(value: object) -> str:
+    """Spell a default as it would be written in the environment."""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Path):
+        return value.as_posix()
+    return str(value)
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """List (env name, default as written in the environment, description) for every setting, in order."""
+    return [(info.alias or name.upper(), env_text(info.default), info.description or "")
+            for name, info in Settings.model_fields.items()]
 
 
 def render_env_example() -> str:
-    """Spell `.env.example` from SPECS, so the file and the code cannot drift."""
+    """Spell `.env.example` from the Settings fields, so the file and the code cannot drift."""
     lines = ["# arxiv-digest settings. Copy to .env and fill in what you use; every value shown is the default.", ""]
-    for spec in SPECS:
-        lines.append(f"# {spec.help}")
-        lines.append(f"{spec.env}={spec.default}")
+    for env, default, description in documented_settings():
+        lines.append(f"# {description}")
+        lines.append(f"{env}={default}")
     return "\n".join(lines) + "\n"
