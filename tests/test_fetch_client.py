@@ -230,7 +230,8 @@ async def test_requests_are_spaced_by_the_delay_and_never_overlap(
     fake_arxiv.add_papers([paper()])
     fake_arxiv.latency = 0.02  # long enough that unguarded concurrent requests would overlap
     delay = 0.1
-    client = fake_arxiv.client(http, delay=delay)
+    fake_time = FakeTime()  # stands still while a request is in flight: each later start waits the whole delay
+    client = fake_arxiv.client(http, delay=delay, clock=fake_time.clock, sleep=fake_time.sleep)
 
     await asyncio.gather(client.fetch_listing(), client.fetch_papers(["2512.00001"]), client.fetch_listing(),
                          client.fetch_day(MON))
@@ -240,8 +241,22 @@ async def test_requests_are_spaced_by_the_delay_and_never_overlap(
     assert fake_arxiv.max_in_flight == 1
     for before, after in zip(calls, calls[1:], strict=False):
         assert before.finished is not None and after.started >= before.finished
-        # Start times are taken in the fake; allow a few ms for the first connection's setup.
-        assert after.started - before.started >= delay - 0.005
+    assert fake_time.sleeps == pytest.approx([delay] * 3)  # before the 2nd, 3rd and 4th request; never before the first
+
+
+async def test_the_delay_counts_from_the_previous_start(fake_arxiv: FakeArxiv, http: aiohttp.ClientSession) -> None:
+    fake_arxiv.set_listing(MON, new=[paper()])
+    fake_time = FakeTime()
+    client = fake_arxiv.client(http, delay=3.0, clock=fake_time.clock, sleep=fake_time.sleep)
+
+    await client.fetch_listing()
+    fake_time.now += 1.0  # a second after the first start
+    await client.fetch_listing()
+    fake_time.now += 5.0  # past the delay: no wait
+    await client.fetch_listing()
+
+    assert fake_time.sleeps == [pytest.approx(2.0)]
+    assert len(fake_arxiv.calls("rss")) == 3
 
 
 # -- the export API -------------------------------------------------------------------------------
