@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.texts import say
 from core import pipeline
 from core.build.digest import KEYWORDS_FIELD, clean_reason, digest_blocks, format_score, short_authors
+from core.calendar import latest_listing_day
 from core.errors import DigestError, SourceError
 from core.models import Adjustment, Block, ChatRef, Heading, Note, PaperItem, Score, Subscription
 from core.pipeline import Services
@@ -429,8 +430,7 @@ class Commands:
         if digest is None:
             return _info(say(sub.lang, "today_none"))
         blocks = digest_blocks(digest, sub.timezone)
-        today = pipeline.listing_day_of(caller.now)
-        if digest.day < today and (caller.now.astimezone(pipeline.ARXIV_TZ).weekday() < 5):
+        if digest.day < latest_listing_day(caller.now):  # arXiv has announced a newer listing than the stored one
             blocks = [Note(say(sub.lang, "today_old", day=digest.day.isoformat())), *blocks]
         return Reply(tuple(blocks), kind="digest")
 

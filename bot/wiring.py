@@ -6,7 +6,9 @@ store). Everything below receives them as arguments.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,7 +69,8 @@ async def open_services(settings: Settings, *, offline: bool = False) -> AsyncIt
     llm = None if offline else build_llm(settings)
     try:
         async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
-            yield Services(settings=settings, store=store, fields=fields, http=http, llm=llm)  # type: ignore[arg-type]
+            yield Services(settings=settings, store=store, fields=fields, http=http, llm=llm,  # type: ignore[arg-type]
+                           monotonic=time.monotonic, sleep=asyncio.sleep)
     finally:
         if llm is not None:
             await llm.close()  # type: ignore[attr-defined]

@@ -30,6 +30,20 @@ def is_announcement_weekday(day: date) -> bool:
     return day.weekday() < 5
 
 
+def latest_listing_day(now: datetime) -> date:
+    """The newest listing day arXiv has announced at instant `now`.
+
+    Listing D (Monday to Friday) is announced at 20:00 US Eastern on the evening before D: Monday's on
+    Sunday evening, none on Friday or Saturday evening. So from Friday 20:00 to Sunday 20:00 the newest
+    listing is Friday's, and from 20:00 on a weekday evening it is the next weekday's. Holidays are not
+    modelled.
+    """
+    day = listing_day_of(now) + timedelta(days=1)  # the latest listing that can be out: tomorrow's, after 20:00
+    while not (is_announcement_weekday(day) and announced_at(day) <= now):
+        day -= timedelta(days=1)
+    return day
+
+
 def submission_window(day: date) -> tuple[datetime, datetime] | None:
     """Return the US-Eastern [start, end) submission window announced in `day`'s listing, or None on weekends.
 

@@ -25,7 +25,8 @@ from core.build.markdown import to_markdown
 from core.calendar import ARXIV_TZ as ARXIV_TZ
 from core.calendar import listing_day_of as listing_day_of
 from core.errors import ConfigError, SourceError
-from core.fetch.arxiv import ArxivClient, normalize_arxiv_id
+from core.fetch.client import ArxivClient
+from core.fetch.ids import normalize_arxiv_id
 from core.fetch.jsonl import load_papers
 from core.models import ChatRef, Digest, Field, KeywordMatch, Paper, Run, Score, Subscription, Summary
 from core.score import interests as interests_
@@ -105,7 +106,7 @@ async def collect_papers(
         return day, [p for p in papers if p.published == day]
     if services.http is None:
         raise ConfigError("no HTTP session to reach arXiv with")
-    client = ArxivClient.from_settings(services.http, services.settings)
+    client = ArxivClient.from_settings(services.http, services.settings, clock=services.monotonic, sleep=services.sleep)
     if day is None:
         listing = await client.fetch_listing()
         return listing.day, list(listing.papers)
@@ -487,7 +488,8 @@ async def lookup_paper(
     if paper is None:
         if services.http is None:
             raise ConfigError("no HTTP session to reach arXiv with")
-        client = ArxivClient.from_settings(services.http, services.settings)
+        client = ArxivClient.from_settings(services.http, services.settings,
+                                           clock=services.monotonic, sleep=services.sleep)
         found = await client.fetch_papers([arxiv_id])
         if not found:
             raise SourceError(f"arXiv has no paper {arxiv_id}")

@@ -6,6 +6,7 @@ the wiring's shape only: it opens nothing, reads no environment and calls no ser
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,9 @@ class Services:
     fields: tuple[Field, ...]
     http: aiohttp.ClientSession | None = None
     llm: AsyncOpenAI | None = None
+    # Pacing requests to arXiv: monotonic seconds and a sleep, handed in by the entry point (core reads no clock).
+    monotonic: Callable[[], float] | None = None
+    sleep: Callable[[float], Awaitable[None]] | None = None
 
 
 def uses_llm(services: Services, offline: bool) -> bool:

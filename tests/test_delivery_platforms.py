@@ -10,6 +10,8 @@ compared with the parts the pass renders. Retry delays are shrunk so the file ru
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -193,7 +195,8 @@ async def test_a_weekend_feed_through_the_scoring_job_sends_nothing_and_raises_n
     })
     now = datetime(2025, 12, 20, 2, 0, tzinfo=UTC)  # 10:00 Saturday in Shanghai: the subscriber is due
     async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http)
+        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
+                                     monotonic=time.monotonic, sleep=asyncio.sleep)
         await store.save_subscription(Subscription(ChatRef("telegram", "501"), min_score=1.0), now)
         bot = TelegramBot(settings, Commands(services))
         await bot.application.initialize()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -35,7 +37,8 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
 async def services(tmp_path: Path, fake_arxiv: FakeArxiv) -> AsyncIterator[pipeline.Services]:  # noqa: F811
     settings = Settings.from_env(env_for(tmp_path, **fake_arxiv.settings_env(), ARXIV_MAX_TRIES="2"))
     async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
-        yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http)
+        yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
+                                monotonic=time.monotonic, sleep=asyncio.sleep)
 
 
 async def test_a_listing_is_fetched_stored_scored_and_written(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,7 +56,8 @@ async def services(tmp_path: Path, fake_arxiv: FakeArxiv) -> AsyncIterator[pipel
                                   "DIGEST_DIR": str(tmp_path / "digests"),
                                   "ARXIV_MAX_TRIES": "1", **fake_arxiv.settings_env()})
     async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
-        yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http)
+        yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
+                                monotonic=time.monotonic, sleep=asyncio.sleep)
 
 
 async def test_the_scoring_job_runs_the_day_then_delivers_to_due_subscribers(

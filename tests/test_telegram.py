@@ -39,6 +39,7 @@ from tests.samples import sample_digest
 TOKEN = "123456:TEST-secret-token"
 SAMPLE_DAY = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 SEEDED_AT = datetime(2025, 12, 23, 2, 0, tzinfo=UTC)
+CHAT_NOW = datetime(2025, 12, 23, 2, 30, tzinfo=UTC)  # Monday 21:30 in New York, after the seeding run
 CHAT = 42
 MARKERS = itertools.count(1)
 
@@ -64,7 +65,8 @@ async def services(tmp_path: Path, fake_telegram: FakeTelegram) -> AsyncIterator
 
 @pytest_asyncio.fixture
 async def bot(services: Services) -> AsyncIterator[TelegramBot]:
-    telegram_bot = TelegramBot(services.settings, Commands(services), webhook_listen="127.0.0.1")
+    telegram_bot = TelegramBot(services.settings, Commands(services), webhook_listen="127.0.0.1",
+                               clock=lambda: CHAT_NOW)
     await telegram_bot.start()
     try:
         yield telegram_bot
@@ -479,7 +481,7 @@ async def test_webhook_mode_checks_the_secret_token(
     port = free_port()
     settings = services.settings.replace(telegram_webhook_url="https://digest.example/telegram/hook",
                                          telegram_webhook_secret="s3cret-token", telegram_webhook_port=port)
-    webhook_bot = TelegramBot(settings, Commands(services), webhook_listen="127.0.0.1")
+    webhook_bot = TelegramBot(settings, Commands(services), webhook_listen="127.0.0.1", clock=lambda: CHAT_NOW)
     await webhook_bot.start()
     try:
         [hook] = fake_telegram.calls("setWebhook")

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from core.errors import SourceError
-from core.fetch.arxiv import normalize_arxiv_id
+from core.fetch.ids import normalize_arxiv_id
 from core.models import Paper
 
 

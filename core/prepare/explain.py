@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from core import pipeline
 from core.errors import SourceError
-from core.fetch.arxiv import normalize_arxiv_id
+from core.fetch.ids import normalize_arxiv_id
 from core.models import Adjustment, Paper, Score, Subscription
 from core.score.feedback import adjustments
 from core.score.interests import WatchList, parse_interests

@@ -1,6 +1,6 @@
 """A fake arXiv on 127.0.0.1 (port 0): the RSS listing and the export API, built from Papers.
 
-It answers only what core/fetch/arxiv.py uses, in arXiv's real shapes:
+It answers only what core/fetch/client.py uses, in arXiv's real shapes:
 
 * ``GET /rss/<cats joined by +>``: RSS 2.0 like rss.arxiv.org (channel metadata, skipDays, items with
   guid ``oai:arXiv.org:<id>v<n>``, ``arxiv:announce_type``, ``dc:creator``...), filtered to items in
@@ -49,7 +49,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from core.fetch.arxiv import ArxivClient
+from core.fetch.client import ArxivClient
 from core.models import Paper
 from tests.fakes.loopback import LoopbackServer
 
@@ -339,10 +339,14 @@ class FakeArxiv(LoopbackServer):
         return {"ARXIV_RSS_URL": self.rss_url, "ARXIV_API_URL": self.api_url}
 
     def client(self, http: aiohttp.ClientSession, **overrides: Any) -> ArxivClient:
-        """An ArxivClient aimed here with test-friendly defaults (no delay, 10 ms backoff, 2 s timeout)."""
+        """An ArxivClient aimed here with test-friendly defaults (no delay, 10 ms backoff, 2 s timeout).
+
+        Paced by the real monotonic clock and sleep unless `clock`/`sleep` are given (a test is an entry point).
+        """
         options: dict[str, Any] = {
             "categories": self._default_categories or ("cs.AI", "cs.CL", "cs.LG"),
             "delay": 0.0, "backoff": 0.01, "timeout": 2.0, "max_tries": 3,
+            "clock": time.monotonic, "sleep": asyncio.sleep,
         }
         options.update(overrides)
         return ArxivClient(http, rss_url=self.rss_url, api_url=self.api_url, **options)
