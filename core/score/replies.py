@@ -1,5 +1,8 @@
 """Read an LLM's scoring reply (pure): find the JSON in it, validate each entry, keep only ids that were sent.
 
+Real models wrap JSON in code fences and prose, write single quotes or trailing commas, stop in the middle
+of an array, and write scores as "8/10". What is unambiguous is recovered: JSON5 syntax is read as JSON5,
+and from a cut-off reply every object that closed is kept (the one cut in half is dropped, never guessed).
 Never raises on a bad reply: invalid JSON, unknown ids, out-of-range scores and unknown fields come back
 as fewer entries, and the caller decides what to ask again. It knows nothing about requests or storage.
 """
@@ -11,10 +14,12 @@ import math
 import re
 from collections.abc import Collection
 
+import json5
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 REASON_MAX_CHARS = 240
 MAX_JSON_STARTS = 50  # where to try decoding in a chatty reply; bounds the work on junk
+MAX_SALVAGE_CHARS = 200_000  # a cut-off reply longer than this is not scanned for whole objects
 
 # Providers and models sometimes prefix the reason with labels the prompt never asked for.
 _REASON_PREFIX_RE = re.compile(
@@ -22,7 +27,9 @@ _REASON_PREFIX_RE = re.compile(
     r"|(?:reason|why|理由|原因)\s*[:：=]\s*)",
     re.IGNORECASE,
 )
-_FENCE_RE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
+_FENCE_RE = re.compile(r"```[a-zA-Z0-9]*\s*\n?(.*?)(?:```|$)", re.DOTALL)  # an unclosed fence runs to the end
+# "8", "8.5", "8/10", "8 / 10", "8 out of 10", "8分": one number, optionally out of ten.
+_SCORE_TEXT_RE = re.compile(r"^\s*(\d{1,2}(?:\.\d+)?)\s*(?:/\s*10|out of 10|分)?\s*$", re.IGNORECASE)
 _ARXIV_PREFIX_RE = re.compile(r"^(?:arxiv:|https?://arxiv\.org/abs/)", re.IGNORECASE)
 _VERSION_RE = re.compile(r"v\d+$")
 
@@ -49,6 +56,11 @@ class ReplyEntry(BaseModel):
     def _number(cls, value: object) -> object:
         if isinstance(value, bool) or value is None:
             raise ValueError("score must be a number")
+        if isinstance(value, str):
+            match = _SCORE_TEXT_RE.match(value)
+            if match is None:  # "7-8", "high", "": ambiguous, so not a score
+                raise ValueError(f"score is not one number: {value!r}")
+            return float(match.group(1))
         return value
 
     @field_validator("score")
@@ -76,21 +88,92 @@ class ReplyEntry(BaseModel):
         return text
 
 
-def _json_candidates(text: str) -> list[object]:
-    """Return JSON values found in `text`: fenced blocks first, then the first decodable object or array."""
+def _strict(chunk: str) -> tuple[object, int] | None:
+    """The first JSON object or array that decodes strictly from one of the first `{`/`[`, with its start."""
     decoder = json.JSONDecoder()
+    for start in [i for i, ch in enumerate(chunk) if ch in "{["][:MAX_JSON_STARTS]:
+        try:
+            value, _ = decoder.raw_decode(chunk, start)
+        except (json.JSONDecodeError, RecursionError):  # junk, or nesting deeper than Python's stack
+            continue
+        if isinstance(value, dict | list):
+            return value, start
+    return None
+
+
+def _loose(text: str) -> object | None:
+    """`text` as one JSON5 value (single quotes, trailing commas, bare keys), or None."""
+    try:
+        value = json5.loads(text)
+    except (ValueError, RecursionError, TypeError):
+        return None
+    return value if isinstance(value, dict | list) else None
+
+
+def _closed_spans(text: str) -> list[tuple[int, int]]:
+    """The [start, end) of every `{...}` in `text` that closes, in one pass; quotes count only inside braces."""
+    spans: list[tuple[int, int]] = []
+    opened: list[int] = []
+    quote, escaped = "", False
+    for i, ch in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif opened and ch in "\"'":
+            quote = ch
+        elif ch == "{":
+            opened.append(i)
+        elif ch == "}" and opened:
+            spans.append((opened.pop(), i + 1))
+    return sorted(spans)
+
+
+def _whole_objects(text: str) -> list[dict[str, object]]:
+    """Every object in `text` that closes and reads as JSON or JSON5, outermost first, none inside another."""
+    found: list[dict[str, object]] = []
+    taken_until = 0
+    for start, end in _closed_spans(text):
+        if start < taken_until:
+            continue  # inside an object already taken
+        chunk = text[start:end]
+        strict = _strict(chunk)
+        value = strict[0] if strict and strict[1] == 0 else _loose(chunk)
+        if isinstance(value, dict) and ("id" in value or "score" in value):
+            found.append(value)
+            taken_until = end
+    return found
+
+
+def _json_candidates(text: str) -> list[object]:
+    """Return JSON values found in `text`, most likely first: fenced blocks, then the whole text.
+
+    Each chunk is read strictly first, then as JSON5; a chunk that reads neither way (a reply cut off
+    mid-array, say) gives the list of its objects that closed.
+    """
     found: list[object] = []
     chunks = [m.group(1) for m in _FENCE_RE.finditer(text)] + [text]
     for chunk in chunks:
-        starts = [i for i, ch in enumerate(chunk) if ch in "{["][:MAX_JSON_STARTS]
-        for start in starts:
-            try:
-                value, _ = decoder.raw_decode(chunk, start)
-            except (json.JSONDecodeError, RecursionError):  # junk, or nesting deeper than Python's stack
-                continue
-            if isinstance(value, dict | list):
-                found.append(value)
-                break
+        opened = [i for i in (chunk.find("{"), chunk.find("[")) if i >= 0]
+        if not opened:
+            continue
+        first = min(opened)
+        strict = _strict(chunk)
+        if strict is not None and strict[1] == first:
+            found.append(strict[0])
+            continue
+        # The first bracket opens something that is not strict JSON: JSON5, or a reply cut off mid-way.
+        closed = max(chunk.rfind("}"), chunk.rfind("]"))
+        value = _loose(chunk[first : closed + 1]) if closed > first else None
+        if value is None and len(chunk) <= MAX_SALVAGE_CHARS:
+            value = _whole_objects(chunk[first:]) or None
+        if value is None and strict is not None:
+            value = strict[0]  # prose with a stray bracket before the JSON
+        if value is not None:
+            found.append(value)
     return found
 
 
