@@ -240,3 +240,20 @@ async def test_storing_papers_writes_what_the_listing_plan_says(tmp_path: Path) 
         assert stored == replace(listed, version=3), "the listing's day and type, the higher version"
         assert await store.count_papers(DAY) == 2 and await store.count_papers() == 2
         assert [p.arxiv_id for p in await store.search("number 8")] == [fresh.arxiv_id]
+
+
+def test_all_sql_lives_in_the_store() -> None:
+    import re
+
+    from core.config import PROJECT_ROOT
+
+    sql = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|CREATE (TABLE|INDEX)|PRAGMA)\b")
+    store = PROJECT_ROOT / "core" / "store"
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for folder in ("core", "bot", "bench")
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py"))
+        if store not in path.parents and sql.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+    assert sql.search((store / "papers.py").read_text(encoding="utf-8")), "the pattern finds SQL where it is"

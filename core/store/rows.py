@@ -19,6 +19,7 @@ def iso(ts: datetime) -> str:
 
 
 def to_paper(row: aiosqlite.Row) -> Paper:
+    """Read a papers row (or a join carrying its columns) as a Paper."""
     return Paper(
         arxiv_id=row["arxiv_id"],
         title=row["title"],
@@ -33,6 +34,7 @@ def to_paper(row: aiosqlite.Row) -> Paper:
 
 
 def to_score(row: aiosqlite.Row) -> Score:
+    """Read a scores row (or a join carrying its columns) as a Score."""
     return Score(
         arxiv_id=row["arxiv_id"],
         field_slug=row["field_slug"],
@@ -44,6 +46,7 @@ def to_score(row: aiosqlite.Row) -> Score:
 
 
 def to_run(row: aiosqlite.Row) -> Run:
+    """Read a runs row (or a join carrying its columns) as a Run."""
     return Run(
         day=date.fromisoformat(row["day"]),
         papers_read=row["papers_read"],
@@ -60,6 +63,7 @@ def to_run(row: aiosqlite.Row) -> Run:
 
 
 def to_subscription(row: aiosqlite.Row) -> Subscription:
+    """Read a subscriptions row (or a join carrying its columns) as a Subscription."""
     return Subscription(
         chat=ChatRef(platform=row["platform"], chat_id=row["chat_id"]),
         active=bool(row["active"]),
@@ -73,6 +77,7 @@ def to_subscription(row: aiosqlite.Row) -> Subscription:
 
 
 def to_delivery(row: aiosqlite.Row) -> Delivery:
+    """Read a deliveries row (or a join carrying its columns) as a Delivery."""
     return Delivery(
         chat=ChatRef(row["platform"], row["chat_id"]),
         day=date.fromisoformat(row["day"]),
