@@ -26,6 +26,7 @@ from core.config import Settings
 from core.deliver.delivery import Sender, deliver_due
 from core.errors import ConfigError, DeliveryError, DigestError
 from core.fetch.jsonl import load_papers
+from core.runs import summarise_runs
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,7 @@ async def cmd_status(services: pipeline.Services, args: argparse.Namespace) -> i
     if day is None:
         print("no run yet")
         return 0
-    summary = await store.day_summary(day)
+    summary = summarise_runs(day, await store.runs_of_day(day))
     if summary is None:
         print(f"{day}: no run")
         return 0

@@ -29,6 +29,7 @@ from core.fetch.client import ArxivClient
 from core.fetch.ids import normalize_arxiv_id
 from core.fetch.jsonl import load_papers
 from core.models import ChatRef, Digest, Field, KeywordMatch, Paper, Run, Score, Subscription, Summary
+from core.runs import summarise_runs
 from core.score import interests as interests_
 from core.score.feedback import VOTE_LIMIT, Feedback
 from core.score.feedback import adjustments as vote_adjustments
@@ -296,7 +297,7 @@ class DayContext:
 
 async def load_day(services: Services, day: date) -> DayContext | None:
     """Read a day's latest run and scores from the store; None when no run has finished for it."""
-    summary = await services.store.day_summary(day)
+    summary = summarise_runs(day, await services.store.runs_of_day(day))
     if summary is None:
         return None
     scored = await services.store.scored_papers(day, summary.scorer_key) if summary.scorer_key else []

@@ -14,6 +14,7 @@ from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.fields import load_fields
 from core.models import ChatRef, Subscription
+from core.runs import summarise_runs
 from core.store import Store
 from tests.fakes.openai_server import FakeOpenAI, fake_openai  # noqa: F401
 
@@ -42,7 +43,8 @@ async def test_the_llm_reads_the_cheap_stages_share_and_the_header_counts_its_to
     result = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
     prompt_tokens, completion_tokens = fake_openai.usage_totals()
     assert result.tokens_in == prompt_tokens and result.tokens_out == completion_tokens > 0
-    scores = await services.store.scored_papers(result.day, (await services.store.day_summary(result.day)).scorer_key)  # type: ignore[arg-type,union-attr]
+    summary = summarise_runs(result.day, await services.store.runs_of_day(result.day))  # type: ignore[arg-type]
+    scores = await services.store.scored_papers(result.day, summary.scorer_key)  # type: ignore[arg-type,union-attr]
     stages = {s.stage for _, s in scores}
     assert stages == {"llm", "offline"}
     llm_read = sum(1 for _, s in scores if s.stage == "llm")
@@ -89,7 +91,7 @@ async def test_a_failing_endpoint_loses_no_paper(services: pipeline.Services, fa
     for _ in range(40):
         fake_openai.push("status", status=500)
     result = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
-    summary = await services.store.day_summary(result.day)  # type: ignore[arg-type]
+    summary = summarise_runs(result.day, await services.store.runs_of_day(result.day))  # type: ignore[arg-type]
     scored = await services.store.scored_papers(result.day, summary.scorer_key)  # type: ignore[arg-type,union-attr]
     assert len(scored) == 116 and all(s.value is not None for _, s in scored)
     assert any(s.stage == "offline-fallback" for _, s in scored)

@@ -17,6 +17,7 @@ from core.config import PROJECT_ROOT, Settings
 from core.fetch.jsonl import load_papers
 from core.fields import load_fields
 from core.models import Block, ChatRef, PaperItem, Subscription
+from core.runs import summarise_runs
 from core.store import Store
 from tests.fakes.arxiv import FakeArxiv, fake_arxiv  # noqa: F401
 
@@ -69,7 +70,7 @@ async def test_the_scoring_job_runs_the_day_then_delivers_to_due_subscribers(
     sender = ListSender()
     scheduler = Scheduler(services, {"telegram": sender}, clock=lambda: now)
     await scheduler.score_job()
-    assert (await services.store.day_summary(DAY)) is not None
+    assert summarise_runs(DAY, await services.store.runs_of_day(DAY)) is not None
     assert [chat for chat, _ in sender.sent] == ["7"]
     assert scheduler.scheduler.get_job("score-retry") is None
     await scheduler.deliver_job()

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 from core.build.digest import INTERESTS_SLUG
 from core.models import LANGUAGES, Field, Paper, Score, Summary
 from core.prompts import load_prompt
+from core.runs import summarise_runs
 from core.score.offline import WORD_RE, stem
 from core.score.routing import ROUTE_LIMIT, offline_interest_scores, route_candidates
 from core.score.summaries import first_sentence, get_summaries, summary_key
@@ -399,7 +400,7 @@ async def _watch_summaries(
         return {}  # the digest falls back to excerpts by itself
     store, settings = services.store, services.settings
     best: dict[str, float] = {}
-    summary = await store.day_summary(day)
+    summary = summarise_runs(day, await store.runs_of_day(day))
     if summary is not None and summary.scorer_key:
         best = {p.arxiv_id: s.value or 0.0 for p, s in await store.scored_papers(day, summary.scorer_key)}
     wanted: dict[str, dict[str, Paper]] = {}

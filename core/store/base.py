@@ -1,0 +1,77 @@
+"""The open connection every table module works through: opening, migrating, closing, and the two
+ways of running one statement many times (over many rows, over many ids in chunks).
+
+No table's queries live here; each table module adds its own methods on top of `StoreBase`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from core.errors import StoreError
+from core.store.schema import migrate
+
+# Ids bound per `IN (...)` list: well under SQLite's limit on parameters in one statement (999 before 3.32).
+CHUNK = 500
+
+
+class StoreBase:
+    """An open database. Use `async with Store.open(path) as store:`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path | str) -> AsyncIterator[Self]:
+        """Open (creating and migrating as needed) the database at `path`; ":memory:" works too."""
+        if str(path) != ":memory:":
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder for {path}: {exc}") from exc
+        try:
+            db = await aiosqlite.connect(str(path))
+        except Exception as exc:  # aiosqlite surfaces sqlite3 errors from its worker thread
+            raise StoreError(f"cannot open database {path}: {exc}") from exc
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA journal_mode=WAL")
+            # Under WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives the process
+            # being killed, and only a power loss can undo the last few (a ledger row forgotten there
+            # means a part sent twice, never one lost).
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await migrate(db, str(path))
+            yield cls(db)
+        finally:
+            await db.close()
+
+    async def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement over many rows and close its cursor in aiosqlite's thread.
+
+        A cursor left for the garbage collector is finalised in the event loop's thread, where it races
+        the worker thread as soon as two coroutines write at once (sqlite3: "bad parameter or other API
+        misuse"); interest profiles scored concurrently for delivery do exactly that.
+        """
+        async with self._db.executemany(sql, rows):
+            pass
+
+    async def _select_in(self, sql: str, ids: Iterable[str], args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        """Every row of `sql` over the distinct `ids`, run once per CHUNK of them.
+
+        `sql` spells its id list as `IN ({ids})`; `args` bind to the placeholders before it.
+        """
+        unique = list(dict.fromkeys(ids))
+        rows: list[aiosqlite.Row] = []
+        for start in range(0, len(unique), CHUNK):
+            chunk = unique[start : start + CHUNK]
+            async with self._db.execute(sql.format(ids=",".join("?" * len(chunk))), (*args, *chunk)) as cur:
+                rows.extend(await cur.fetchall())
+        return rows

@@ -1,0 +1,107 @@
+"""The papers table and its full-text index: storing a listing's papers, reading them back, searching.
+
+Which papers a listing adds or claims is decided by core/listing.py; this module only reads what is
+stored and performs those writes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from core.listing import LOOKUP, plan_paper_writes
+from core.models import Paper
+from core.store.base import StoreBase
+from core.store.rows import iso, to_paper
+
+_FTS_WORD = re.compile(r"[\w.\-]+", re.UNICODE)
+
+
+def fts_query(words: str) -> str:
+    """Turn free words into a safe FTS5 query: every word quoted, all required (pure)."""
+    terms = [t.replace('"', "") for t in _FTS_WORD.findall(words)]
+    return " ".join(f'"{t}"' for t in terms if t)
+
+
+class PaperQueries(StoreBase):
+    async def save_papers(self, papers: Iterable[Paper], now: datetime) -> list[Paper]:
+        """Store a batch of papers in one transaction as `plan_paper_writes` decides; return those written."""
+        papers = list(papers)
+        writes = plan_paper_writes(papers, await self.stored_types([p.arxiv_id for p in papers]))
+        await self._promote_lookups(writes.promote)
+        await self._insert_papers(writes.new, now)
+        await self._db.commit()
+        return writes.written
+
+    async def stored_types(self, ids: Iterable[str]) -> dict[str, str]:
+        """Map each id among `ids` that is stored to its announce type."""
+        rows = await self._select_in("SELECT arxiv_id, announce_type FROM papers WHERE arxiv_id IN ({ids})", ids)
+        return {row["arxiv_id"]: row["announce_type"] for row in rows}
+
+    async def _insert_papers(self, papers: Sequence[Paper], now: datetime) -> None:
+        """Insert papers not stored yet, and index them for search (the caller commits)."""
+        await self._executemany(
+            "INSERT INTO papers (arxiv_id, version, title, abstract, authors, categories, primary_category,"
+            " published, announce_type, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (p.arxiv_id, p.version, p.title, p.abstract, json.dumps(p.authors, ensure_ascii=False),
+                 json.dumps(p.categories), p.primary_category, p.published.isoformat(), p.announce_type, iso(now))
+                for p in papers
+            ],
+        )
+        await self._executemany(
+            "INSERT INTO papers_fts (arxiv_id, title, abstract, authors) VALUES (?, ?, ?, ?)",
+            [(p.arxiv_id, p.title, p.abstract, " ".join(p.authors)) for p in papers],
+        )
+
+    async def _promote_lookups(self, papers: Sequence[Paper]) -> None:
+        """Give stored papers the listing day, announce type and version of `papers` (the caller commits)."""
+        await self._executemany(
+            "UPDATE papers SET published = ?, announce_type = ?, version = MAX(version, ?) WHERE arxiv_id = ?",
+            [(p.published.isoformat(), p.announce_type, p.version, p.arxiv_id) for p in papers],
+        )
+
+    async def known_ids(self, ids: Sequence[str]) -> dict[str, date]:
+        """Map each id among `ids` that a listing already announced to its listing day."""
+        rows = await self._select_in(
+            "SELECT arxiv_id, published FROM papers WHERE announce_type != ? AND arxiv_id IN ({ids})", ids, (LOOKUP,)
+        )
+        return {row["arxiv_id"]: date.fromisoformat(row["published"]) for row in rows}
+
+    async def get_paper(self, arxiv_id: str) -> Paper | None:
+        """Return one stored paper, or None."""
+        async with self._db.execute("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,)) as cur:
+            row = await cur.fetchone()
+        return to_paper(row) if row else None
+
+    async def papers_for_day(self, day: date) -> list[Paper]:
+        """Every paper stored under listing day `day`, by id."""
+        async with self._db.execute(
+            "SELECT * FROM papers WHERE published = ? AND announce_type != ? ORDER BY arxiv_id",
+            (day.isoformat(), LOOKUP),
+        ) as cur:
+            return [to_paper(row) async for row in cur]
+
+    async def count_papers(self, day: date | None = None) -> int:
+        """How many papers listings announced, on `day` or on any day."""
+        sql = "SELECT COUNT(*) FROM papers WHERE announce_type != ?"
+        args: tuple[str, ...] = (LOOKUP,)
+        if day is not None:
+            sql, args = sql + " AND published = ?", (*args, day.isoformat())
+        async with self._db.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def search(self, words: str, limit: int = 10) -> list[Paper]:
+        """Full-text search over title, abstract and authors; best match first."""
+        query = fts_query(words)
+        if not query:
+            return []
+        async with self._db.execute(
+            "SELECT p.* FROM papers_fts f JOIN papers p ON p.arxiv_id = f.arxiv_id"
+            " WHERE papers_fts MATCH ? ORDER BY bm25(papers_fts, 0, 10.0, 3.0, 2.0), p.published DESC LIMIT ?",
+            (query, limit),
+        ) as cur:
+            return [to_paper(row) async for row in cur]

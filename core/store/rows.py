@@ -1,0 +1,88 @@
+"""Rows to models and back: how each model's values are spelled in SQLite's columns.
+
+Pure conversions shared by the store's table modules; no queries here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import aiosqlite
+
+from core.models import ChatRef, Delivery, Paper, Run, Score, Subscription
+
+
+def iso(ts: datetime) -> str:
+    """Spell an instant as stored: UTC, ISO 8601, whole seconds."""
+    return ts.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def to_paper(row: aiosqlite.Row) -> Paper:
+    """Read a papers row (or a join carrying its columns) as a Paper."""
+    return Paper(
+        arxiv_id=row["arxiv_id"],
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=tuple(json.loads(row["authors"])),
+        categories=tuple(json.loads(row["categories"])),
+        primary_category=row["primary_category"],
+        published=date.fromisoformat(row["published"]),
+        version=row["version"],
+        announce_type=row["announce_type"],
+    )
+
+
+def to_score(row: aiosqlite.Row) -> Score:
+    """Read a scores row (or a join carrying its columns) as a Score."""
+    return Score(
+        arxiv_id=row["arxiv_id"],
+        field_slug=row["field_slug"],
+        value=row["value"],
+        reason=row["reason"],
+        stage=row["stage"],
+        field_scores=json.loads(row["field_scores"]),
+    )
+
+
+def to_run(row: aiosqlite.Row) -> Run:
+    """Read a runs row (or a join carrying its columns) as a Run."""
+    return Run(
+        day=date.fromisoformat(row["day"]),
+        papers_read=row["papers_read"],
+        tokens_in=row["tokens_in"],
+        tokens_out=row["tokens_out"],
+        model=row["model"],
+        scorer_key=row["scorer_key"],
+        started_at=datetime.fromisoformat(row["started_at"]),
+        finished_at=datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None,
+        status=row["status"],
+        note=row["note"],
+        scored=row["scored"],
+    )
+
+
+def to_subscription(row: aiosqlite.Row) -> Subscription:
+    """Read a subscriptions row (or a join carrying its columns) as a Subscription."""
+    return Subscription(
+        chat=ChatRef(platform=row["platform"], chat_id=row["chat_id"]),
+        active=bool(row["active"]),
+        fields=tuple(json.loads(row["fields"])),
+        min_score=float(row["min_score"]),
+        lang=row["lang"],
+        digest_time=row["digest_time"],
+        timezone=row["timezone"],
+        interests=row["interests"],
+    )
+
+
+def to_delivery(row: aiosqlite.Row) -> Delivery:
+    """Read a deliveries row (or a join carrying its columns) as a Delivery."""
+    return Delivery(
+        chat=ChatRef(row["platform"], row["chat_id"]),
+        day=date.fromisoformat(row["day"]),
+        state=row["state"],
+        parts_sent=int(row["parts_sent"]),
+        attempts=int(row["attempts"]),
+        last_error=row["last_error"],
+    )

@@ -1,0 +1,60 @@
+"""The runs table: one row per scoring run of a listing day, and the day's token spending.
+
+What a day's runs add up to (which run's times a digest shows) is decided by core/runs.py; this module
+only records runs and reads them back.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from core.models import Run
+from core.store.base import StoreBase
+from core.store.rows import iso, to_run
+
+
+class RunQueries(StoreBase):
+    async def start_run(self, day: date, scorer_key: str, model: str, now: datetime) -> int:
+        """Record that a run for `day` started; return its id."""
+        async with self._db.execute(
+            "INSERT INTO runs (day, scorer_key, model, started_at, status) VALUES (?, ?, ?, ?, 'running')",
+            (day.isoformat(), scorer_key, model, iso(now)),
+        ) as cur:
+            run_id = cur.lastrowid
+        await self._db.commit()
+        assert run_id is not None
+        return run_id
+
+    async def finish_run(
+        self, run_id: int, *, status: str, now: datetime, papers_read: int = 0, scored: int = 0,
+        tokens_in: int = 0, tokens_out: int = 0, note: str = "",
+    ) -> None:
+        """Record a run's outcome."""
+        await self._db.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, papers_read = ?, scored = ?, tokens_in = ?,"
+            " tokens_out = ?, note = ? WHERE id = ?",
+            (status, iso(now), papers_read, scored, tokens_in, tokens_out, note, run_id),
+        )
+        await self._db.commit()
+
+    async def runs_of_day(self, day: date) -> list[Run]:
+        """Every finished run of listing day `day`, oldest first."""
+        async with self._db.execute(
+            "SELECT * FROM runs WHERE day = ? AND status != 'running' ORDER BY id", (day.isoformat(),)
+        ) as cur:
+            return [to_run(row) async for row in cur]
+
+    async def tokens_spent(self, day: date) -> int:
+        """Tokens spent on `day` (for the daily budget): its runs, plus summaries and interest profiles."""
+        async with self._db.execute(
+            "SELECT COALESCE((SELECT SUM(tokens_in + tokens_out) FROM runs WHERE day = ?), 0)"
+            " + COALESCE((SELECT SUM(tokens_in + tokens_out) FROM llm_usage WHERE day = ?), 0)",
+            (day.isoformat(), day.isoformat()),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def list_runs(self, limit: int = 30) -> list[Run]:
+        """The most recent runs, newest first."""
+        async with self._db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)) as cur:
+            return [to_run(row) async for row in cur]

@@ -1,0 +1,154 @@
+"""The database's tables and how an older file becomes the current one.
+
+MIGRATIONS[i] is the SQL that takes a file at `PRAGMA user_version` i to i + 1; version 0 is an empty
+file. A new table is a new script appended to MIGRATIONS, never an edit of an old one. No queries here.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from core.errors import StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS papers (
+    arxiv_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL DEFAULT 1,
+    title TEXT NOT NULL,
+    abstract TEXT NOT NULL,
+    authors TEXT NOT NULL,          -- JSON list
+    categories TEXT NOT NULL,       -- JSON list
+    primary_category TEXT NOT NULL,
+    published TEXT NOT NULL,        -- listing day, ISO date
+    announce_type TEXT NOT NULL DEFAULT 'new',
+    first_seen TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS papers_by_day ON papers(published);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(
+    arxiv_id UNINDEXED, title, abstract, authors, tokenize = 'porter unicode61'
+);
+
+CREATE TABLE IF NOT EXISTS fields (
+    slug TEXT PRIMARY KEY,
+    name_zh TEXT NOT NULL,
+    name_en TEXT NOT NULL,
+    description_zh TEXT NOT NULL,
+    description_en TEXT NOT NULL,
+    keywords TEXT NOT NULL,         -- JSON list
+    ignore TEXT NOT NULL,           -- JSON list
+    fingerprint TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS scores (
+    arxiv_id TEXT NOT NULL REFERENCES papers(arxiv_id),
+    scorer_key TEXT NOT NULL,       -- model + prompt version + field fingerprints
+    field_slug TEXT,
+    value REAL,
+    reason TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    field_scores TEXT NOT NULL,     -- JSON object slug -> value
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (arxiv_id, scorer_key)
+);
+
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    day TEXT NOT NULL,
+    scorer_key TEXT NOT NULL,
+    model TEXT NOT NULL,
+    papers_read INTEGER NOT NULL DEFAULT 0,
+    scored INTEGER NOT NULL DEFAULT 0,   -- papers scored anew (not from the cache)
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS runs_by_day ON runs(day);
+
+CREATE TABLE IF NOT EXISTS subscriptions (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    fields TEXT NOT NULL DEFAULT '[]',
+    min_score REAL NOT NULL DEFAULT 7,
+    lang TEXT NOT NULL DEFAULT 'zh',
+    digest_time TEXT NOT NULL DEFAULT '09:00',
+    timezone TEXT NOT NULL DEFAULT 'Asia/Shanghai',
+    interests TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
+
+CREATE TABLE IF NOT EXISTS votes (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    arxiv_id TEXT NOT NULL,
+    vote INTEGER NOT NULL,          -- +1 or -1
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id, arxiv_id)
+);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    state TEXT NOT NULL,            -- pending | sent | failed | skipped-empty
+    parts_sent INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id, day)
+);
+"""
+
+# Version 2: per-language paper summaries (the one LLM reading of a paper that every interest profile
+# and every chat language reuses), and LLM usage outside the daily field run (summaries, interest
+# profiles), so the daily token budget and `stats` see every token.
+SUMMARIES_AND_USAGE = """
+CREATE TABLE IF NOT EXISTS summaries (
+    arxiv_id TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    summary_key TEXT NOT NULL,      -- model + prompt version + abstract characters read
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (arxiv_id, lang, summary_key)
+);
+
+CREATE TABLE IF NOT EXISTS llm_usage (
+    day TEXT NOT NULL,
+    purpose TEXT NOT NULL,          -- "summaries" | "interests"
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (day, purpose)
+);
+"""
+
+# MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
+MIGRATIONS: tuple[str, ...] = (
+    SCHEMA,
+    SUMMARIES_AND_USAGE,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+async def migrate(db: aiosqlite.Connection, where: str) -> None:
+    """Bring the open database `db` (found at `where`) up to SCHEMA_VERSION, one committed step at a time."""
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{where} has schema version {version}, newer than this program's {SCHEMA_VERSION}:"
+            " upgrade arxiv-digest"
+        )
+    for target in range(version, SCHEMA_VERSION):
+        await db.executescript(MIGRATIONS[target])
+        await db.execute(f"PRAGMA user_version = {target + 1}")
+        await db.commit()

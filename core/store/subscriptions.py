@@ -1,0 +1,113 @@
+"""The subscriptions and votes tables: each chat's settings, whether it is active, and its 👍/👎 on papers.
+
+What a chat's settings or votes mean for its digest is decided outside the store (core/score/feedback.py,
+core/deliver/); this module only stores and reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from core.models import ChatRef, Paper, Subscription
+from core.store.base import StoreBase
+from core.store.rows import iso, to_paper, to_subscription
+
+
+class SubscriptionQueries(StoreBase):
+    async def get_subscription(self, chat: ChatRef) -> Subscription | None:
+        """A chat's settings, or None when it never subscribed."""
+        async with self._db.execute(
+            "SELECT * FROM subscriptions WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return to_subscription(row) if row else None
+
+    async def save_subscription(self, sub: Subscription, now: datetime) -> None:
+        """Insert or update a chat's settings."""
+        await self._db.execute(
+            "INSERT INTO subscriptions (platform, chat_id, active, fields, min_score, lang, digest_time, timezone,"
+            " interests, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(platform, chat_id) DO UPDATE SET active=excluded.active, fields=excluded.fields,"
+            " min_score=excluded.min_score, lang=excluded.lang, digest_time=excluded.digest_time,"
+            " timezone=excluded.timezone, interests=excluded.interests, updated_at=excluded.updated_at",
+            (sub.chat.platform, sub.chat.chat_id, int(sub.active), json.dumps(list(sub.fields)), sub.min_score,
+             sub.lang, sub.digest_time, sub.timezone, sub.interests, iso(now), iso(now)),
+        )
+        await self._db.commit()
+
+    async def set_active(self, chat: ChatRef, active: bool, now: datetime) -> None:
+        """Activate or deactivate a chat's subscription, keeping its settings."""
+        # execute_fetchall: its cursor lives and dies in aiosqlite's thread (see _executemany), and a
+        # delivery pass deactivates chats from many coroutines at once.
+        await self._db.execute_fetchall(
+            "UPDATE subscriptions SET active = ?, updated_at = ? WHERE platform = ? AND chat_id = ?",
+            (int(active), iso(now), chat.platform, chat.chat_id),
+        )
+        await self._db.commit()
+
+    async def move_subscription(self, old: ChatRef, new: ChatRef, now: datetime) -> None:
+        """Move a chat's settings, votes and deliveries to a new id (a migrated Telegram group)."""
+        for table in ("subscriptions", "votes", "deliveries"):
+            await self._db.execute(
+                f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+                (new.chat_id, old.platform, old.chat_id),
+            )
+        await self._db.execute(
+            "UPDATE subscriptions SET updated_at = ? WHERE platform = ? AND chat_id = ?",
+            (iso(now), new.platform, new.chat_id),
+        )
+        await self._db.commit()
+
+    async def list_subscriptions(self, *, active_only: bool = True, platform: str | None = None) -> list[Subscription]:
+        """Every subscription (only active ones by default, optionally of one platform), by chat."""
+        sql = "SELECT * FROM subscriptions WHERE 1 = 1"
+        args: list[Any] = []
+        if active_only:
+            sql += " AND active = 1"
+        if platform:
+            sql += " AND platform = ?"
+            args.append(platform)
+        async with self._db.execute(sql + " ORDER BY platform, chat_id", args) as cur:
+            return [to_subscription(row) async for row in cur]
+
+    async def subscription_langs(self, interests: str) -> list[str]:
+        """The languages of the active chats whose interests text is exactly `interests`."""
+        async with self._db.execute(
+            "SELECT DISTINCT lang FROM subscriptions WHERE active = 1 AND interests = ? ORDER BY lang", (interests,)
+        ) as cur:
+            return [row["lang"] async for row in cur]
+
+    async def save_vote(self, chat: ChatRef, arxiv_id: str, vote: int, now: datetime) -> None:
+        """Store a chat's 👍 (+1) or 👎 (-1) on a paper; a new vote replaces the old one."""
+        if vote not in (1, -1):
+            raise ValueError("vote must be +1 or -1")
+        await self._db.execute(
+            "INSERT INTO votes (platform, chat_id, arxiv_id, vote, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(platform, chat_id, arxiv_id)"
+            " DO UPDATE SET vote=excluded.vote, created_at=excluded.created_at",
+            (chat.platform, chat.chat_id, arxiv_id, vote, iso(now)),
+        )
+        await self._db.commit()
+
+    async def get_votes(self, chat: ChatRef) -> dict[str, int]:
+        """A chat's votes, keyed by arXiv id."""
+        async with self._db.execute(
+            "SELECT arxiv_id, vote FROM votes WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id)
+        ) as cur:
+            return {row["arxiv_id"]: int(row["vote"]) async for row in cur}
+
+    async def voting_chats(self) -> frozenset[ChatRef]:
+        """Every chat that has voted on at least one paper."""
+        rows = await self._db.execute_fetchall("SELECT DISTINCT platform, chat_id FROM votes")
+        return frozenset(ChatRef(row["platform"], row["chat_id"]) for row in rows)
+
+    async def voted_papers(self, chat: ChatRef, limit: int = 50) -> list[tuple[Paper, int]]:
+        """A chat's most recent votes on stored papers, newest first, as (paper, +1 or -1)."""
+        async with self._db.execute(
+            "SELECT p.*, v.vote FROM votes v JOIN papers p ON p.arxiv_id = v.arxiv_id"
+            " WHERE v.platform = ? AND v.chat_id = ? ORDER BY v.created_at DESC, v.arxiv_id LIMIT ?",
+            (chat.platform, chat.chat_id, limit),
+        ) as cur:
+            return [(to_paper(row), int(row["vote"])) async for row in cur]
