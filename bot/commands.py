@@ -17,13 +17,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.texts import say
-from core import pipeline
-from core.build.digest import KEYWORDS_FIELD, clean_reason, digest_blocks, format_score, short_authors
+from core.build.digest import INTERESTS_SLUG, KEYWORDS_FIELD, clean_reason, digest_blocks, format_score, short_authors
+from core.calendar import ARXIV_TZ, listing_day_of
 from core.errors import DigestError, SourceError
+from core.lookup import lookup_paper, search_papers
 from core.models import Adjustment, Block, ChatRef, Heading, Note, PaperItem, Score, Subscription
-from core.pipeline import Services
 from core.prepare.explain import explain_paper
-from core.score.interests import parse_interests
+from core.score.cache import RETRY_STAGES
+from core.score.profile import parse_interests
+from core.services import Services, uses_llm
+from core.views import digest_for_subscription
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +311,7 @@ class Commands:
         if not arg:
             return _info(say(sub.lang, "paper_usage"), kind="error")
         try:
-            view = await pipeline.lookup_paper(self.services, arg.split()[0], now=caller.now, lang=sub.lang)
+            view = await lookup_paper(self.services, arg.split()[0], now=caller.now, lang=sub.lang)
         except SourceError as exc:
             return _info(say(sub.lang, "paper_missing", error=str(exc)), kind="error")
         p, s = view.paper, view.score
@@ -336,7 +339,7 @@ class Commands:
             return _info(say(lang, "why_missing", error=str(exc)), kind="error")
         p, best = why.paper, why.field_score
         names = {f.slug: f.name(lang) for f in self.services.fields}
-        names.update({KEYWORDS_FIELD.slug: KEYWORDS_FIELD.name(lang), pipeline.INTERESTS_SLUG: say(lang, "mine")})
+        names.update({KEYWORDS_FIELD.slug: KEYWORDS_FIELD.name(lang), INTERESTS_SLUG: say(lang, "mine")})
         value = why.shown_value if why.shown_value is not None else (best.value if best and best.value else 0.0)
         blocks: list[Block] = [PaperItem(
             arxiv_id=p.arxiv_id, title=p.title, url=p.url, authors=short_authors(p.authors, lang),
@@ -351,10 +354,10 @@ class Commands:
             s = why.interest_score
             if s.stage == "llm":
                 how = say(lang, "why_judged")
-            elif s.stage in ("offline-fallback", "offline-budget"):
+            elif s.stage in RETRY_STAGES:
                 how = say(lang, "why_unjudged")
             else:
-                how = say(lang, "why_offline" if pipeline.uses_llm(self.services, False) else "why_offline_only")
+                how = say(lang, "why_offline" if uses_llm(self.services, False) else "why_offline_only")
             interests = say(lang, "why_interests", score=format_score(s.value or 0.0), how=how,
                             reason=clean_reason(s.reason)).strip()
         if interests:
@@ -411,7 +414,7 @@ class Commands:
     async def cmd_search(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
         if not arg:
             return _info(say(sub.lang, "search_usage"), kind="error")
-        hits = await pipeline.search_papers(self.services, arg, limit=SEARCH_LIMIT)
+        hits = await search_papers(self.services, arg, limit=SEARCH_LIMIT)
         if not hits:
             return _info(say(sub.lang, "search_none", q=arg))
         blocks: list[Block] = [Heading(say(sub.lang, "search_head", q=arg), level=2)]
@@ -425,12 +428,12 @@ class Commands:
         return Reply(tuple(blocks))
 
     async def cmd_today(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
-        digest = await pipeline.digest_for_subscription(self.services, sub, now=caller.now)
+        digest = await digest_for_subscription(self.services, sub, now=caller.now)
         if digest is None:
             return _info(say(sub.lang, "today_none"))
         blocks = digest_blocks(digest, sub.timezone)
-        today = pipeline.listing_day_of(caller.now)
-        if digest.day < today and (caller.now.astimezone(pipeline.ARXIV_TZ).weekday() < 5):
+        today = listing_day_of(caller.now)
+        if digest.day < today and (caller.now.astimezone(ARXIV_TZ).weekday() < 5):
             blocks = [Note(say(sub.lang, "today_old", day=digest.day.isoformat())), *blocks]
         return Reply(tuple(blocks), kind="digest")
 

@@ -31,11 +31,15 @@ from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from core import pipeline
 from core.build.digest import digest_blocks
+from core.build.reader import Reader, build_reader_digest
 from core.calendar import announced_at
 from core.errors import DeliveryError
-from core.models import Block, ChatRef, Delivery, Paper, Score, Subscription
+from core.models import Block, ChatRef, Delivery, Subscription
+from core.prepare.day import DayContext, latest_digest_day, load_day
+from core.prepare.reader import load_feedback, prepare_reader, score_interests
+from core.score.interests import InterestScores
+from core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +117,21 @@ class DeliveryReport:
 class _Renderer:
     """Renders each distinct (platform, settings) digest once per pass: thousands of subscribers share.
 
+    Per settings group, the reader is prepared once (core/prepare/reader.py: interests judged once per
+    text, summaries fetched for the keyword matches shown) and its digest built once (core/build/reader.py).
+
     With `expect` and `release` around each delivery, a rendering is dropped once its last subscriber
     is served, so a pass holds the digests under way, not every digest of the day.
     """
 
     def __init__(
-        self, services: pipeline.Services, ctx: pipeline.DayContext, now: datetime,
+        self, services: Services, ctx: DayContext, now: datetime,
         voters: frozenset[ChatRef] = frozenset(),
     ) -> None:
         self.services, self.ctx, self.day, self.now = services, ctx, ctx.day, now
         self.voters = voters  # chats whose votes make their digest their own
         self._parts: dict[tuple[object, ...], Sequence[object]] = {}
-        self._interests: dict[str, list[tuple[Paper, Score]]] = {}
+        self._interests: dict[str, InterestScores] = {}
         self._users: Counter[tuple[object, ...]] = Counter()
 
     def key(self, platform: str, sub: Subscription) -> tuple[object, ...]:
@@ -145,22 +152,23 @@ class _Renderer:
     async def parts(self, sender: Sender, sub: Subscription) -> Sequence[object]:
         key = self.key(sender.platform, sub)
         if key not in self._parts:
-            mine: list[tuple[Paper, Score]] = []
+            mine = InterestScores()
             if sub.interests.strip():
                 if sub.interests.strip() not in self._interests:
-                    self._interests[sub.interests.strip()] = await pipeline.score_interests(
-                        self.services, sub.interests, self.day, now=self.now)
+                    self._interests[sub.interests.strip()] = await score_interests(
+                        self.services, sub.interests, self.day, now=self.now, ctx=self.ctx)
                 mine = self._interests[sub.interests.strip()]
-            feedback = await pipeline.load_feedback(self.services, sub.chat) if sub.chat in self.voters else None
-            digest = await pipeline.complete_digest(self.services, sub, self.ctx, mine, feedback=feedback,
-                                                    now=self.now)
+            feedback = await load_feedback(self.services, sub.chat) if sub.chat in self.voters else None
+            prepared = await prepare_reader(self.services, Reader.of(sub), self.ctx, now=self.now,
+                                            feedback=feedback, interest_scores=mine)
+            digest = build_reader_digest(prepared)
             has_papers = any(section.items for section in digest.sections)
             self._parts[key] = sender.render(digest_blocks(digest, sub.timezone), sub.lang) if has_papers else ()
         return self._parts[key]
 
 
 async def deliver_due(
-    services: pipeline.Services,
+    services: Services,
     senders: Mapping[str, Sender],
     *,
     now: datetime,
@@ -177,10 +185,10 @@ async def deliver_due(
     """
     store = services.store
     stamp = clock or (lambda: now)
-    day = day or await pipeline.latest_digest_day(services)
+    day = day or await latest_digest_day(services)
     if day is None:
         return DeliveryReport(None, note="no scored day yet")
-    ctx = await pipeline.load_day(services, day)
+    ctx = await load_day(services, day)
     report = DeliveryReport(day)
     if ctx is None:
         report.note = "the day has not been scored yet"
@@ -242,12 +250,12 @@ async def deliver_due(
 
 
 async def digest_parts(
-    services: pipeline.Services, sender: Sender, subs: Sequence[Subscription], *, now: datetime,
+    services: Services, sender: Sender, subs: Sequence[Subscription], *, now: datetime,
     day: date | None = None,
 ) -> dict[ChatRef, Sequence[object]]:
     """What a delivery pass would send each of `subs` for `day`, part by part (empty: nothing to send)."""
-    day = day or await pipeline.latest_digest_day(services)
-    ctx = await pipeline.load_day(services, day) if day is not None else None
+    day = day or await latest_digest_day(services)
+    ctx = await load_day(services, day) if day is not None else None
     if ctx is None or not ctx.announced:
         return {sub.chat: () for sub in subs}
     renderer = _Renderer(services, ctx, now, await services.store.voting_chats())
@@ -258,7 +266,7 @@ async def digest_parts(
 class _Delivery:
     """What delivering to one chat needs from its pass."""
 
-    services: pipeline.Services
+    services: Services
     sender: Sender
     slots: asyncio.Semaphore
     renderer: _Renderer

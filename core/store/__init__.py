@@ -20,6 +20,7 @@ import aiosqlite
 
 from core.errors import StoreError
 from core.models import ChatRef, Delivery, Field, Paper, Run, Score, Subscription, Summary
+from core.store.judgements import JUDGEMENTS, JudgementQueries
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -142,7 +143,7 @@ CREATE TABLE IF NOT EXISTS llm_usage (
 """
 
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
-MIGRATIONS: tuple[str, ...] = (SCHEMA, SUMMARIES_AND_USAGE)
+MIGRATIONS: tuple[str, ...] = (SCHEMA, SUMMARIES_AND_USAGE, JUDGEMENTS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # announce_type of a paper stored by a one-off lookup (`paper ID`), not by a listing: it belongs to
@@ -166,7 +167,7 @@ def fts_query(words: str) -> str:
     return " ".join(f'"{t}"' for t in terms if t)
 
 
-class Store:
+class Store(JudgementQueries):
     """An open database. Use `async with Store.open(path) as store:`."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
