@@ -21,7 +21,7 @@ from core.config import PROJECT_ROOT, Settings
 from core.daily import run_day
 from core.fetch.jsonl import load_papers
 from core.fields import load_fields
-from core.models import ChatRef, Note, Subscription
+from core.models import ChatRef, Note, PaperItem, Score, Subscription
 from core.prepare.reader import score_interests, score_profiles
 from core.score.interests import INTEREST_CANDIDATES
 from core.score.offline import OfflineScorer
@@ -30,7 +30,7 @@ from core.score.routing import offline_interest_scores, route_candidates
 from core.services import Services
 from core.store import Store
 from core.views import digest_for_subscription
-from tests.fakes.openai_server import ZH_SUMMARY, FakeOpenAI, fake_openai, find_papers  # noqa: F401
+from tests.fakes.openai_server import ZH_SUMMARY, FakeOpenAI, default_score, fake_openai, find_papers  # noqa: F401
 from tests.samples import scored_sample
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
@@ -329,3 +329,62 @@ async def test_the_daily_run_scores_every_subscribers_interests_in_one_pass(
             await score_interests(services, sub.interests, DAY, now=NOW)
         assert len(fake_openai.calls()) == calls, "delivery finds every profile cached"
     await llm.close()
+
+
+# -- interest judgements are a profile's, never a paper's field score ---------------------------------------
+
+
+async def test_search_never_shows_one_chats_interest_judgement_to_another(
+    tmp_path: Path, fake_openai: FakeOpenAI,
+) -> None:
+    settings = Settings.from_env(llm_env(tmp_path, fake_openai))
+    llm = AsyncOpenAI(api_key="test", base_url=f"{fake_openai.url}/v1", max_retries=0)
+    fake_openai.prompt_scorer = lambda paper, slugs, prompt: (
+        ("interests", 10) if "Reader's interests" in prompt else default_score(paper, slugs))
+    async with Store.open(settings.database_path) as store:
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        commands = Commands(services)
+        alice = Caller(chat=ChatRef("telegram", "1"), now=NOW, language_hint="en")
+        bob = Caller(chat=ChatRef("telegram", "2"), now=NOW, language_hint="en")
+        await commands.handle("/subscribe", alice)
+        await commands.handle(f"/interests {MOE}", alice)
+        await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)  # judges alice's interests
+        judged = [(p, s) for p, s in await score_interests(services, MOE, DAY, now=NOW) if s.stage == "llm"]
+        assert judged, "the daily run judged alice's interests"
+        paper, mine = judged[0]
+        assert mine.value == 10 and mine.reason.startswith("Fits interests:")  # the fake's fields never get a 10
+        fields = {f.slug for f in services.fields}
+        reply = await commands.handle(f"/search {paper.title}", bob)
+        [item] = [b for b in reply.blocks if isinstance(b, PaperItem) and b.arxiv_id == paper.arxiv_id]
+        assert item.field_slug in fields and item.score != 10 and "interests" not in item.why
+        view = await commands.handle(f"/paper {paper.arxiv_id}", bob)
+        [shown] = [b for b in view.blocks if isinstance(b, PaperItem)]
+        assert shown.field_slug in fields and shown.score != 10 and "interests" not in shown.why
+    await llm.close()
+
+
+async def test_a_version_2_database_moves_interest_judgements_to_their_own_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    from core.store import MIGRATIONS
+
+    path = tmp_path / "v2.sqlite"
+    con = sqlite3.connect(path)
+    for script in MIGRATIONS[:2]:
+        con.executescript(script)
+    con.execute("PRAGMA user_version = 2")
+    con.execute("INSERT INTO papers (arxiv_id, title, abstract, authors, categories, primary_category, published,"
+                " first_seen) VALUES ('2601.00001', 'T', 'A.', '[]', '[\"cs.LG\"]', 'cs.LG', '2026-01-19', 'x')")
+    row = "INSERT INTO scores VALUES ('2601.00001', ?, ?, ?, ?, ?, ?, '2026-01-19T00:00:00+00:00')"
+    con.execute(row, ("offline:abc", "efficient-llm", 6.0, "field reason", "offline", '{"efficient-llm": 6.0}'))
+    con.execute(row, ("interests:0123456789abcdef:fedcba987654", "interests", 9.0, "alice's reason", "llm",
+                      '{"interests": 9.0}'))
+    con.commit()
+    con.close()
+    async with Store.open(path) as store:
+        assert await store.schema_version() == len(MIGRATIONS) == 3
+        [(key, field_score)] = (await store.scores_for_paper("2601.00001")).items()
+        assert key == "offline:abc" and field_score.reason == "field reason"
+        moved = await store.get_judgements("0123456789abcdef", "fedcba987654", ["2601.00001"])
+        assert moved == {"2601.00001": Score("2601.00001", "interests", 9.0, "alice's reason", "llm",
+                                             {"interests": 9.0})}

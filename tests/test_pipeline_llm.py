@@ -17,7 +17,7 @@ from core.models import ChatRef, Subscription
 from core.services import Services
 from core.store import Store
 from core.views import digest_for_subscription
-from tests.fakes.openai_server import FakeOpenAI, fake_openai  # noqa: F401
+from tests.fakes.openai_server import FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 NOW = datetime(2025, 12, 22, 1, 30, tzinfo=UTC)
@@ -105,3 +105,60 @@ def test_cli_stats_shows_tokens_per_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["stats"], env=env) == 0
     out = capsys.readouterr().out
     assert "tokens in" in out and "2025-12-22" in out and "offline" in out
+
+
+async def test_an_embedding_model_picks_what_the_llm_reads(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    from core.score.embed import score_by_embedding
+    from core.score.llm import select_candidates
+    from core.score.offline import OfflineScorer
+
+    settings = Settings.from_env(llm_env(tmp_path, fake_openai, EMBEDDING_MODEL="embed-small"))
+    llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
+    async with Store.open(settings.database_path) as store:
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        result = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+        embed_calls = fake_openai.calls("embeddings")
+        assert embed_calls and all(c.body["model"] == "embed-small" for c in embed_calls)
+        assert sum(len(c.body["input"]) for c in embed_calls) == len(services.fields) + 116
+        sent = {p["id"] for c in fake_openai.calls() for p in find_papers(c.prompt)}
+        papers = await store.papers_for_day(result.day)  # type: ignore[arg-type]
+        ranked = await score_by_embedding(llm, papers, services.fields, model="embed-small")
+        assert sent == set(select_candidates(ranked.scores, settings.llm_pass_rate))
+        cheap = OfflineScorer(services.fields).score_many(papers, "zh")
+        offline = set(select_candidates(cheap, settings.llm_pass_rate))
+        assert sent != offline, "the embedding stage, not the offline scorer, chose the papers"
+        # Every token counts, the embeddings' too; the offline score stays on papers the LLM did not read.
+        embed_tokens = sum(c.usage["prompt_tokens"] for c in embed_calls if c.usage)
+        assert result.tokens_in == fake_openai.usage_totals()[0] + embed_tokens
+        summary = await store.day_summary(result.day)  # type: ignore[arg-type]
+        assert summary is not None and summary.scorer_key.endswith("|embed:embed-small")
+        stages = {s.stage for _, s in await store.scored_papers(result.day, summary.scorer_key)}  # type: ignore[arg-type]
+        assert stages == {"llm", "offline"}
+    await llm.close()
+
+
+async def test_a_failing_embeddings_endpoint_falls_back_to_the_offline_ranking(
+    tmp_path: Path, fake_openai: FakeOpenAI,
+) -> None:
+    from core.score.llm import select_candidates
+    from core.score.offline import OfflineScorer
+
+    settings = Settings.from_env(llm_env(tmp_path, fake_openai, EMBEDDING_MODEL="embed-small"))
+    llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
+    fake_openai.push("status", route="embeddings", status=500)
+    async with Store.open(settings.database_path) as store:
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        result = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+        papers = await store.papers_for_day(result.day)  # type: ignore[arg-type]
+        offline = select_candidates(OfflineScorer(services.fields).score_many(papers, "zh"), settings.llm_pass_rate)
+        assert {p["id"] for c in fake_openai.calls() for p in find_papers(c.prompt)} == set(offline)
+    await llm.close()
+
+
+async def test_the_run_is_stamped_by_the_clock_it_is_given(services: Services) -> None:
+    from datetime import timedelta
+
+    end = NOW + timedelta(seconds=42)
+    await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False, clock=lambda: end)
+    [run] = await services.store.list_runs()
+    assert run.started_at == NOW and run.finished_at == end
