@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import COMMANDS, Caller, Commands, parse_command, parse_min_score, parse_time, parse_timezone
+from bot.commands import COMMANDS, Caller, Commands
+from bot.parsing import parse_command, parse_min_score, parse_time, parse_timezone
 from core.config import PROJECT_ROOT, Settings
 from core.daily import run_day
 from core.fields import load_fields
