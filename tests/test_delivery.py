@@ -209,3 +209,32 @@ async def test_a_chats_votes_shape_its_daily_push_and_no_one_elses(services: Ser
     await deliver_due(services, {"telegram": sender}, now=NOW)
     assert ("1", disliked) in sender.sent, "the other chat still gets the paper"
     assert ("0", disliked) not in sender.sent, "a 👎 hides the paper from that chat's later digests"
+
+
+async def test_each_settings_group_is_prepared_once_and_built_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.deliver import delivery
+
+    await subscribe(services, 3, interests="mixture of experts, low-rank compensation")
+    await subscribe(services, 1)  # chat 0 again, now without interests: 3 groups would be wrong
+    for i in (5, 6):
+        await services.store.save_subscription(Subscription(ChatRef("telegram", str(i)), min_score=8.0), NOW)
+    prepared: list[object] = []
+    built: list[object] = []
+    real_prepare, real_build = delivery.prepare_reader, delivery.build_reader_digest
+
+    async def prepare(*args: object, **kw: object) -> object:
+        prepared.append(args[1])
+        return await real_prepare(*args, **kw)  # type: ignore[arg-type]
+
+    def build(p: object) -> object:
+        built.append(p)
+        return real_build(p)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delivery, "prepare_reader", prepare)
+    monkeypatch.setattr(delivery, "build_reader_digest", build)
+    report = await deliver_due(services, {"telegram": RecordingSender()}, now=NOW)
+    assert report.sent == 5
+    # Three settings groups: interests at 6.0 (chats 1, 2), plain at 6.0 (chat 0), plain at 8.0 (chats 5, 6).
+    assert len(prepared) == len(built) == len(set(prepared)) == 3

@@ -388,3 +388,25 @@ async def test_a_version_2_database_moves_interest_judgements_to_their_own_table
         moved = await store.get_judgements("0123456789abcdef", "fedcba987654", ["2601.00001"])
         assert moved == {"2601.00001": Score("2601.00001", "interests", 9.0, "alice's reason", "llm",
                                              {"interests": 9.0})}
+
+
+async def test_prepare_fetches_summaries_for_the_keyword_matches_shown_and_build_is_pure(
+    llm_services: Services, fake_openai: FakeOpenAI,
+) -> None:
+    from core.build.reader import Reader, build_reader_digest, keyword_papers_shown
+    from core.prepare.day import load_day
+    from core.prepare.reader import prepare_reader
+
+    sub = Subscription(ChatRef("telegram", "1"), lang="zh", min_score=9.5, interests='"low rank adaptation", math.OC')
+    ctx = await load_day(llm_services, DAY)
+    assert ctx is not None
+    prepared = await prepare_reader(llm_services, Reader.of(sub), ctx, now=NOW)
+    shown = keyword_papers_shown(prepared)
+    assert shown and all((p.arxiv_id, "zh") in prepared.summaries for p in shown)
+    assert all(s.source == "llm" for s in prepared.summaries.values())
+    calls = len(fake_openai.calls())
+    digest = build_reader_digest(prepared)
+    assert build_reader_digest(prepared) == digest and len(fake_openai.calls()) == calls, "building spends nothing"
+    [section] = [s for s in digest.sections if s.field.slug == "keywords"]
+    assert [p for p, _ in section.items] == shown
+    assert all(prepared.summaries[(p.arxiv_id, "zh")].text in s.reason for p, s in section.items)
