@@ -54,11 +54,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from core import pipeline  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.deliver.delivery import announced_at, deliver_due, digest_parts  # noqa: E402
 from core.fields import load_fields  # noqa: E402
 from core.models import Block, ChatRef, Subscription  # noqa: E402
+from core.services import Services  # noqa: E402
 from core.store import Store  # noqa: E402
 from tests.samples import scored_sample  # noqa: E402
 
@@ -132,7 +132,7 @@ async def expected_parts(path: Path, subs: Sequence[Subscription]) -> dict[ChatR
     settings = Settings.from_env({"DATABASE_PATH": str(path)})
     out: dict[ChatRef, list[str]] = {}
     async with Store.open(path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)))
         for platform in ("telegram", "slack"):
             mine = [s for s in subs if s.chat.platform == platform]
             parts = await digest_parts(services, Formatter(platform), mine, now=NOW, day=DAY)
@@ -146,7 +146,7 @@ async def core_only(path: Path) -> tuple[float, int]:
     """CPU seconds and digests of a whole pass with in-memory senders: ledger, rendering, scheduling."""
     settings = Settings.from_env({"DATABASE_PATH": str(path)})
     async with Store.open(path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)))
         senders: dict[str, Any] = {"telegram": Formatter("telegram"), "slack": Formatter("slack")}
         cpu = time.process_time()
         report = await deliver_due(services, senders, now=NOW)
@@ -196,7 +196,7 @@ async def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     options = {"concurrency": args.concurrency} if args.concurrency else {}
     try:
         async with Store.open(settings.database_path) as store:
-            services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
+            services = Services(settings, store, tuple(load_fields(settings.fields_path)))
             rss_before = peak_rss_kb()
             started = time.monotonic()  # system-wide on Linux: comparable with the fakes' stamps
             cpu0, t0 = time.process_time(), time.perf_counter()

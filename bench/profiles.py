@@ -1,7 +1,7 @@
 """Benchmark (not a test): 1,000 subscribers with their own interests, at near the cost of one.
 
-Two days, each through the real pipeline (`pipeline.run_day`, `pipeline.score_interests`,
-`pipeline.score_profiles`) with the real openai client against the fake server
+Two days, each through the real dataflow (`core.daily.run_day`, `core.prepare.reader.score_interests`
+and `score_profiles`) with the real openai client against the fake server
 (tests/fakes/openai_server.py), every token counted by the fake with exact o200k_base counts:
 
   - the largest sample day, data/arxiv/2025-12-10.jsonl (144 papers);
@@ -59,16 +59,20 @@ sys.path.insert(0, str(ROOT))
 
 from openai import AsyncOpenAI  # noqa: E402
 
-from core import pipeline  # noqa: E402
+from core import daily  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.fetch.jsonl import load_papers  # noqa: E402
 from core.fields import load_fields, parse_term  # noqa: E402
 from core.models import Field, Paper  # noqa: E402
-from core.score.interests import INTEREST_CANDIDATES, parse_interests  # noqa: E402
+from core.prepare.reader import score_interests, score_profiles  # noqa: E402
+from core.score.cache import score_with_cache  # noqa: E402
+from core.score.interests import INTEREST_CANDIDATES  # noqa: E402
 from core.score.llm import shorten_abstract  # noqa: E402
 from core.score.offline import WORD_RE, OfflineScorer, stem  # noqa: E402
+from core.score.profile import parse_interests  # noqa: E402
 from core.score.routing import offline_interest_scores  # noqa: E402
 from core.score.summaries import SUMMARY_ABSTRACT_CHARS, first_sentence  # noqa: E402
+from core.services import Services  # noqa: E402
 from core.store import Store  # noqa: E402
 from tests.fakes.openai_server import (  # noqa: E402
     FakeOpenAI,
@@ -235,17 +239,17 @@ async def run_day(
             settings = Settings.from_env(env)
             llm = AsyncOpenAI(api_key="sk-bench", base_url=f"{fake.url}/v1", max_retries=0)
             async with Store.open(settings.database_path) as store:
-                services = pipeline.Services(settings, store, tuple(fields), llm=llm)
+                services = Services(settings, store, tuple(fields), llm=llm)
                 started = time.monotonic()
-                result = await pipeline.run_day(services, now=NOW, input_path=day_file, write_markdown=False)
+                result = await daily.run_day(services, now=NOW, input_path=day_file, write_markdown=False)
                 out["field_run"] = usage(fake)
                 t0 = time.monotonic()
-                first = await pipeline.score_interests(services, profiles[0], DAY, now=NOW)
+                first = await score_interests(services, profiles[0], DAY, now=NOW)
                 out["first"] = usage(fake) - out["field_run"]
                 half = len(profiles) // 2
-                batch1 = await pipeline.score_profiles(services, profiles[1:half], DAY, now=NOW)
+                batch1 = await score_profiles(services, profiles[1:half], DAY, now=NOW)
                 at_half = usage(fake)
-                batch2 = await pipeline.score_profiles(services, profiles[half:], DAY, now=NOW)
+                batch2 = await score_profiles(services, profiles[half:], DAY, now=NOW)
                 at_end = usage(fake)
                 out["seconds_profiles"] = time.monotonic() - t0
                 out["total"] = at_end
@@ -266,9 +270,9 @@ async def run_day(
                 rng = random.Random(SEED + 1)
                 again = [respell(t, rng) for t in rng.sample(list(profiles), RESPELLED)]
                 before = usage(fake)
-                await pipeline.score_profiles(services, again, DAY, now=NOW)
+                await score_profiles(services, again, DAY, now=NOW)
                 for text in again[:10]:
-                    await pipeline.score_interests(services, text, DAY, now=NOW)
+                    await score_interests(services, text, DAY, now=NOW)
                 out["respelled_tokens"] = usage(fake) - before
                 out["respelled_example"] = (rng.choice(again),)
                 # recall against the exhaustive reference
@@ -278,8 +282,8 @@ async def run_day(
                 # today's way: the whole two-stage scorer with the profile as its only field
                 before = usage(fake)
                 for text in profiles[:OLD_WAY_PROFILES]:
-                    scoped = pipeline.Services(settings, store, (parse_interests(text).field(),), llm=llm)
-                    await pipeline.score_with_cache(scoped, await store.papers_for_day(DAY), offline=False, now=NOW,
+                    scoped = Services(settings, store, (parse_interests(text).field(),), llm=llm)
+                    await score_with_cache(scoped, await store.papers_for_day(DAY), offline=False, now=NOW,
                                                     budget_day=None, use_cache=False)
                 out["old_way"] = (usage(fake) - before) / OLD_WAY_PROFILES
                 out["seconds"] = time.monotonic() - started

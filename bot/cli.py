@@ -1,6 +1,7 @@
-"""The command line: parse arguments, call one pipeline function, print the outcome.
+"""The command line: parse arguments, call one core function, print the outcome.
 
-No logic about what a day, a score or a digest is lives here; that is core/pipeline.py's.
+No logic about what a day, a score or a digest is lives here; that is core's (core/daily.py runs a day,
+core/lookup.py finds papers, core/views.py builds a reader's digest).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from bot.commands import Commands
 from bot.logs import setup_logging
 from bot.schedule import Scheduler
 from bot.wiring import load_env, open_services
-from core import pipeline
 from core.config import Settings
+from core.daily import run_day
 from core.deliver.delivery import Sender, deliver_due
 from core.errors import ConfigError, DeliveryError, DigestError
 from core.fetch.jsonl import load_papers
+from core.lookup import lookup_paper, search_papers
+from core.prepare.day import latest_digest_day
 from core.runs import summarise_runs
+from core.score.cache import score_with_cache
+from core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +148,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = 
     offline = bool(getattr(args, "offline", False))
     async with open_services(settings, offline=offline) as services:
         if args.command == "run":
-            return await cmd_run(services, args, now)
+            return await cmd_run(services, args, now, clock)
         if args.command == "score":
             return await cmd_score(services, args, now)
         if args.command == "paper":
@@ -161,9 +166,9 @@ async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = 
     raise ConfigError(f"unknown command {args.command}")
 
 
-async def cmd_run(services: pipeline.Services, args: argparse.Namespace, now: datetime) -> int:
-    result = await pipeline.run_day(
-        services, now=now, day=args.date, input_path=args.input, offline=args.offline,
+async def cmd_run(services: Services, args: argparse.Namespace, now: datetime, clock: Clock = system_clock) -> int:
+    result = await run_day(
+        services, now=now, clock=clock, day=args.date, input_path=args.input, offline=args.offline,
         min_score=args.min_score, progress=ProgressBar(),
     )
     if not args.quiet:
@@ -173,9 +178,9 @@ async def cmd_run(services: pipeline.Services, args: argparse.Namespace, now: da
     return 0
 
 
-async def cmd_score(services: pipeline.Services, args: argparse.Namespace, now: datetime) -> int:
+async def cmd_score(services: Services, args: argparse.Namespace, now: datetime) -> int:
     papers = load_papers(args.path)
-    scored = await pipeline.score_with_cache(
+    scored = await score_with_cache(
         services, papers, offline=args.offline, now=now, budget_day=None, use_cache=False, progress=ProgressBar(),
     )
     for s in scored.scores:
@@ -186,8 +191,8 @@ async def cmd_score(services: pipeline.Services, args: argparse.Namespace, now: 
     return 0
 
 
-async def cmd_paper(services: pipeline.Services, args: argparse.Namespace, now: datetime) -> int:
-    view = await pipeline.lookup_paper(services, args.id, now=now, offline=args.offline)
+async def cmd_paper(services: Services, args: argparse.Namespace, now: datetime) -> int:
+    view = await lookup_paper(services, args.id, now=now, offline=args.offline)
     p, s = view.paper, view.score
     names = {f.slug: f.name_en for f in services.fields}
     print(p.title)
@@ -203,8 +208,8 @@ async def cmd_paper(services: pipeline.Services, args: argparse.Namespace, now: 
     return 0
 
 
-async def cmd_search(services: pipeline.Services, args: argparse.Namespace) -> int:
-    hits = await pipeline.search_papers(services, " ".join(args.words), limit=args.limit)
+async def cmd_search(services: Services, args: argparse.Namespace) -> int:
+    hits = await search_papers(services, " ".join(args.words), limit=args.limit)
     if not hits:
         print("no stored paper matches", file=sys.stderr)
         return 1
@@ -214,7 +219,7 @@ async def cmd_search(services: pipeline.Services, args: argparse.Namespace) -> i
     return 0
 
 
-async def cmd_stats(services: pipeline.Services, args: argparse.Namespace) -> int:
+async def cmd_stats(services: Services, args: argparse.Namespace) -> int:
     runs = await services.store.list_runs(limit=args.limit)
     if not runs:
         print("no runs yet", file=sys.stderr)
@@ -229,7 +234,7 @@ async def cmd_stats(services: pipeline.Services, args: argparse.Namespace) -> in
 
 
 @asynccontextmanager
-async def open_senders(services: pipeline.Services) -> AsyncIterator[dict[str, Sender]]:
+async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
     """Senders for every configured platform, without receiving updates (for `deliver`)."""
     settings = services.settings
     senders: dict[str, Sender] = {}
@@ -251,7 +256,7 @@ async def open_senders(services: pipeline.Services) -> AsyncIterator[dict[str, S
             await telegram.application.shutdown()
 
 
-async def cmd_deliver(services: pipeline.Services, args: argparse.Namespace, now: datetime) -> int:
+async def cmd_deliver(services: Services, args: argparse.Namespace, now: datetime) -> int:
     async with open_senders(services) as senders:
         if not senders:
             raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
@@ -271,9 +276,9 @@ async def cmd_deliver(services: pipeline.Services, args: argparse.Namespace, now
     return 1 if report.failed else 0
 
 
-async def cmd_status(services: pipeline.Services, args: argparse.Namespace) -> int:
+async def cmd_status(services: Services, args: argparse.Namespace) -> int:
     store = services.store
-    day = args.date or await pipeline.latest_digest_day(services)
+    day = args.date or await latest_digest_day(services)
     if day is None:
         print("no run yet")
         return 0
@@ -298,7 +303,7 @@ async def cmd_status(services: pipeline.Services, args: argparse.Namespace) -> i
     return 0
 
 
-async def cmd_serve(services: pipeline.Services) -> int:
+async def cmd_serve(services: Services) -> int:
     """Start the configured bots and the scheduler; stop cleanly on SIGINT or SIGTERM."""
     settings = services.settings
     commands = Commands(services)

@@ -1,6 +1,6 @@
 """APScheduler (3.x) jobs inside `arxiv-digest serve`. Each job makes one call into core.
 
-- the scoring job: `pipeline.run_day` after arXiv's announcement (SCORING_TIME in SCORING_TIMEZONE on
+- the scoring job: `core.daily.run_day` after arXiv's announcement (SCORING_TIME in SCORING_TIMEZONE on
   SCORING_DAYS). arXiv's RSS can lag the announcement, so a run that finds no new listing tries
   again later, a bounded number of times.
 - the delivery tick: `delivery.deliver_due` every minute. Each subscriber's local time is checked
@@ -20,10 +20,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core import pipeline
 from core.config import Settings
+from core.daily import run_day
 from core.deliver.delivery import Sender, deliver_due
 from core.errors import DigestError
+from core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Scheduler:
 
     def __init__(
         self,
-        services: pipeline.Services,
+        services: Services,
         senders: Mapping[str, Sender],
         *,
         clock: Callable[[], datetime] | None = None,
@@ -104,7 +105,7 @@ class Scheduler:
         """Run the day's cycle; retry later when arXiv's feed has not moved on yet or failed."""
         now = self.clock()
         try:
-            result = await pipeline.run_day(self.services, now=now)
+            result = await run_day(self.services, now=now, clock=self.clock)
         except DigestError as exc:
             log.error("scoring run failed: %s", exc)
             self._schedule_retry(now, f"error: {exc}")

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 
-from core import pipeline
 from core.build.digest import build_digest
 from core.config import PROJECT_ROOT, Settings
+from core.daily import run_day
 from core.fields import load_fields
 from core.models import Digest, Field, Paper, Score
+from core.services import Services
 from core.store import Store
 
 SAMPLE_DAY_FILE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
@@ -59,9 +60,9 @@ def sample_digest(lang: str = "zh", min_score: float = 7.0, max_per_field: int =
 
 
 @asynccontextmanager
-async def scored_sample(settings: Settings, now: datetime, **services: object) -> AsyncIterator[pipeline.Services]:
+async def scored_sample(settings: Settings, now: datetime, **services: object) -> AsyncIterator[Services]:
     """Services over `settings`' store with the sample day (2025-12-22, 116 papers) scored offline."""
     async with Store.open(settings.database_path) as store:
-        svc = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), **services)  # type: ignore[arg-type]
-        await pipeline.run_day(svc, now=now, input_path=SAMPLE_DAY_FILE, offline=True, write_markdown=False)
+        svc = Services(settings, store, tuple(load_fields(settings.fields_path)), **services)  # type: ignore[arg-type]
+        await run_day(svc, now=now, input_path=SAMPLE_DAY_FILE, offline=True, write_markdown=False)
         yield svc

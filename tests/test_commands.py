@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import COMMANDS, Caller, Commands, parse_command, parse_min_score, parse_time, parse_timezone
-from core import pipeline
+from bot.commands import COMMANDS, Caller, Commands
+from bot.parsing import parse_command, parse_min_score, parse_time, parse_timezone
 from core.config import PROJECT_ROOT, Settings
+from core.daily import run_day
 from core.fields import load_fields
 from core.models import ChatRef, Note, PaperItem
+from core.services import Services
 from core.store import Store
 
 NOW = datetime(2025, 12, 22, 3, 0, tzinfo=UTC)
@@ -24,7 +26,7 @@ SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 async def commands(tmp_path: Path) -> AsyncIterator[Commands]:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_LANGUAGE": "en"})
     async with Store.open(settings.database_path) as store:
-        yield Commands(pipeline.Services(settings, store, tuple(load_fields(settings.fields_path))))
+        yield Commands(Services(settings, store, tuple(load_fields(settings.fields_path))))
 
 
 def text_of(reply: object) -> str:
@@ -109,7 +111,7 @@ async def test_interests_are_set_shown_and_cleared(commands: Commands) -> None:
 async def test_today_paper_search_and_votes_use_the_store(commands: Commands) -> None:
     services = commands.services
     assert "No digest" in text_of(await commands.handle("/today", caller()))
-    await pipeline.run_day(services, now=NOW, input_path=SAMPLE, offline=True, write_markdown=False)
+    await run_day(services, now=NOW, input_path=SAMPLE, offline=True, write_markdown=False)
     await commands.handle("/min_score 6", caller())
     today = await commands.handle("/today", caller())
     assert today.kind == "digest" and any(isinstance(b, PaperItem) for b in today.blocks)

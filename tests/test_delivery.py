@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from core import pipeline
 from core.config import PROJECT_ROOT, Settings
+from core.daily import run_day
 from core.deliver.delivery import announced_at, deliver_due, due_at
 from core.errors import DeliveryError
 from core.fields import load_fields
 from core.models import Block, ChatRef, PaperItem, Subscription
+from core.services import Services
 from core.store import Store
 from tests.samples import scored_sample
 
@@ -50,13 +51,13 @@ class RecordingSender:
 
 
 @pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[pipeline.Services]:
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite")})
     async with scored_sample(settings, NOW) as svc:
         yield svc
 
 
-async def subscribe(services: pipeline.Services, n: int, **kw: object) -> list[Subscription]:
+async def subscribe(services: Services, n: int, **kw: object) -> list[Subscription]:
     subs = [Subscription(ChatRef("telegram", str(i)), min_score=6.0, **kw) for i in range(n)]  # type: ignore[arg-type]
     for sub in subs:
         await services.store.save_subscription(sub, NOW)
@@ -74,7 +75,7 @@ def test_due_time_is_the_first_local_delivery_time_after_the_announcement() -> N
 
 
 async def test_each_due_subscriber_gets_one_digest_and_a_second_pass_sends_nothing(
-    services: pipeline.Services,
+    services: Services,
 ) -> None:
     await subscribe(services, 5)
     sender = RecordingSender()
@@ -87,7 +88,7 @@ async def test_each_due_subscriber_gets_one_digest_and_a_second_pass_sends_nothi
     assert await services.store.delivery_counts(DAY) == {"sent": 5}
 
 
-async def test_a_subscriber_whose_time_has_not_come_waits(services: pipeline.Services) -> None:
+async def test_a_subscriber_whose_time_has_not_come_waits(services: Services) -> None:
     await subscribe(services, 2, digest_time="18:00")
     sender = RecordingSender()
     report = await deliver_due(services, {"telegram": sender}, now=NOW)
@@ -98,7 +99,7 @@ async def test_a_subscriber_whose_time_has_not_come_waits(services: pipeline.Ser
 
 @pytest.mark.parametrize("crash_after", [0, 1, 7, 23])
 async def test_a_delivery_killed_after_k_sends_resumes_without_loss_or_duplicates(
-    services: pipeline.Services, crash_after: int
+    services: Services, crash_after: int
 ) -> None:
     await subscribe(services, 6)
     sender = RecordingSender(crash_after=crash_after)
@@ -115,7 +116,7 @@ async def test_a_delivery_killed_after_k_sends_resumes_without_loss_or_duplicate
     assert await services.store.delivery_counts(DAY) == {"sent": 6}
 
 
-async def test_a_blocked_chat_is_deactivated_and_the_others_still_get_theirs(services: pipeline.Services) -> None:
+async def test_a_blocked_chat_is_deactivated_and_the_others_still_get_theirs(services: Services) -> None:
     await subscribe(services, 3)
     sender = RecordingSender(refuse={"1": DeliveryError("Forbidden: bot was blocked by the user", permanent=True)})
     report = await deliver_due(services, {"telegram": sender}, now=NOW)
@@ -124,7 +125,7 @@ async def test_a_blocked_chat_is_deactivated_and_the_others_still_get_theirs(ser
     assert sub is not None and not sub.active and sub.min_score == 6.0
 
 
-async def test_a_transient_failure_is_retried_at_the_next_tick(services: pipeline.Services) -> None:
+async def test_a_transient_failure_is_retried_at_the_next_tick(services: Services) -> None:
     await subscribe(services, 2)
     sender = RecordingSender(refuse={"0": DeliveryError("HTTP 502 after 3 tries")})
     first = await deliver_due(services, {"telegram": sender}, now=NOW)
@@ -135,7 +136,7 @@ async def test_a_transient_failure_is_retried_at_the_next_tick(services: pipelin
     assert second.sent == 1 and second.already == 1
 
 
-async def test_a_migrated_chat_moves_and_gets_its_digest_at_the_new_id(services: pipeline.Services) -> None:
+async def test_a_migrated_chat_moves_and_gets_its_digest_at_the_new_id(services: Services) -> None:
     await subscribe(services, 1)
     sender = RecordingSender(refuse={"0": DeliveryError("migrated", migrate_to="-100999")})
     report = await deliver_due(services, {"telegram": sender}, now=NOW)
@@ -144,7 +145,7 @@ async def test_a_migrated_chat_moves_and_gets_its_digest_at_the_new_id(services:
     assert await services.store.get_subscription(ChatRef("telegram", "0")) is None
 
 
-async def test_an_empty_digest_is_recorded_and_not_sent(services: pipeline.Services) -> None:
+async def test_an_empty_digest_is_recorded_and_not_sent(services: Services) -> None:
     await subscribe(services, 1)
     await services.store.save_subscription(Subscription(ChatRef("telegram", "0"), min_score=10.0), NOW)
     sender = RecordingSender()
@@ -153,7 +154,7 @@ async def test_an_empty_digest_is_recorded_and_not_sent(services: pipeline.Servi
     assert await services.store.delivery_counts(DAY) == {"skipped-empty": 1}
 
 
-async def test_an_unexpected_error_for_one_chat_is_logged_and_retried_later(services: pipeline.Services) -> None:
+async def test_an_unexpected_error_for_one_chat_is_logged_and_retried_later(services: Services) -> None:
     await subscribe(services, 2)
     sender = RecordingSender()
     original = sender.send_part
@@ -170,7 +171,7 @@ async def test_an_unexpected_error_for_one_chat_is_logged_and_retried_later(serv
     assert row is not None and row.state == "failed" and "KeyError" in row.last_error
 
 
-async def test_a_failing_platform_never_stops_the_other(services: pipeline.Services) -> None:
+async def test_a_failing_platform_never_stops_the_other(services: Services) -> None:
     await subscribe(services, 2)
     await services.store.save_subscription(Subscription(ChatRef("slack", "C1"), min_score=6.0), NOW)
     broken = RecordingSender(refuse={str(i): DeliveryError("telegram is down") for i in range(2)})
@@ -182,10 +183,10 @@ async def test_a_failing_platform_never_stops_the_other(services: pipeline.Servi
 async def test_a_weekend_without_an_announcement_delivers_nothing_and_raises_nothing(tmp_path: Path) -> None:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite")})
     async with Store.open(settings.database_path) as store:
-        svc = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
+        svc = Services(settings, store, tuple(load_fields(settings.fields_path)))
         empty = tmp_path / "empty.jsonl"
         empty.write_text("")
-        result = await pipeline.run_day(svc, now=NOW, day=date(2025, 12, 20), input_path=empty)
+        result = await run_day(svc, now=NOW, day=date(2025, 12, 20), input_path=empty)
         assert result.status == "no-announcement"
         await store.save_subscription(Subscription(ChatRef("telegram", "1")), NOW)
         sender = RecordingSender()
@@ -193,14 +194,14 @@ async def test_a_weekend_without_an_announcement_delivers_nothing_and_raises_not
         assert report.sent == 0 and sender.sent == [] and "no announcement" in report.note
 
 
-async def test_subscribers_with_interests_get_their_own_section(services: pipeline.Services) -> None:
+async def test_subscribers_with_interests_get_their_own_section(services: Services) -> None:
     await subscribe(services, 1, interests="mixture of experts, low-rank compensation")
     sender = RecordingSender()
     await deliver_due(services, {"telegram": sender}, now=NOW)
     assert ("0", "2512.17073") in sender.sent
 
 
-async def test_a_chats_votes_shape_its_daily_push_and_no_one_elses(services: pipeline.Services) -> None:
+async def test_a_chats_votes_shape_its_daily_push_and_no_one_elses(services: Services) -> None:
     await subscribe(services, 2)
     disliked = "2512.17073"
     await services.store.save_vote(ChatRef("telegram", "0"), disliked, -1, NOW)
@@ -208,3 +209,32 @@ async def test_a_chats_votes_shape_its_daily_push_and_no_one_elses(services: pip
     await deliver_due(services, {"telegram": sender}, now=NOW)
     assert ("1", disliked) in sender.sent, "the other chat still gets the paper"
     assert ("0", disliked) not in sender.sent, "a 👎 hides the paper from that chat's later digests"
+
+
+async def test_each_settings_group_is_prepared_once_and_built_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.deliver import delivery
+
+    await subscribe(services, 3, interests="mixture of experts, low-rank compensation")
+    await subscribe(services, 1)  # chat 0 again, now without interests: 3 groups would be wrong
+    for i in (5, 6):
+        await services.store.save_subscription(Subscription(ChatRef("telegram", str(i)), min_score=8.0), NOW)
+    prepared: list[object] = []
+    built: list[object] = []
+    real_prepare, real_build = delivery.prepare_reader, delivery.build_reader_digest
+
+    async def prepare(*args: object, **kw: object) -> object:
+        prepared.append(args[1])
+        return await real_prepare(*args, **kw)  # type: ignore[arg-type]
+
+    def build(p: object) -> object:
+        built.append(p)
+        return real_build(p)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delivery, "prepare_reader", prepare)
+    monkeypatch.setattr(delivery, "build_reader_digest", build)
+    report = await deliver_due(services, {"telegram": RecordingSender()}, now=NOW)
+    assert report.sent == 5
+    # Three settings groups: interests at 6.0 (chats 1, 2), plain at 6.0 (chat 0), plain at 8.0 (chats 5, 6).
+    assert len(prepared) == len(built) == len(set(prepared)) == 3

@@ -32,11 +32,11 @@ from telegram import Bot
 from bot.commands import Commands
 from bot.telegram import TelegramBot, TelegramSender
 from bot.wiring import load_env
-from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.deliver.delivery import deliver_due, digest_parts
 from core.fields import load_fields
 from core.models import ChatRef, Subscription
+from core.services import Services
 from core.store import Store
 from tests.fakes.telegram import FakeTelegram, fake_telegram  # noqa: F401
 from tests.samples import scored_sample
@@ -107,13 +107,13 @@ def repeats(expected: dict[ChatRef, list[str]], fake: FakeTelegram) -> list[tupl
 
 @pytest.fixture
 async def telegram_pass(tmp_path: Path, fake_telegram: FakeTelegram) -> AsyncIterator[
-        tuple[pipeline.Services, TelegramSender, dict[ChatRef, list[str]]]]:
+        tuple[Services, TelegramSender, dict[ChatRef, list[str]]]]:
     subs = [Subscription(ChatRef("telegram", str(500 + i)), min_score=5.0, lang="en") for i in range(4)]
     expected = await seed(tmp_path / "db.sqlite", subs)
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "TELEGRAM_BOT_TOKEN": TOKEN,
                                   "TELEGRAM_API_BASE_URL": fake_telegram.api_url})
     async with Store.open(settings.database_path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)))
         bot = TelegramBot(settings, Commands(services))
         await bot.application.initialize()
         try:
@@ -124,7 +124,7 @@ async def telegram_pass(tmp_path: Path, fake_telegram: FakeTelegram) -> AsyncIte
 
 @pytest.mark.parametrize("k", [0, 1, 5])
 async def test_a_pass_dying_before_its_kth_send_resumes_without_loss_or_repeat(
-    telegram_pass: tuple[pipeline.Services, TelegramSender, dict[ChatRef, list[str]]],
+    telegram_pass: tuple[Services, TelegramSender, dict[ChatRef, list[str]]],
     fake_telegram: FakeTelegram, k: int,
 ) -> None:
     services, sender, expected = telegram_pass
@@ -139,7 +139,7 @@ async def test_a_pass_dying_before_its_kth_send_resumes_without_loss_or_repeat(
 
 
 async def test_a_pass_dying_between_the_ack_and_the_ledger_repeats_exactly_that_part(
-    telegram_pass: tuple[pipeline.Services, TelegramSender, dict[ChatRef, list[str]]],
+    telegram_pass: tuple[Services, TelegramSender, dict[ChatRef, list[str]]],
     fake_telegram: FakeTelegram,
 ) -> None:
     services, sender, expected = telegram_pass
@@ -152,7 +152,7 @@ async def test_a_pass_dying_between_the_ack_and_the_ledger_repeats_exactly_that_
 
 
 async def test_a_cancelled_pass_finishes_the_parts_on_the_wire_and_repeats_none(
-    telegram_pass: tuple[pipeline.Services, TelegramSender, dict[ChatRef, list[str]]],
+    telegram_pass: tuple[Services, TelegramSender, dict[ChatRef, list[str]]],
     fake_telegram: FakeTelegram,
 ) -> None:
     services, sender, expected = telegram_pass

@@ -26,11 +26,11 @@ from bot.commands import Commands
 from bot.schedule import Scheduler
 from bot.slack import SlackSender, build_slack_client
 from bot.telegram import TelegramBot, TelegramSender
-from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.deliver.delivery import deliver_due, digest_parts
 from core.fields import load_fields
 from core.models import ChatRef, Subscription
+from core.services import Services
 from core.store import Store
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.arxiv import fake_arxiv as fake_arxiv  # noqa: F401
@@ -46,7 +46,7 @@ TOKEN = "123456:TEST"
 
 @dataclass
 class Platforms:
-    services: pipeline.Services
+    services: Services
     senders: dict[str, Any]
     telegram: FakeTelegram
     slack: FakeSlack
@@ -195,8 +195,8 @@ async def test_a_weekend_feed_through_the_scoring_job_sends_nothing_and_raises_n
     })
     now = datetime(2025, 12, 20, 2, 0, tzinfo=UTC)  # 10:00 Saturday in Shanghai: the subscriber is due
     async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
-                                     monotonic=time.monotonic, sleep=asyncio.sleep)
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
+                             monotonic=time.monotonic, sleep=asyncio.sleep)
         await store.save_subscription(Subscription(ChatRef("telegram", "501"), min_score=1.0), now)
         bot = TelegramBot(settings, Commands(services))
         await bot.application.initialize()

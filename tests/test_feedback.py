@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.commands import Caller, Commands, Reply
-from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.fetch.jsonl import load_papers
 from core.models import ChatRef, Note, Subscription
+from core.prepare.day import load_day
 from core.score.feedback import MAX_DELTA, Feedback, adjustments
+from core.services import Services
+from core.views import digest_for_subscription
 from tests.samples import scored_sample
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
@@ -24,7 +26,7 @@ LIKED, SIMILAR = "2512.17257", "2512.17453"  # EV charging load forecasting; spa
 
 
 @pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[pipeline.Services]:
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_LANGUAGE": "en"})
     async with scored_sample(settings, NOW) as svc:
         yield svc
@@ -38,17 +40,17 @@ def text_of(reply: Reply) -> str:
     return "\n".join(b.text for b in reply.blocks if isinstance(b, Note))
 
 
-async def digests(services: pipeline.Services, **settings: object) -> tuple[dict[str, float], dict[str, float]]:
+async def digests(services: Services, **settings: object) -> tuple[dict[str, float], dict[str, float]]:
     out = []
     for chat in (A, B):
-        digest = await pipeline.digest_for_subscription(services, Subscription(chat, lang="en", **settings),  # type: ignore[arg-type]
+        digest = await digest_for_subscription(services, Subscription(chat, lang="en", **settings),  # type: ignore[arg-type]
                                                         now=NOW)
         assert digest is not None
         out.append(shown(digest))
     return out[0], out[1]
 
 
-async def test_a_thumbs_down_hides_the_paper_from_that_chats_next_digest_only(services: pipeline.Services) -> None:
+async def test_a_thumbs_down_hides_the_paper_from_that_chats_next_digest_only(services: Services) -> None:
     before_a, before_b = await digests(services, min_score=5)
     assert before_a == before_b and before_a
     disliked = next(iter(before_a))
@@ -58,8 +60,8 @@ async def test_a_thumbs_down_hides_the_paper_from_that_chats_next_digest_only(se
     assert disliked not in after_a and after_b == before_b
 
 
-async def test_a_thumbs_up_lifts_similar_papers_for_that_chat_only(services: pipeline.Services) -> None:
-    scored = {p.arxiv_id: s for p, s in (await pipeline.load_day(services, DAY)).scored}  # type: ignore[union-attr]
+async def test_a_thumbs_up_lifts_similar_papers_for_that_chat_only(services: Services) -> None:
+    scored = {p.arxiv_id: s for p, s in (await load_day(services, DAY)).scored}  # type: ignore[union-attr]
     base = scored[SIMILAR]
     assert base.value is not None and base.field_slug is not None
     settings = {"min_score": base.value + 0.2, "fields": (base.field_slug,)}
@@ -83,7 +85,7 @@ def test_votes_move_scores_by_similarity_within_bounds() -> None:
     assert adjustments(papers, Feedback()) == {}
 
 
-async def test_why_explains_fields_interests_watch_terms_and_votes(services: pipeline.Services) -> None:
+async def test_why_explains_fields_interests_watch_terms_and_votes(services: Services) -> None:
     commands = Commands(services)
     caller = Caller(chat=A, now=NOW)
     await commands.handle("/interests time series forecasting, graph neural networks, cs.LG", caller)
@@ -103,7 +105,7 @@ async def test_why_explains_fields_interests_watch_terms_and_votes(services: pip
     assert "no vote-based adjustment" in other and "none set" in other
 
 
-async def test_why_refuses_unknown_and_malformed_ids_clearly(services: pipeline.Services) -> None:
+async def test_why_refuses_unknown_and_malformed_ids_clearly(services: Services) -> None:
     commands = Commands(services)
     caller = Caller(chat=A, now=NOW, language_hint="en")
     unknown = await commands.handle("/why 2601.99999", caller)

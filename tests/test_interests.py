@@ -15,18 +15,22 @@ import pytest
 from openai import AsyncOpenAI
 
 from bot.commands import Caller, Commands
-from core import pipeline
 from core.build.digest import digest_blocks
 from core.build.markdown import to_markdown
 from core.config import PROJECT_ROOT, Settings
+from core.daily import run_day
 from core.fetch.jsonl import load_papers
 from core.fields import load_fields
-from core.models import ChatRef, Note, Subscription
-from core.score.interests import INTEREST_CANDIDATES, parse_interests
+from core.models import ChatRef, Note, PaperItem, Score, Subscription
+from core.prepare.reader import score_interests, score_profiles
+from core.score.interests import INTEREST_CANDIDATES
 from core.score.offline import OfflineScorer
+from core.score.profile import interest_field, parse_interests
 from core.score.routing import offline_interest_scores, route_candidates
+from core.services import Services
 from core.store import Store
-from tests.fakes.openai_server import ZH_SUMMARY, FakeOpenAI, fake_openai, find_papers  # noqa: F401
+from core.views import digest_for_subscription
+from tests.fakes.openai_server import ZH_SUMMARY, FakeOpenAI, default_score, fake_openai, find_papers  # noqa: F401
 from tests.samples import scored_sample
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
@@ -42,18 +46,18 @@ def llm_env(tmp_path: Path, fake: FakeOpenAI, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def llm_services(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator[pipeline.Services]:
+async def llm_services(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator[Services]:
     settings = Settings.from_env(llm_env(tmp_path, fake_openai))
     llm = AsyncOpenAI(api_key="test", base_url=f"{fake_openai.url}/v1", max_retries=0)
     async with Store.open(settings.database_path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
-        await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
         yield services
     await llm.close()
 
 
 @pytest.fixture
-async def offline_services(tmp_path: Path) -> AsyncIterator[pipeline.Services]:
+async def offline_services(tmp_path: Path) -> AsyncIterator[Services]:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_LANGUAGE": "en"})
     async with scored_sample(settings, NOW) as services:
         yield services
@@ -74,7 +78,7 @@ def test_old_interests_texts_parse_as_before() -> None:
     profile = parse_interests("diffusion LLMs, KV-cache compression; not medical imaging，不要遥感")
     assert profile.interests == ("diffusion LLMs", "KV-cache compression")
     assert profile.avoid == ("medical imaging", "遥感") and profile.watch == ()
-    field = pipeline.interest_field("diffusion LLMs, KV-cache compression; not medical imaging，不要遥感")
+    field = interest_field("diffusion LLMs, KV-cache compression; not medical imaging，不要遥感")
     assert field.slug == "interests" and field.keywords == profile.interests and field.ignore == profile.avoid
 
 
@@ -129,11 +133,11 @@ def test_routing_finds_phrase_words_in_any_order_and_form_and_caps_the_candidate
 
 
 async def test_identical_profiles_share_work_so_the_second_spends_no_tokens(
-    llm_services: pipeline.Services, fake_openai: FakeOpenAI,
+    llm_services: Services, fake_openai: FakeOpenAI,
 ) -> None:
-    first = await pipeline.score_interests(llm_services, MOE, DAY, now=NOW)
+    first = await score_interests(llm_services, MOE, DAY, now=NOW)
     calls = len(fake_openai.calls())
-    again = await pipeline.score_interests(llm_services, "kv-cache,  Mixture of Experts; LOW-RANK compensation",
+    again = await score_interests(llm_services, "kv-cache,  Mixture of Experts; LOW-RANK compensation",
                                            DAY, now=NOW)
     assert len(fake_openai.calls()) == calls
     assert [(p.arxiv_id, s.value, s.stage) for p, s in again] == [(p.arxiv_id, s.value, s.stage) for p, s in first]
@@ -141,13 +145,13 @@ async def test_identical_profiles_share_work_so_the_second_spends_no_tokens(
 
 
 async def test_an_added_profile_costs_only_its_judgement_on_summaries(
-    llm_services: pipeline.Services, fake_openai: FakeOpenAI,
+    llm_services: Services, fake_openai: FakeOpenAI,
 ) -> None:
     field_run = tokens(fake_openai.calls())
-    await pipeline.score_profiles(llm_services, [MOE, "language models, reasoning", "agents, learning"], DAY, now=NOW)
+    await score_profiles(llm_services, [MOE, "language models, reasoning", "agents, learning"], DAY, now=NOW)
     before = fake_openai.calls()
     read = {p["id"] for c in before if kind(c) == "paper_summaries" for p in find_papers(c.prompt)}
-    await pipeline.score_interests(llm_services, "agents, tool use, retrieval augmented generation", DAY, now=NOW)
+    await score_interests(llm_services, "agents, tool use, retrieval augmented generation", DAY, now=NOW)
     added = fake_openai.calls()[len(before):]
     [judge] = [c for c in added if kind(c) == "interest_scores"]
     reading = [c for c in added if kind(c) == "paper_summaries"]
@@ -166,32 +170,32 @@ async def test_an_added_profile_costs_only_its_judgement_on_summaries(
 
 
 async def test_many_profiles_read_each_paper_once_and_judge_each_profile_once(
-    llm_services: pipeline.Services, fake_openai: FakeOpenAI,
+    llm_services: Services, fake_openai: FakeOpenAI,
 ) -> None:
     texts = [MOE, "KV cache, mixture of experts, low-rank compensation", "agents, tool use",
              "language models, reasoning", "reinforcement learning, language models"]
     before = len(fake_openai.calls())
-    await pipeline.score_profiles(llm_services, texts, DAY, now=NOW)
+    await score_profiles(llm_services, texts, DAY, now=NOW)
     calls = fake_openai.calls()[before:]
     read = Counter(p["id"] for c in calls if kind(c) == "paper_summaries" for p in find_papers(c.prompt))
     assert read and max(read.values()) == 1, "every paper is read once, whatever the number of profiles"
     assert sum(1 for c in calls if kind(c) == "interest_scores") == 4, "two spellings of one profile: one judgement"
     again = len(fake_openai.calls())
     for text in texts:
-        await pipeline.score_interests(llm_services, text, DAY, now=NOW)
+        await score_interests(llm_services, text, DAY, now=NOW)
     assert len(fake_openai.calls()) == again
 
 
 async def test_a_failing_judgement_keeps_offline_scores_and_is_retried_next_time(
-    llm_services: pipeline.Services, fake_openai: FakeOpenAI,
+    llm_services: Services, fake_openai: FakeOpenAI,
 ) -> None:
-    await pipeline.score_interests(llm_services, "language models", DAY, now=NOW)  # reads the summaries
+    await score_interests(llm_services, "language models", DAY, now=NOW)  # reads the summaries
     for _ in range(4):
         fake_openai.push("status", status=500)
-    failed = await pipeline.score_interests(llm_services, "language models, reasoning", DAY, now=NOW)
+    failed = await score_interests(llm_services, "language models, reasoning", DAY, now=NOW)
     assert any(s.stage == "offline-fallback" for _, s in failed)
     assert all(s.value is not None for _, s in failed)
-    again = await pipeline.score_interests(llm_services, "language models, reasoning", DAY, now=NOW)
+    again = await score_interests(llm_services, "language models, reasoning", DAY, now=NOW)
     assert any(s.stage == "llm" for _, s in again) and not any(s.stage == "offline-fallback" for _, s in again)
 
 
@@ -199,10 +203,10 @@ async def test_a_failing_judgement_keeps_offline_scores_and_is_retried_next_time
 
 
 async def test_watch_lists_list_matches_with_llm_summaries_in_the_chats_language(
-    llm_services: pipeline.Services, fake_openai: FakeOpenAI,
+    llm_services: Services, fake_openai: FakeOpenAI,
 ) -> None:
     sub = Subscription(ChatRef("telegram", "1"), lang="zh", min_score=9.5, interests='"low rank adaptation", math.OC')
-    digest = await pipeline.digest_for_subscription(llm_services, sub, now=NOW)
+    digest = await digest_for_subscription(llm_services, sub, now=NOW)
     assert digest is not None
     [section] = [s for s in digest.sections if s.field.slug == "keywords"]
     titles = {p.title for p, _ in section.items}
@@ -219,22 +223,22 @@ async def test_watch_lists_list_matches_with_llm_summaries_in_the_chats_language
     assert max(read.values()) == 1
     calls = len(fake_openai.calls())
     other = Subscription(ChatRef("slack", "C9"), lang="zh", min_score=9.5, interests='math.OC, "Low-Rank Adaptation"')
-    await pipeline.digest_for_subscription(llm_services, other, now=NOW)
+    await digest_for_subscription(llm_services, other, now=NOW)
     assert len(fake_openai.calls()) == calls, "summaries are cached per (paper, language) across chats"
 
 
 async def test_offline_watch_lists_show_excerpts_marked_as_not_translated(
-    offline_services: pipeline.Services,
+    offline_services: Services,
 ) -> None:
     sub = Subscription(ChatRef("telegram", "1"), lang="zh", min_score=9.5,
                        interests='mixture of experts; watch: low-rank adaptation, cs.RO')
-    digest = await pipeline.digest_for_subscription(offline_services, sub, now=NOW)
+    digest = await digest_for_subscription(offline_services, sub, now=NOW)
     assert digest is not None
     keyword = next(s for s in digest.sections if s.field.slug == "keywords")
     paper, score = keyword.items[0]
     assert score.reason.startswith("匹配：") and "（摘要原文，未翻译）" in score.reason
     assert paper.abstract.split(".")[0] in score.reason
-    english = await pipeline.digest_for_subscription(offline_services, Subscription(
+    english = await digest_for_subscription(offline_services, Subscription(
         ChatRef("telegram", "2"), lang="en", min_score=9.5, interests="watch: cs.RO"), now=NOW)
     assert english is not None
     [section] = [s for s in english.sections if s.field.slug == "keywords"]
@@ -243,18 +247,18 @@ async def test_offline_watch_lists_show_excerpts_marked_as_not_translated(
     assert "not translated" not in to_markdown(digest_blocks(english))
 
 
-async def test_the_offline_path_scores_interests_with_no_llm(offline_services: pipeline.Services) -> None:
-    mine = await pipeline.score_interests(offline_services, MOE, DAY, now=NOW)
+async def test_the_offline_path_scores_interests_with_no_llm(offline_services: Services) -> None:
+    mine = await score_interests(offline_services, MOE, DAY, now=NOW)
     assert len(mine) == 116 and {s.stage for _, s in mine} == {"offline"}
     sub = Subscription(ChatRef("telegram", "1"), lang="en", min_score=5, interests=MOE + ", cs.RO")
-    digest = await pipeline.digest_for_subscription(offline_services, sub, now=NOW)
+    digest = await digest_for_subscription(offline_services, sub, now=NOW)
     assert digest is not None
     assert [s.field.slug for s in digest.sections][:2] == ["interests", "keywords"]
     shown = [p.arxiv_id for s in digest.sections for p, _ in s.items]
     assert len(shown) == len(set(shown)), "a paper appears once"
 
 
-async def test_interests_command_shows_the_watch_list_it_understood(offline_services: pipeline.Services) -> None:
+async def test_interests_command_shows_the_watch_list_it_understood(offline_services: Services) -> None:
     commands = Commands(offline_services)
     caller = Caller(chat=ChatRef("telegram", "7"), now=NOW)
     reply = await commands.handle('/interests diffusion LLMs, "latent space", cs.LG', caller)
@@ -283,12 +287,12 @@ def test_prompts_keep_paper_text_inside_the_data_block() -> None:
 
 
 async def test_why_says_an_interest_score_came_from_the_llm_judging_the_summary(
-    llm_services: pipeline.Services, fake_openai: FakeOpenAI,
+    llm_services: Services, fake_openai: FakeOpenAI,
 ) -> None:
     commands = Commands(llm_services)
     caller = Caller(chat=ChatRef("telegram", "5"), now=NOW, language_hint="en")
     await commands.handle(f"/interests {MOE}", caller)
-    mine = await pipeline.score_interests(llm_services, MOE, DAY, now=NOW, lang="en")
+    mine = await score_interests(llm_services, MOE, DAY, now=NOW, lang="en")
     judged = next(p for p, s in mine if s.stage == "llm")
     calls = len(fake_openai.calls())
     reply = await commands.handle(f"/why {judged.arxiv_id}", caller)
@@ -298,14 +302,14 @@ async def test_why_says_an_interest_score_came_from_the_llm_judging_the_summary(
 
 
 async def test_profiles_scored_concurrently_as_delivery_does_all_land(
-    llm_services: pipeline.Services, fake_openai: FakeOpenAI,
+    llm_services: Services, fake_openai: FakeOpenAI,
 ) -> None:
     texts = [MOE, "agents, tool use", "language models, reasoning", "graph neural networks", "time series",
              "reinforcement learning", "diffusion models", "optimization, convergence"]
-    results = await asyncio.gather(*(pipeline.score_interests(llm_services, t, DAY, now=NOW) for t in texts))
+    results = await asyncio.gather(*(score_interests(llm_services, t, DAY, now=NOW) for t in texts))
     assert all(len(r) == 116 for r in results)
     calls = len(fake_openai.calls())
-    await pipeline.score_profiles(llm_services, texts, DAY, now=NOW)
+    await score_profiles(llm_services, texts, DAY, now=NOW)
     assert len(fake_openai.calls()) == calls
 
 
@@ -315,13 +319,95 @@ async def test_the_daily_run_scores_every_subscribers_interests_in_one_pass(
     settings = Settings.from_env(llm_env(tmp_path, fake_openai))
     llm = AsyncOpenAI(api_key="test", base_url=f"{fake_openai.url}/v1", max_retries=0)
     async with Store.open(settings.database_path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
         for i, text in enumerate((MOE, "agents, tool use", "Agents , TOOL-use", "")):
             await store.save_subscription(Subscription(ChatRef("telegram", str(i)), interests=text), NOW)
-        await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+        await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
         assert sum(1 for c in fake_openai.calls() if kind(c) == "interest_scores") == 2
         calls = len(fake_openai.calls())
         for sub in await store.list_subscriptions():
-            await pipeline.score_interests(services, sub.interests, DAY, now=NOW)
+            await score_interests(services, sub.interests, DAY, now=NOW)
         assert len(fake_openai.calls()) == calls, "delivery finds every profile cached"
     await llm.close()
+
+
+# -- interest judgements are a profile's, never a paper's field score ---------------------------------------
+
+
+async def test_search_never_shows_one_chats_interest_judgement_to_another(
+    tmp_path: Path, fake_openai: FakeOpenAI,
+) -> None:
+    settings = Settings.from_env(llm_env(tmp_path, fake_openai))
+    llm = AsyncOpenAI(api_key="test", base_url=f"{fake_openai.url}/v1", max_retries=0)
+    fake_openai.prompt_scorer = lambda paper, slugs, prompt: (
+        ("interests", 10) if "Reader's interests" in prompt else default_score(paper, slugs))
+    async with Store.open(settings.database_path) as store:
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        commands = Commands(services)
+        alice = Caller(chat=ChatRef("telegram", "1"), now=NOW, language_hint="en")
+        bob = Caller(chat=ChatRef("telegram", "2"), now=NOW, language_hint="en")
+        await commands.handle("/subscribe", alice)
+        await commands.handle(f"/interests {MOE}", alice)
+        await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)  # judges alice's interests
+        judged = [(p, s) for p, s in await score_interests(services, MOE, DAY, now=NOW) if s.stage == "llm"]
+        assert judged, "the daily run judged alice's interests"
+        paper, mine = judged[0]
+        assert mine.value == 10 and mine.reason.startswith("Fits interests:")  # the fake's fields never get a 10
+        fields = {f.slug for f in services.fields}
+        reply = await commands.handle(f"/search {paper.title}", bob)
+        [item] = [b for b in reply.blocks if isinstance(b, PaperItem) and b.arxiv_id == paper.arxiv_id]
+        assert item.field_slug in fields and item.score != 10 and "interests" not in item.why
+        view = await commands.handle(f"/paper {paper.arxiv_id}", bob)
+        [shown] = [b for b in view.blocks if isinstance(b, PaperItem)]
+        assert shown.field_slug in fields and shown.score != 10 and "interests" not in shown.why
+    await llm.close()
+
+
+async def test_a_version_2_database_moves_interest_judgements_to_their_own_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    from core.store import MIGRATIONS
+
+    path = tmp_path / "v2.sqlite"
+    con = sqlite3.connect(path)
+    for script in MIGRATIONS[:2]:
+        con.executescript(script)
+    con.execute("PRAGMA user_version = 2")
+    con.execute("INSERT INTO papers (arxiv_id, title, abstract, authors, categories, primary_category, published,"
+                " first_seen) VALUES ('2601.00001', 'T', 'A.', '[]', '[\"cs.LG\"]', 'cs.LG', '2026-01-19', 'x')")
+    row = "INSERT INTO scores VALUES ('2601.00001', ?, ?, ?, ?, ?, ?, '2026-01-19T00:00:00+00:00')"
+    con.execute(row, ("offline:abc", "efficient-llm", 6.0, "field reason", "offline", '{"efficient-llm": 6.0}'))
+    con.execute(row, ("interests:0123456789abcdef:fedcba987654", "interests", 9.0, "alice's reason", "llm",
+                      '{"interests": 9.0}'))
+    con.commit()
+    con.close()
+    async with Store.open(path) as store:
+        [(key, field_score)] = (await store.scores_for_paper("2601.00001")).items()
+        assert key == "offline:abc" and field_score.reason == "field reason"
+        moved = await store.get_judgements("0123456789abcdef", "fedcba987654", ["2601.00001"])
+        assert moved == {"2601.00001": Score("2601.00001", "interests", 9.0, "alice's reason", "llm",
+                                             {"interests": 9.0})}
+    with sqlite3.connect(path) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+
+
+async def test_prepare_fetches_summaries_for_the_keyword_matches_shown_and_build_is_pure(
+    llm_services: Services, fake_openai: FakeOpenAI,
+) -> None:
+    from core.build.reader import Reader, build_reader_digest, keyword_papers_shown
+    from core.prepare.day import load_day
+    from core.prepare.reader import prepare_reader
+
+    sub = Subscription(ChatRef("telegram", "1"), lang="zh", min_score=9.5, interests='"low rank adaptation", math.OC')
+    ctx = await load_day(llm_services, DAY)
+    assert ctx is not None
+    prepared = await prepare_reader(llm_services, Reader.of(sub), ctx, now=NOW)
+    shown = keyword_papers_shown(prepared)
+    assert shown and all((p.arxiv_id, "zh") in prepared.summaries for p in shown)
+    assert all(s.source == "llm" for s in prepared.summaries.values())
+    calls = len(fake_openai.calls())
+    digest = build_reader_digest(prepared)
+    assert build_reader_digest(prepared) == digest and len(fake_openai.calls()) == calls, "building spends nothing"
+    [section] = [s for s in digest.sections if s.field.slug == "keywords"]
+    assert [p for p, _ in section.items] == shown
+    assert all(prepared.summaries[(p.arxiv_id, "zh")].text in s.reason for p, s in section.items)

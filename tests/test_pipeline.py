@@ -14,13 +14,18 @@ import aiohttp
 import pytest
 
 from bot.cli import main
-from core import pipeline
+from core.build.digest import INTERESTS_SLUG
 from core.config import PROJECT_ROOT, Settings
+from core.daily import run_day
 from core.errors import SourceError
 from core.fetch.jsonl import load_papers
 from core.fields import load_fields
+from core.lookup import lookup_paper
 from core.models import ChatRef, Subscription
+from core.score.profile import interest_field
+from core.services import Services
 from core.store import Store
+from core.views import build_day_digest, digest_for_subscription
 from tests.fakes.arxiv import FakeArxiv, fake_arxiv  # noqa: F401
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
@@ -34,19 +39,19 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def services(tmp_path: Path, fake_arxiv: FakeArxiv) -> AsyncIterator[pipeline.Services]:  # noqa: F811
+async def services(tmp_path: Path, fake_arxiv: FakeArxiv) -> AsyncIterator[Services]:  # noqa: F811
     settings = Settings.from_env(env_for(tmp_path, **fake_arxiv.settings_env(), ARXIV_MAX_TRIES="2"))
     async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
-        yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
-                                monotonic=time.monotonic, sleep=asyncio.sleep)
+        yield Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
+                        monotonic=time.monotonic, sleep=asyncio.sleep)
 
 
 async def test_a_listing_is_fetched_stored_scored_and_written(
-    services: pipeline.Services, fake_arxiv: FakeArxiv  # noqa: F811
+    services: Services, fake_arxiv: FakeArxiv  # noqa: F811
 ) -> None:
     papers = load_papers(SAMPLE)
     fake_arxiv.set_listing(SAMPLE_DAY, new=papers[:40], cross=papers[40:50], replace=papers[50:60])
-    result = await pipeline.run_day(services, now=NOW)
+    result = await run_day(services, now=NOW)
     assert result.status == "done" and result.day == SAMPLE_DAY
     assert result.papers_read == 50 and result.new_papers == 50 and result.scored == 50
     stored = {p.arxiv_id for p in await services.store.papers_for_day(SAMPLE_DAY)}
@@ -60,11 +65,11 @@ async def test_a_listing_is_fetched_stored_scored_and_written(
 
 
 async def test_a_second_run_scores_nothing_and_writes_the_same_digest(
-    services: pipeline.Services, fake_arxiv: FakeArxiv  # noqa: F811
+    services: Services, fake_arxiv: FakeArxiv  # noqa: F811
 ) -> None:
     fake_arxiv.set_listing(SAMPLE_DAY, new=load_papers(SAMPLE))
-    first = await pipeline.run_day(services, now=NOW)
-    again = await pipeline.run_day(services, now=NOW.replace(hour=9))
+    first = await run_day(services, now=NOW)
+    again = await run_day(services, now=NOW.replace(hour=9))
     assert again.scored == 0 and again.new_papers == 0
     assert again.markdown == first.markdown
     runs = await services.store.list_runs()
@@ -72,26 +77,26 @@ async def test_a_second_run_scores_nothing_and_writes_the_same_digest(
 
 
 async def test_an_empty_feed_is_no_announcement_and_stores_nothing(
-    services: pipeline.Services, fake_arxiv: FakeArxiv  # noqa: F811
+    services: Services, fake_arxiv: FakeArxiv  # noqa: F811
 ) -> None:
     fake_arxiv.serve_empty(date(2025, 12, 20))
-    result = await pipeline.run_day(services, now=NOW)
+    result = await run_day(services, now=NOW)
     assert result.status == "no-announcement"
     assert "no announcement today" in result.message
     assert result.markdown_path is None and await services.store.count_papers() == 0
-    digest = await pipeline.build_day_digest(services, date(2025, 12, 20), lang="en", min_score=7)
+    digest = await build_day_digest(services, date(2025, 12, 20), lang="en", min_score=7)
     assert digest is not None and not digest.announced
 
 
 async def test_a_stale_feed_never_rescores_an_earlier_day(
-    services: pipeline.Services, fake_arxiv: FakeArxiv  # noqa: F811
+    services: Services, fake_arxiv: FakeArxiv  # noqa: F811
 ) -> None:
     papers = load_papers(SAMPLE)
     fake_arxiv.set_listing(SAMPLE_DAY, new=papers)
-    await pipeline.run_day(services, now=NOW)
+    await run_day(services, now=NOW)
     next_day = date(2025, 12, 23)
     fake_arxiv.set_listing(next_day, new=[replace(p, published=next_day) for p in papers])
-    result = await pipeline.run_day(services, now=NOW.replace(day=23))
+    result = await run_day(services, now=NOW.replace(day=23))
     assert result.status == "no-announcement" and "stale" in result.message
     assert await services.store.count_papers(next_day) == 0
     assert await services.store.count_papers(SAMPLE_DAY) == 116
@@ -99,11 +104,11 @@ async def test_a_stale_feed_never_rescores_an_earlier_day(
 
 
 async def test_a_malformed_feed_raises_an_error_naming_the_url_and_stores_nothing(
-    services: pipeline.Services, fake_arxiv: FakeArxiv  # noqa: F811
+    services: Services, fake_arxiv: FakeArxiv  # noqa: F811
 ) -> None:
     fake_arxiv.serve_malformed("rss")
     with pytest.raises(SourceError) as err:
-        await pipeline.run_day(services, now=NOW)
+        await run_day(services, now=NOW)
     assert fake_arxiv.rss_url in str(err.value)
     assert await services.store.count_papers() == 0
     assert await services.store.list_runs() == []
@@ -111,41 +116,41 @@ async def test_a_malformed_feed_raises_an_error_naming_the_url_and_stores_nothin
 
 
 async def test_a_paper_not_stored_is_fetched_scored_and_kept_out_of_listings(
-    services: pipeline.Services, fake_arxiv: FakeArxiv  # noqa: F811
+    services: Services, fake_arxiv: FakeArxiv  # noqa: F811
 ) -> None:
     paper = load_papers(SAMPLE)[3]
     fake_arxiv.add_papers([paper])
-    view = await pipeline.lookup_paper(services, f"https://arxiv.org/abs/{paper.arxiv_id}v2", now=NOW, lang="en")
+    view = await lookup_paper(services, f"https://arxiv.org/abs/{paper.arxiv_id}v2", now=NOW, lang="en")
     assert view.fetched and view.paper.title == paper.title
     assert view.score.value is not None and 1 <= view.score.value <= 10
     assert set(view.score.field_scores) == {f.slug for f in services.fields}
     assert await services.store.count_papers() == 0, "a lookup belongs to no listing day"
-    again = await pipeline.lookup_paper(services, paper.arxiv_id, now=NOW, lang="en")
+    again = await lookup_paper(services, paper.arxiv_id, now=NOW, lang="en")
     assert not again.fetched and again.score == view.score
     [api] = fake_arxiv.calls("api")
     assert paper.arxiv_id in api.query.get("id_list", "")
     with pytest.raises(SourceError, match="not an arXiv id"):
-        await pipeline.lookup_paper(services, "hello world", now=NOW)
+        await lookup_paper(services, "hello world", now=NOW)
 
 
 async def test_a_subscriber_digest_has_its_fields_threshold_and_interests(
-    services: pipeline.Services, fake_arxiv: FakeArxiv  # noqa: F811
+    services: Services, fake_arxiv: FakeArxiv  # noqa: F811
 ) -> None:
     fake_arxiv.set_listing(SAMPLE_DAY, new=load_papers(SAMPLE))
-    await pipeline.run_day(services, now=NOW)
+    await run_day(services, now=NOW)
     sub = Subscription(ChatRef("telegram", "1"), fields=("efficient-llm",), min_score=5, lang="en",
                        interests="mixture of experts, low-rank compensation, not medical imaging")
-    digest = await pipeline.digest_for_subscription(services, sub, now=NOW)
+    digest = await digest_for_subscription(services, sub, now=NOW)
     assert digest is not None
     slugs = [s.field.slug for s in digest.sections]
-    assert slugs[0] == pipeline.INTERESTS_SLUG and set(slugs) <= {pipeline.INTERESTS_SLUG, "efficient-llm"}
+    assert slugs[0] == INTERESTS_SLUG and set(slugs) <= {INTERESTS_SLUG, "efficient-llm"}
     shown = [p.arxiv_id for s in digest.sections for p, _ in s.items]
     assert len(shown) == len(set(shown)), "a paper appears once"
     assert all(score.value is not None and score.value >= 5 for s in digest.sections for _, score in s.items)
 
 
 def test_interests_become_a_field_with_low_priority_areas() -> None:
-    field = pipeline.interest_field("diffusion LLMs, KV-cache compression; not medical imaging，不要遥感")
+    field = interest_field("diffusion LLMs, KV-cache compression; not medical imaging，不要遥感")
     assert field.keywords == ("diffusion LLMs", "KV-cache compression")
     assert field.ignore == ("medical imaging", "遥感")
 

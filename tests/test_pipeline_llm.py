@@ -10,13 +10,15 @@ import pytest
 from openai import AsyncOpenAI
 
 from bot.cli import main
-from core import pipeline
 from core.config import PROJECT_ROOT, Settings
+from core.daily import run_day
 from core.fields import load_fields
 from core.models import ChatRef, Subscription
 from core.runs import summarise_runs
+from core.services import Services
 from core.store import Store
-from tests.fakes.openai_server import FakeOpenAI, fake_openai  # noqa: F401
+from core.views import digest_for_subscription
+from tests.fakes.openai_server import FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 NOW = datetime(2025, 12, 22, 1, 30, tzinfo=UTC)
@@ -29,18 +31,18 @@ def llm_env(tmp_path: Path, fake: FakeOpenAI, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def services(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator[pipeline.Services]:
+async def services(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator[Services]:
     settings = Settings.from_env(llm_env(tmp_path, fake_openai))
     llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
     async with Store.open(settings.database_path) as store:
-        yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        yield Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
     await llm.close()
 
 
 async def test_the_llm_reads_the_cheap_stages_share_and_the_header_counts_its_tokens(
-    services: pipeline.Services, fake_openai: FakeOpenAI
+    services: Services, fake_openai: FakeOpenAI
 ) -> None:
-    result = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    result = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
     prompt_tokens, completion_tokens = fake_openai.usage_totals()
     assert result.tokens_in == prompt_tokens and result.tokens_out == completion_tokens > 0
     summary = summarise_runs(result.day, await services.store.runs_of_day(result.day))  # type: ignore[arg-type]
@@ -55,22 +57,22 @@ async def test_the_llm_reads_the_cheap_stages_share_and_the_header_counts_its_to
 
 
 async def test_rerunning_a_day_spends_no_tokens_and_returns_identical_scores(
-    services: pipeline.Services, fake_openai: FakeOpenAI
+    services: Services, fake_openai: FakeOpenAI
 ) -> None:
-    first = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    first = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
     calls = len(fake_openai.calls())
-    again = await pipeline.run_day(services, now=NOW.replace(hour=5), input_path=SAMPLE, write_markdown=False)
+    again = await run_day(services, now=NOW.replace(hour=5), input_path=SAMPLE, write_markdown=False)
     assert len(fake_openai.calls()) == calls and again.tokens_in == again.tokens_out == 0
     assert again.markdown == first.markdown
 
 
 async def test_a_new_subscriber_whose_fields_are_scored_spends_no_tokens(
-    services: pipeline.Services, fake_openai: FakeOpenAI
+    services: Services, fake_openai: FakeOpenAI
 ) -> None:
-    await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
     calls = len(fake_openai.calls())
     sub = Subscription(ChatRef("slack", "C1"), fields=("efficient-llm", "safety-alignment"), min_score=5)
-    digest = await pipeline.digest_for_subscription(services, sub, now=NOW)
+    digest = await digest_for_subscription(services, sub, now=NOW)
     assert digest is not None and len(fake_openai.calls()) == calls
 
 
@@ -80,17 +82,17 @@ async def test_a_spent_budget_falls_back_to_offline_and_the_digest_says_so(
     settings = Settings.from_env(llm_env(tmp_path, fake_openai, LLM_DAILY_TOKEN_BUDGET="3000", LLM_CONCURRENCY="1"))
     llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
     async with Store.open(settings.database_path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
-        result = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        result = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
     await llm.close()
     assert "已达到每日 Token 预算" in result.markdown
     assert result.tokens_in + result.tokens_out < 3000 + 3000, "at most the requests in flight overshoot"
 
 
-async def test_a_failing_endpoint_loses_no_paper(services: pipeline.Services, fake_openai: FakeOpenAI) -> None:
+async def test_a_failing_endpoint_loses_no_paper(services: Services, fake_openai: FakeOpenAI) -> None:
     for _ in range(40):
         fake_openai.push("status", status=500)
-    result = await pipeline.run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    result = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
     summary = summarise_runs(result.day, await services.store.runs_of_day(result.day))  # type: ignore[arg-type]
     scored = await services.store.scored_papers(result.day, summary.scorer_key)  # type: ignore[arg-type,union-attr]
     assert len(scored) == 116 and all(s.value is not None for _, s in scored)
@@ -105,3 +107,60 @@ def test_cli_stats_shows_tokens_per_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["stats"], env=env) == 0
     out = capsys.readouterr().out
     assert "tokens in" in out and "2025-12-22" in out and "offline" in out
+
+
+async def test_an_embedding_model_picks_what_the_llm_reads(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    from core.score.embed import score_by_embedding
+    from core.score.llm import select_candidates
+    from core.score.offline import OfflineScorer
+
+    settings = Settings.from_env(llm_env(tmp_path, fake_openai, EMBEDDING_MODEL="embed-small"))
+    llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
+    async with Store.open(settings.database_path) as store:
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        result = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+        embed_calls = fake_openai.calls("embeddings")
+        assert embed_calls and all(c.body["model"] == "embed-small" for c in embed_calls)
+        assert sum(len(c.body["input"]) for c in embed_calls) == len(services.fields) + 116
+        sent = {p["id"] for c in fake_openai.calls() for p in find_papers(c.prompt)}
+        papers = await store.papers_for_day(result.day)  # type: ignore[arg-type]
+        ranked = await score_by_embedding(llm, papers, services.fields, model="embed-small")
+        assert sent == set(select_candidates(ranked.scores, settings.llm_pass_rate))
+        cheap = OfflineScorer(services.fields).score_many(papers, "zh")
+        offline = set(select_candidates(cheap, settings.llm_pass_rate))
+        assert sent != offline, "the embedding stage, not the offline scorer, chose the papers"
+        # Every token counts, the embeddings' too; the offline score stays on papers the LLM did not read.
+        embed_tokens = sum(c.usage["prompt_tokens"] for c in embed_calls if c.usage)
+        assert result.tokens_in == fake_openai.usage_totals()[0] + embed_tokens
+        summary = summarise_runs(result.day, await store.runs_of_day(result.day))  # type: ignore[arg-type]
+        assert summary is not None and summary.scorer_key.endswith("|embed:embed-small")
+        stages = {s.stage for _, s in await store.scored_papers(result.day, summary.scorer_key)}  # type: ignore[arg-type]
+        assert stages == {"llm", "offline"}
+    await llm.close()
+
+
+async def test_a_failing_embeddings_endpoint_falls_back_to_the_offline_ranking(
+    tmp_path: Path, fake_openai: FakeOpenAI,
+) -> None:
+    from core.score.llm import select_candidates
+    from core.score.offline import OfflineScorer
+
+    settings = Settings.from_env(llm_env(tmp_path, fake_openai, EMBEDDING_MODEL="embed-small"))
+    llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
+    fake_openai.push("status", route="embeddings", status=500)
+    async with Store.open(settings.database_path) as store:
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        result = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+        papers = await store.papers_for_day(result.day)  # type: ignore[arg-type]
+        offline = select_candidates(OfflineScorer(services.fields).score_many(papers, "zh"), settings.llm_pass_rate)
+        assert {p["id"] for c in fake_openai.calls() for p in find_papers(c.prompt)} == set(offline)
+    await llm.close()
+
+
+async def test_the_run_is_stamped_by_the_clock_it_is_given(services: Services) -> None:
+    from datetime import timedelta
+
+    end = NOW + timedelta(seconds=42)
+    await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False, clock=lambda: end)
+    [run] = await services.store.list_runs()
+    assert run.started_at == NOW and run.finished_at == end

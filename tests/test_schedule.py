@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 
 from bot.schedule import Scheduler, last_scheduled, needs_catch_up
-from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.fetch.jsonl import load_papers
 from core.fields import load_fields
 from core.models import Block, ChatRef, PaperItem, Subscription
 from core.runs import summarise_runs
+from core.services import Services
 from core.store import Store
 from tests.fakes.arxiv import FakeArxiv, fake_arxiv  # noqa: F401
 
@@ -52,17 +52,17 @@ def test_the_last_scheduled_scoring_time_follows_days_and_timezone() -> None:
 
 
 @pytest.fixture
-async def services(tmp_path: Path, fake_arxiv: FakeArxiv) -> AsyncIterator[pipeline.Services]:
+async def services(tmp_path: Path, fake_arxiv: FakeArxiv) -> AsyncIterator[Services]:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "ARXIV_REQUEST_DELAY": "0",
                                   "DIGEST_DIR": str(tmp_path / "digests"),
                                   "ARXIV_MAX_TRIES": "1", **fake_arxiv.settings_env()})
     async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
-        yield pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
-                                monotonic=time.monotonic, sleep=asyncio.sleep)
+        yield Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
+                        monotonic=time.monotonic, sleep=asyncio.sleep)
 
 
 async def test_the_scoring_job_runs_the_day_then_delivers_to_due_subscribers(
-    services: pipeline.Services, fake_arxiv: FakeArxiv
+    services: Services, fake_arxiv: FakeArxiv
 ) -> None:
     fake_arxiv.set_listing(DAY, new=load_papers(SAMPLE))
     now = datetime(2025, 12, 22, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -78,7 +78,7 @@ async def test_the_scoring_job_runs_the_day_then_delivers_to_due_subscribers(
 
 
 async def test_a_feed_that_has_not_moved_on_or_fails_is_retried_later(
-    services: pipeline.Services, fake_arxiv: FakeArxiv
+    services: Services, fake_arxiv: FakeArxiv
 ) -> None:
     fake_arxiv.set_listing(DAY, new=load_papers(SAMPLE)[:5])
     now = datetime(2025, 12, 22, 2, 0, tzinfo=UTC)

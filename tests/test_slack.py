@@ -26,13 +26,13 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.commands import Commands
 from bot.slack import SlackBot, SlackSender, build_slack_app, build_slack_client, to_slack_messages
-from core import pipeline
 from core.build.digest import build_digest, digest_blocks
 from core.config import Settings
+from core.daily import run_day
 from core.errors import ConfigError, DeliveryError
 from core.fields import load_fields
 from core.models import ChatRef
-from core.pipeline import Services
+from core.services import Services
 from core.store import Store
 from tests.fakes.slack import Call, FakeSlack, check_blocks, fake_slack  # noqa: F401
 from tests.samples import DAY, FIELDS, paper, sample_digest, score
@@ -57,7 +57,7 @@ async def services(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Servi
 
 @pytest_asyncio.fixture
 async def seeded(services: Services) -> Services:
-    await pipeline.run_day(services, now=NOW, input_path=SAMPLE_DAY, offline=True, write_markdown=False)
+    await run_day(services, now=NOW, input_path=SAMPLE_DAY, offline=True, write_markdown=False)
     return services
 
 

@@ -11,12 +11,13 @@ import pytest
 from openai import AsyncOpenAI
 
 from bot.commands import Caller, Commands
-from core import pipeline
 from core.config import PROJECT_ROOT, Settings
 from core.fetch.jsonl import load_papers
 from core.fields import load_fields
+from core.lookup import lookup_paper
 from core.models import ChatRef, Note
-from core.score.summaries import excerpt, first_sentence, get_summaries, parse_summary_reply
+from core.score.summaries import excerpt, first_sentence, first_sentences, get_summaries, parse_summary_reply
+from core.services import Services
 from core.store import Store
 from tests.fakes.openai_server import ZH_SUMMARY, FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
@@ -26,7 +27,7 @@ NOW = datetime(2025, 12, 22, 1, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-async def services(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator[pipeline.Services]:
+async def services(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator[Services]:
     settings = Settings.from_env({
         "DATABASE_PATH": str(tmp_path / "db.sqlite"), "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": f"{fake_openai.url}/v1", "LLM_MODEL": "test-model", "LLM_MAX_RETRIES": "0",
@@ -34,7 +35,7 @@ async def services(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator[pip
     })
     llm = AsyncOpenAI(api_key="test", base_url=f"{fake_openai.url}/v1", max_retries=0)
     async with Store.open(settings.database_path) as store:
-        svc = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        svc = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
         await store.save_papers(load_papers(SAMPLE), NOW)
         yield svc
     await llm.close()
@@ -45,7 +46,7 @@ def summary_calls(fake: FakeOpenAI) -> list[Any]:
 
 
 async def test_a_paper_is_read_once_and_each_language_translates_that_reading(
-    services: pipeline.Services, fake_openai: FakeOpenAI,
+    services: Services, fake_openai: FakeOpenAI,
 ) -> None:
     papers = load_papers(SAMPLE)[:20]  # one batch
     english = await get_summaries(services, papers, "en", now=NOW, day=DAY, use_llm=True)
@@ -61,7 +62,7 @@ async def test_a_paper_is_read_once_and_each_language_translates_that_reading(
     assert usage["summaries"][2] == 2 and await services.store.tokens_spent(DAY) == sum(usage["summaries"][:2])
 
 
-async def test_paper_summaries_come_in_the_chats_language(services: pipeline.Services, fake_openai: FakeOpenAI) -> None:
+async def test_paper_summaries_come_in_the_chats_language(services: Services, fake_openai: FakeOpenAI) -> None:
     paper = load_papers(SAMPLE)[3]
     commands = Commands(services)
     zh = await commands.handle(f"/paper {paper.arxiv_id}", Caller(chat=ChatRef("telegram", "1"), now=NOW))
@@ -77,17 +78,17 @@ async def test_paper_summaries_come_in_the_chats_language(services: pipeline.Ser
 async def test_without_an_llm_summaries_are_excerpts_marked_when_not_translated(tmp_path: Path) -> None:
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite")})
     async with Store.open(settings.database_path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)))
         paper = load_papers(SAMPLE)[3]
         await store.save_papers([paper], NOW)
-        view = await pipeline.lookup_paper(services, paper.arxiv_id, now=NOW, lang="zh")
-        assert view.summary == f"{pipeline.first_sentences(paper.abstract)} （摘要原文，未翻译）"
-        view = await pipeline.lookup_paper(services, paper.arxiv_id, now=NOW, lang="en")
-        assert view.summary == pipeline.first_sentences(paper.abstract)
+        view = await lookup_paper(services, paper.arxiv_id, now=NOW, lang="zh")
+        assert view.summary == f"{first_sentences(paper.abstract)} （摘要原文，未翻译）"
+        view = await lookup_paper(services, paper.arxiv_id, now=NOW, lang="en")
+        assert view.summary == first_sentences(paper.abstract)
 
 
 async def test_a_failing_llm_falls_back_to_excerpts_and_tries_again_later(
-    services: pipeline.Services, fake_openai: FakeOpenAI,
+    services: Services, fake_openai: FakeOpenAI,
 ) -> None:
     papers = load_papers(SAMPLE)[:5]
     fake_openai.push("status", status=500)

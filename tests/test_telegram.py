@@ -25,13 +25,13 @@ from telegram.error import BadRequest
 
 from bot.commands import COMMANDS, Commands, menu
 from bot.telegram import MAX_MESSAGE_LENGTH, TelegramBot, TelegramSender, utf16_len
-from core import pipeline
 from core.build.digest import digest_blocks
 from core.config import PROJECT_ROOT, Settings
+from core.daily import RunResult, run_day
 from core.errors import ConfigError, DeliveryError
 from core.fields import load_fields
 from core.models import Block, ChatRef, Heading, PaperItem
-from core.pipeline import Services
+from core.services import Services
 from core.store import Store
 from tests.fakes.telegram import Call, FakeTelegram, fake_telegram  # noqa: F401
 from tests.samples import sample_digest
@@ -74,9 +74,9 @@ async def bot(services: Services) -> AsyncIterator[TelegramBot]:
         await telegram_bot.stop()
 
 
-async def seed(services: Services) -> pipeline.RunResult:
+async def seed(services: Services) -> RunResult:
     """Score the shipped sample day offline, so /today, /paper and /search have papers."""
-    return await pipeline.run_day(services, now=SEEDED_AT, input_path=SAMPLE_DAY, offline=True, write_markdown=False)
+    return await run_day(services, now=SEEDED_AT, input_path=SAMPLE_DAY, offline=True, write_markdown=False)
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:  # noqa: ASYNC109

@@ -10,11 +10,12 @@ import pytest
 
 from bot.commands import Caller, Commands, Reply
 from bot.texts import say
-from core import pipeline
 from core.calendar import ARXIV_TZ
 from core.config import PROJECT_ROOT, Settings
+from core.daily import run_day
 from core.fields import load_fields
 from core.models import ChatRef, Note, PaperItem
+from core.services import Services
 from core.store import Store
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"  # Monday 2025-12-22's listing
@@ -28,8 +29,8 @@ async def commands(tmp_path: Path) -> AsyncIterator[Commands]:
     """Commands over a store holding one digest: the sample day, Monday 2025-12-22."""
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_LANGUAGE": "en"})
     async with Store.open(settings.database_path) as store:
-        services = pipeline.Services(settings, store, tuple(load_fields(settings.fields_path)))
-        await pipeline.run_day(services, now=SCORED_AT, input_path=SAMPLE, offline=True, write_markdown=False)
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)))
+        await run_day(services, now=SCORED_AT, input_path=SAMPLE, offline=True, write_markdown=False)
         yield Commands(services)
 
 

@@ -134,6 +134,58 @@ def adjust_score(score: Score, adjustment: Adjustment | None, lang: str) -> Scor
     return dataclasses.replace(score, value=value, reason=reason)
 
 
+Section = tuple[Field, tuple[tuple[Paper, Score], ...]]
+
+
+def select_sections(
+    fields: Sequence[Field],
+    scored: Sequence[tuple[Paper, Score]],
+    *,
+    lang: str,
+    min_score: float,
+    max_per_field: int,
+    watch_matches: Sequence[tuple[Paper, tuple[str, ...]]] = (),
+    adjustments: Mapping[str, Adjustment] | None = None,
+) -> tuple[list[Section], int]:
+    """Which papers each section of a digest shows, in order, and how many more reached the threshold (pure).
+
+    Per field in `fields` order, the papers whose best field it is and whose score >= min_score.
+    `adjustments` (a chat's votes) move scores first. `watch_matches` (paper, matched terms) become a
+    "Keyword matches" section right after "My interests" (else first), with no threshold: the reader
+    asked for them; their reason is the matched terms (build_digest adds the summary). Both build_digest
+    and the prepare step (which summaries to fetch) choose papers with this one function.
+    """
+    adjusted: list[tuple[Paper, Score]] = []
+    for paper, score in scored:
+        moved = adjust_score(score, (adjustments or {}).get(paper.arxiv_id), lang)
+        if moved is not None:
+            adjusted.append((paper, moved))
+    by_field: dict[str, list[tuple[Paper, Score]]] = {f.slug: [] for f in fields}
+    for paper, score in adjusted:
+        if score.value is None or score.field_slug not in by_field or score.value < min_score:
+            continue
+        by_field[score.field_slug].append((paper, score))
+    order = list(fields)
+    if watch_matches:
+        at = next((i + 1 for i, f in enumerate(order) if f.slug == INTERESTS_SLUG), 0)
+        order.insert(at, KEYWORDS_FIELD)
+        by_field[KEYWORDS_SLUG] = _keyword_items(watch_matches, adjusted, adjustments or {}, lang)
+    sections: list[Section] = []
+    hidden = 0
+    shown: set[str] = set()  # a paper appears once, in the first section (in `fields` order) that takes it
+    for f in order:
+        candidates = [ps for ps in by_field[f.slug] if ps[0].arxiv_id not in shown]
+        if f is KEYWORDS_FIELD:
+            items = candidates  # already in match order
+        else:
+            items = sorted(candidates, key=lambda ps: (-(ps[1].value or 0.0), ps[0].arxiv_id))
+        shown.update(p.arxiv_id for p, _ in items[:max_per_field])
+        hidden += max(0, len(items) - max_per_field)
+        if items:
+            sections.append((f, tuple(items[:max_per_field])))
+    return sections, hidden
+
+
 def build_digest(
     day: date,
     fields: Sequence[Field],
@@ -151,40 +203,19 @@ def build_digest(
     keyword_matches: Sequence[KeywordMatch] = (),
     adjustments: Mapping[str, Adjustment] | None = None,
 ) -> Digest:
-    """Pick, per field in `fields` order, the papers whose best field it is and whose score >= min_score.
-
-    `adjustments` (a chat's votes) move scores first. `keyword_matches` become a "Keyword matches"
-    section right after "My interests" (else first), with no threshold: the reader asked for them.
-    """
-    adjusted: list[tuple[Paper, Score]] = []
-    for paper, score in scored:
-        moved = adjust_score(score, (adjustments or {}).get(paper.arxiv_id), lang)
-        if moved is not None:
-            adjusted.append((paper, moved))
-    by_field: dict[str, list[tuple[Paper, Score]]] = {f.slug: [] for f in fields}
-    for paper, score in adjusted:
-        if score.value is None or score.field_slug not in by_field or score.value < min_score:
-            continue
-        by_field[score.field_slug].append((paper, score))
-    order = list(fields)
-    if keyword_matches:
-        at = next((i + 1 for i, f in enumerate(order) if f.slug == INTERESTS_SLUG), 0)
-        order.insert(at, KEYWORDS_FIELD)
-        by_field[KEYWORDS_SLUG] = _keyword_items(keyword_matches, adjusted, adjustments or {}, lang)
+    """A digest of `scored` papers: the sections `select_sections` picks, keyword matches with their summary."""
+    chosen, hidden = select_sections(
+        fields, scored, lang=lang, min_score=min_score, max_per_field=max_per_field,
+        watch_matches=[(m.paper, m.terms) for m in keyword_matches], adjustments=adjustments,
+    )
+    summaries = {m.paper.arxiv_id: m.summary for m in keyword_matches}
     sections = []
-    extra_notes = list(notes)
-    hidden = 0
-    shown: set[str] = set()  # a paper appears once, in the first section (in `fields` order) that takes it
-    for f in order:
-        candidates = [ps for ps in by_field[f.slug] if ps[0].arxiv_id not in shown]
+    for f, items in chosen:
         if f is KEYWORDS_FIELD:
-            items = candidates  # already in match order
-        else:
-            items = sorted(candidates, key=lambda ps: (-(ps[1].value or 0.0), ps[0].arxiv_id))
-        shown.update(p.arxiv_id for p, _ in items[:max_per_field])
-        hidden += max(0, len(items) - max_per_field)
-        if items:
-            sections.append(DigestSection(field=f, items=tuple(items[:max_per_field])))
+            items = tuple((p, dataclasses.replace(s, reason=f"{s.reason} {summary_text(summaries[p.arxiv_id], lang)}"))
+                          for p, s in items)
+        sections.append(DigestSection(field=f, items=items))
+    extra_notes = list(notes)
     if hidden:
         extra_notes.append(text(lang, "more", n=hidden))
     return Digest(
@@ -202,23 +233,23 @@ def build_digest(
 
 
 def _keyword_items(
-    matches: Sequence[KeywordMatch], scored: Sequence[tuple[Paper, Score]], adjustments: Mapping[str, Adjustment],
-    lang: str,
+    matches: Sequence[tuple[Paper, tuple[str, ...]]], scored: Sequence[tuple[Paper, Score]],
+    adjustments: Mapping[str, Adjustment], lang: str,
 ) -> list[tuple[Paper, Score]]:
     """Keyword matches as section items: more terms first, then the paper's best score; the reason is
-    the matched terms and the summary."""
+    the matched terms."""
     best: dict[str, float] = {}
     for paper, score in scored:
         best[paper.arxiv_id] = max(best.get(paper.arxiv_id, 0.0), score.value or 0.0)
     ranked = []
-    for match in matches:
-        adjustment = adjustments.get(match.paper.arxiv_id)
+    for paper, terms in matches:
+        adjustment = adjustments.get(paper.arxiv_id)
         if adjustment is not None and adjustment.own_vote < 0:
             continue
-        why = f"{text(lang, 'matched', terms=', '.join(match.terms))} {summary_text(match.summary, lang)}"
-        value = best.get(match.paper.arxiv_id, 0.0)
-        item = (match.paper, Score(match.paper.arxiv_id, KEYWORDS_SLUG, value, why, "keyword"))
-        ranked.append(((-len(match.terms), -value, match.paper.arxiv_id), item))
+        why = text(lang, "matched", terms=", ".join(terms))
+        value = best.get(paper.arxiv_id, 0.0)
+        item = (paper, Score(paper.arxiv_id, KEYWORDS_SLUG, value, why, "keyword"))
+        ranked.append(((-len(terms), -value, paper.arxiv_id), item))
     return [item for _, item in sorted(ranked, key=lambda r: r[0])]
 
 

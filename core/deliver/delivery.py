@@ -31,11 +31,15 @@ from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from core import pipeline
 from core.build.digest import digest_blocks
+from core.build.reader import Reader, build_reader_digest
 from core.calendar import announced_at
 from core.errors import DeliveryError
-from core.models import Block, ChatRef, Delivery, Paper, Score, Subscription
+from core.models import Block, ChatRef, Delivery, Digest, Subscription
+from core.prepare.day import DayContext, latest_digest_day, load_day
+from core.prepare.reader import load_feedback, prepare_reader, score_interests
+from core.score.interests import InterestScores
+from core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -113,54 +117,87 @@ class DeliveryReport:
 class _Renderer:
     """Renders each distinct (platform, settings) digest once per pass: thousands of subscribers share.
 
+    Per settings group (language, threshold, fields, interests, and the chat itself when its votes make
+    the digest its own) the reader is prepared once (core/prepare/reader.py: interests judged once per
+    text, summaries fetched for the keyword matches shown) and its digest built once (core/build/reader.py);
+    each platform and time zone then renders that digest once. Concurrent deliveries of one group wait
+    for the first one's work instead of repeating it.
+
     With `expect` and `release` around each delivery, a rendering is dropped once its last subscriber
     is served, so a pass holds the digests under way, not every digest of the day.
     """
 
     def __init__(
-        self, services: pipeline.Services, ctx: pipeline.DayContext, now: datetime,
+        self, services: Services, ctx: DayContext, now: datetime,
         voters: frozenset[ChatRef] = frozenset(),
     ) -> None:
         self.services, self.ctx, self.day, self.now = services, ctx, ctx.day, now
         self.voters = voters  # chats whose votes make their digest their own
         self._parts: dict[tuple[object, ...], Sequence[object]] = {}
-        self._interests: dict[str, list[tuple[Paper, Score]]] = {}
+        self._digests: dict[tuple[object, ...], Digest] = {}
+        self._interests: dict[str, InterestScores] = {}
+        self._locks: dict[object, asyncio.Lock] = {}
         self._users: Counter[tuple[object, ...]] = Counter()
 
-    def key(self, platform: str, sub: Subscription) -> tuple[object, ...]:
+    def group(self, sub: Subscription) -> tuple[object, ...]:
         """What makes two subscribers' digests the same (a chat that voted shares with nobody)."""
         own = sub.chat if sub.chat in self.voters else None
-        return (platform, sub.lang, sub.min_score, sub.fields, sub.interests.strip(), sub.timezone, own)
+        return (sub.lang, sub.min_score, sub.fields, sub.interests.strip(), own)
+
+    def key(self, platform: str, sub: Subscription) -> tuple[object, ...]:
+        """What makes two subscribers' message parts the same: their digest, platform and time zone."""
+        return (platform, sub.timezone, *self.group(sub))
 
     def expect(self, platform: str, sub: Subscription) -> None:
         self._users[self.key(platform, sub)] += 1
+        self._users[self.group(sub)] += 1
 
     def release(self, platform: str, sub: Subscription) -> None:
-        key = self.key(platform, sub)
-        self._users[key] -= 1
-        if self._users[key] <= 0:
-            del self._users[key]
-            self._parts.pop(key, None)
+        for key, cache in ((self.key(platform, sub), self._parts), (self.group(sub), self._digests)):
+            self._users[key] -= 1
+            if self._users[key] <= 0:
+                del self._users[key]
+                cache.pop(key, None)
+                self._locks.pop(key, None)
+
+    def _lock(self, key: object) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
 
     async def parts(self, sender: Sender, sub: Subscription) -> Sequence[object]:
         key = self.key(sender.platform, sub)
-        if key not in self._parts:
-            mine: list[tuple[Paper, Score]] = []
-            if sub.interests.strip():
-                if sub.interests.strip() not in self._interests:
-                    self._interests[sub.interests.strip()] = await pipeline.score_interests(
-                        self.services, sub.interests, self.day, now=self.now)
-                mine = self._interests[sub.interests.strip()]
-            feedback = await pipeline.load_feedback(self.services, sub.chat) if sub.chat in self.voters else None
-            digest = await pipeline.complete_digest(self.services, sub, self.ctx, mine, feedback=feedback,
-                                                    now=self.now)
-            has_papers = any(section.items for section in digest.sections)
-            self._parts[key] = sender.render(digest_blocks(digest, sub.timezone), sub.lang) if has_papers else ()
+        async with self._lock(key):
+            if key not in self._parts:
+                digest = await self.digest(sub)
+                has_papers = any(section.items for section in digest.sections)
+                self._parts[key] = sender.render(digest_blocks(digest, sub.timezone), sub.lang) if has_papers else ()
         return self._parts[key]
+
+    async def digest(self, sub: Subscription) -> Digest:
+        """The settings group's digest: prepared once, built once."""
+        group = self.group(sub)
+        async with self._lock(group):
+            if group not in self._digests:
+                mine = await self.interests(sub.interests)
+                feedback = await load_feedback(self.services, sub.chat) if sub.chat in self.voters else None
+                prepared = await prepare_reader(self.services, Reader.of(sub), self.ctx, now=self.now,
+                                                feedback=feedback, interest_scores=mine)
+                self._digests[group] = build_reader_digest(prepared)
+            return self._digests[group]
+
+    async def interests(self, text: str) -> InterestScores:
+        """One interests text's scores for the day, judged once per pass (and cached in the store)."""
+        key = text.strip()
+        if not key:
+            return InterestScores()
+        async with self._lock(("interests", key)):
+            if key not in self._interests:
+                self._interests[key] = await score_interests(self.services, text, self.day, now=self.now,
+                                                             ctx=self.ctx)
+            return self._interests[key]
 
 
 async def deliver_due(
-    services: pipeline.Services,
+    services: Services,
     senders: Mapping[str, Sender],
     *,
     now: datetime,
@@ -177,10 +214,10 @@ async def deliver_due(
     """
     store = services.store
     stamp = clock or (lambda: now)
-    day = day or await pipeline.latest_digest_day(services)
+    day = day or await latest_digest_day(services)
     if day is None:
         return DeliveryReport(None, note="no scored day yet")
-    ctx = await pipeline.load_day(services, day)
+    ctx = await load_day(services, day)
     report = DeliveryReport(day)
     if ctx is None:
         report.note = "the day has not been scored yet"
@@ -242,12 +279,12 @@ async def deliver_due(
 
 
 async def digest_parts(
-    services: pipeline.Services, sender: Sender, subs: Sequence[Subscription], *, now: datetime,
+    services: Services, sender: Sender, subs: Sequence[Subscription], *, now: datetime,
     day: date | None = None,
 ) -> dict[ChatRef, Sequence[object]]:
     """What a delivery pass would send each of `subs` for `day`, part by part (empty: nothing to send)."""
-    day = day or await pipeline.latest_digest_day(services)
-    ctx = await pipeline.load_day(services, day) if day is not None else None
+    day = day or await latest_digest_day(services)
+    ctx = await load_day(services, day) if day is not None else None
     if ctx is None or not ctx.announced:
         return {sub.chat: () for sub in subs}
     renderer = _Renderer(services, ctx, now, await services.store.voting_chats())
@@ -258,7 +295,7 @@ async def digest_parts(
 class _Delivery:
     """What delivering to one chat needs from its pass."""
 
-    services: pipeline.Services
+    services: Services
     sender: Sender
     slots: asyncio.Semaphore
     renderer: _Renderer

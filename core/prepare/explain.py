@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from core import pipeline
+from core.build.reader import PreparedReader, Reader, build_reader_digest
 from core.errors import SourceError
 from core.fetch.ids import normalize_arxiv_id
+from core.listing import LOOKUP
 from core.models import Adjustment, Paper, Score, Subscription
+from core.prepare.day import load_day
+from core.prepare.reader import load_feedback, score_interests
 from core.score.feedback import adjustments
-from core.score.interests import WatchList, parse_interests
-from core.store import LOOKUP
+from core.score.profile import WatchList, parse_interests
+from core.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,7 @@ class Explanation:
 
 
 async def explain_paper(
-    services: pipeline.Services, sub: Subscription, id_or_url: str, *, now: datetime,
+    services: Services, sub: Subscription, id_or_url: str, *, now: datetime,
 ) -> Explanation:
     """Explain one stored paper's score for `sub`'s chat; raise SourceError for a bad or unknown id."""
     arxiv_id = normalize_arxiv_id(id_or_url)
@@ -45,22 +48,24 @@ async def explain_paper(
     if paper is None:
         raise SourceError(f"no stored paper {arxiv_id}; /paper {arxiv_id} fetches and scores it")
     day = paper.published if paper.announce_type != LOOKUP else None
-    ctx = await pipeline.load_day(services, day) if day is not None else None
+    ctx = await load_day(services, day) if day is not None else None
     field_score = next((s for p, s in ctx.scored if p.arxiv_id == arxiv_id), None) if ctx else None
     if field_score is None:
         stored = await services.store.scores_for_paper(arxiv_id)
-        field_score = next((s for key, s in stored.items() if not key.startswith("interests:")), None)
+        field_score = next(iter(stored.values()), None)
     profile = parse_interests(sub.interests)
     mine: list[tuple[Paper, Score]] = []
     if ctx is not None and day is not None and sub.interests.strip():
-        mine = await pipeline.score_interests(services, sub.interests, day, now=now)  # as its digest does
+        mine = await score_interests(services, sub.interests, day, now=now, ctx=ctx)  # as its digest does
     interest_score = next((s for p, s in mine if p.arxiv_id == arxiv_id), None)
-    feedback = await pipeline.load_feedback(services, sub.chat)
+    feedback = await load_feedback(services, sub.chat)
     papers = [p for p, _ in ctx.scored] if ctx else [paper]
     adjustment = adjustments([paper, *papers], feedback).get(arxiv_id) if feedback else None
     section, shown = None, None
     if ctx is not None:
-        digest = pipeline.subscriber_digest(services, sub, ctx, mine, feedback=feedback)
+        # The section does not depend on summaries: the digest built from what is at hand places it.
+        digest = build_reader_digest(PreparedReader(ctx, Reader.of(sub), services.fields,
+                                                    services.settings.digest_max_per_field, tuple(mine), feedback))
         for part in digest.sections:
             hit = next((s for p, s in part.items if p.arxiv_id == arxiv_id), None)
             if hit is not None:

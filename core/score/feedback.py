@@ -1,7 +1,7 @@
 """What a chat's 👍/👎 votes do to its next digests (pure): a score adjustment by similarity.
 
 Owns the paper similarity (tf-idf cosine over title and abstract words, idf from the day's papers)
-and the adjustment rule. It must not read the store or decide wording: the pipeline loads the votes,
+and the adjustment rule. It must not read the store or decide wording: core/prepare/reader.py loads the votes,
 core/build/digest.py applies an Adjustment and says why.
 
 The rule, per paper of a digest:

@@ -1,21 +1,10 @@
-"""Personal interests: parse `/interests` text, route each profile's candidates, judge them cheaply.
+"""Personal interests: route each profile's candidates, read them once, judge each profile cheaply.
 
-Owns what an interests text means (free-text interests, avoided topics, a keyword watch list), how
-profiles are normalised so trivially different spellings share work, the routing of the day's papers
-to a profile (offline, no tokens), and the per-profile LLM judgement on summaries with its cache. It
-must not decide how a digest looks (core/build/digest.py) or talk to chat platforms.
-
-The text, as `/interests` takes it:
-- Comma-, semicolon- or newline-separated phrases are free-text interests, scored as the reader's
-  own field "My interests" (as before watch lists existed). "not X", "no X", "without X", "exclude X",
-  "不要X", "不看X", "排除X" make X an avoided (low-priority) topic.
-- Watch terms are matched literally and listed under "Keyword matches", with a summary:
-  - arXiv category codes (cs.LG, math.OC, stat.ML, q-bio.NC, quant-ph...), wherever they appear;
-  - "quoted phrases" (also “...”, 「...」, 『...』);
-  - everything after `watch:` (or `keywords:`, `kw:`, `关键词:`), comma-separated.
-  A keyword matches whole words of the title or abstract, ignoring case, plurals, and hyphens versus
-  spaces ("LLM memory" matches "LLM-memories"); a category matches any of the paper's categories
-  (an archive alone, such as quant-ph or astro-ph, matches its subcategories too).
+Owns the per-day scoring of interests profiles (parsed by core/score/profile.py): the routing of the
+day's papers to a profile (offline, no tokens), the per-profile LLM judgement on summaries and its cache
+(the store's judgements table, keyed by the normalised profile and `judge_key`), and which watch-list
+matches are summarised ahead of the digest. It must not decide how a digest looks (core/build/) or talk
+to chat platforms, and it never reads the clock: `now` is a parameter.
 
 Cost model, per day (see bench/profiles.py for the figures):
 1. Routing is free: a per-day word index (core/score/routing.py) picks at most INTEREST_CANDIDATES papers
@@ -23,33 +12,28 @@ Cost model, per day (see bench/profiles.py for the figures):
 2. Reading is shared: each candidate paper is read once into a short English summary
    (core/score/summaries.py), whatever the number of profiles that route it.
 3. Judging is the only per-profile cost: one request shows the LLM the profile and each candidate's
-   one-sentence summary under short local ids, and stores a Score per candidate under a key made of
-   the *normalised* profile, so identical profiles (in any spelling) are judged once.
+   one-sentence summary under short local ids, and stores a Score per candidate under the *normalised*
+   profile, so identical profiles (in any spelling) are judged once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
-from core.build.digest import INTERESTS_SLUG
-from core.models import LANGUAGES, Field, Paper, Score, Summary
+from core.models import LANGUAGES, Paper, Score, Summary
 from core.prompts import load_prompt
-from core.runs import summarise_runs
-from core.score.offline import WORD_RE, stem
+from core.score.cache import RETRY_STAGES
+from core.score.judge import score_summaries
+from core.score.llm import LLMConfig, TokenBudget
+from core.score.profile import Profile, parse_interests, rank_matches, watch_matches
 from core.score.routing import ROUTE_LIMIT, offline_interest_scores, route_candidates
 from core.score.summaries import first_sentence, get_summaries, summary_key
-
-if TYPE_CHECKING:
-    from core.services import Services
+from core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -61,210 +45,16 @@ INTEREST_CANDIDATES = ROUTE_LIMIT
 # Watch-list matches summarised ahead of the digest: the ones a digest can show, plus room for papers
 # that a chat's own fields or votes push ahead.
 WATCH_SUMMARY_MARGIN = 5
-# Stages whose stored score is retried on the next call (the LLM did not judge the paper).
-RETRY_STAGES = frozenset({"offline-fallback", "offline-budget"})
-
-_SEPARATORS = re.compile(r"[,;，；、\n]+")
-_NEGATION = re.compile(r"^(?:(?:not|no|without|exclude)\s+|(?:不要|不看|排除)\s*)(.+)$", re.IGNORECASE)
-_WATCH_PREFIX = re.compile(r"(?:^|(?<=[\s,;]))(?:watch|keywords?|kw|关键词)\s*:", re.IGNORECASE)
-_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」|『([^』]+)』')
-_CATEGORY = re.compile(
-    r"^(?:(?:cs|math|stat|eess|econ|q-bio|q-fin|physics|astro-ph|cond-mat|nlin)\.[a-z][a-z-]*"
-    r"|quant-ph|gr-qc|hep-(?:th|ph|ex|lat)|nucl-(?:th|ex)|math-ph|astro-ph|cond-mat|q-bio|q-fin)$",
-    re.IGNORECASE,
-)
-_INNER_DASH = re.compile(r"(?<=\w)[-_‐‑–/](?=\w)")
-_DASHES = re.compile(r"[-_‐‑–—]+")
-
-
-def canonical_phrase(phrase: str) -> str:
-    """Normalise one phrase: width, case, dashes and underscores as spaces, spacing, outer punctuation (pure)."""
-    text = unicodedata.normalize("NFKC", phrase).casefold()
-    text = _DASHES.sub(" ", text)
-    return " ".join(text.split()).strip(" .:!?\"'“”「」『』")
-
-
-def is_category(term: str) -> bool:
-    """True for an arXiv category code such as cs.LG or quant-ph."""
-    return bool(_CATEGORY.match(term.strip()))
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """One `/interests` text, parsed. Phrases keep the reader's spelling; `key` is spelling-blind."""
-
-    text: str
-    interests: tuple[str, ...] = ()
-    avoid: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()  # watch keywords, matched literally
-    categories: tuple[str, ...] = ()  # watch arXiv categories
-
-    @property
-    def has_interests(self) -> bool:
-        return bool(self.interests)
-
-    @property
-    def watch(self) -> tuple[str, ...]:
-        return (*self.keywords, *self.categories)
-
-    @property
-    def normalised(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The interests and avoided topics as the LLM sees them: canonical, deduplicated, sorted."""
-        return (tuple(sorted({c for c in map(canonical_phrase, self.interests) if c})),
-                tuple(sorted({c for c in map(canonical_phrase, self.avoid) if c})))
-
-    @property
-    def key(self) -> str:
-        """Identity of the judged profile: the same for any spelling, order or watch list; "" without interests."""
-        if not self.interests:
-            return ""
-        blob = json.dumps(self.normalised, ensure_ascii=False)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def field(self) -> Field:
-        """The reader's own field, in their spelling: the digest section and the offline router use it."""
-        description = "; ".join(self.interests) or " ".join(self.text.split())
-        return Field(slug=INTERESTS_SLUG, name_zh="我的兴趣", name_en="My interests", description_zh=description,
-                     description_en=description, keywords=self.interests, ignore=self.avoid)
-
-    def judge_field(self) -> Field:
-        """The field the LLM judges against: normalised, so identical profiles send identical requests."""
-        interests, avoid = self.normalised
-        description = "; ".join(interests)
-        return Field(slug=INTERESTS_SLUG, name_zh="我的兴趣", name_en="My interests", description_zh=description,
-                     description_en=description, keywords=interests, ignore=avoid)
-
-
-def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
-    seen: dict[str, str] = {}
-    for item in items:
-        seen.setdefault(canonical_phrase(item), item)
-    return tuple(v for k, v in seen.items() if k)
-
-
-def parse_interests(text: str) -> Profile:
-    """Parse an `/interests` text into interests, avoided topics and a watch list (pure)."""
-    text = unicodedata.normalize("NFKC", text or "")
-    head, watch_part = text, ""
-    prefix = _WATCH_PREFIX.search(text)
-    if prefix is not None:
-        head, watch_part = text[: prefix.start()], text[prefix.end():]
-    keywords: list[str] = []
-    categories: list[str] = []
-
-    def take_quoted(match: re.Match[str]) -> str:
-        keywords.append(next(g for g in match.groups() if g is not None).strip())
-        return ","
-
-    head = _QUOTED.sub(take_quoted, head)
-    watch_part = _QUOTED.sub(take_quoted, watch_part)
-    interests: list[str] = []
-    avoid: list[str] = []
-    for part in (p.strip() for p in _SEPARATORS.split(head)):
-        if not part:
-            continue
-        if is_category(part):
-            categories.append(part)
-            continue
-        negated = _NEGATION.match(part)
-        (avoid if negated else interests).append(negated.group(1).strip() if negated else part)
-    for part in (p.strip().strip("\"'") for p in _SEPARATORS.split(watch_part)):
-        if part:
-            (categories if is_category(part) else keywords).append(part)
-    return Profile(text=text, interests=_dedupe(interests), avoid=_dedupe(avoid),
-                   keywords=_dedupe(k for k in keywords if k), categories=_dedupe(categories))
-
-
-def interest_field(interests: str) -> Field:
-    """Turn `/interests` text into the reader's own field (pure); watch terms are not part of it.
-
-    "diffusion LLMs, KV-cache compression, not medical imaging": comma- or semicolon-separated phrases
-    become keywords; phrases starting with "not", "no", "without" or "不要/不看" become low-priority areas.
-    """
-    return parse_interests(interests).field()
-
-
-# -- the watch list ----------------------------------------------------------------------------------
-
-
-def _stems(text: str) -> str:
-    return " " + " ".join(stem(w) for w in WORD_RE.findall(_INNER_DASH.sub(" ", text))) + " "
-
-
-def _probe(word: str) -> str:
-    """A substring every spelling of `word` that stems alike contains (for a cheap prefilter)."""
-    lowered, stemmed = word.lower(), stem(word)
-    common = 0
-    for a, b in zip(lowered, stemmed, strict=False):
-        if a != b:
-            break
-        common += 1
-    return lowered[: min(common, 4)] or lowered[:1]
-
-
-@dataclass(frozen=True, slots=True)
-class WatchList:
-    """A profile's watch terms compiled for matching (pure)."""
-
-    keywords: tuple[tuple[str, str, str], ...]  # (as given, " stem stem ", probe)
-    categories: tuple[tuple[str, str], ...]  # (as given, lower-case code)
-
-    @classmethod
-    def of(cls, profile: Profile) -> WatchList:
-        keywords = []
-        for kw in profile.keywords:
-            stems = _stems(kw)
-            words = WORD_RE.findall(_INNER_DASH.sub(" ", kw))
-            if words:
-                keywords.append((kw, stems, _probe(max(words, key=len))))
-        return cls(tuple(keywords), tuple((c, c.strip().lower()) for c in profile.categories))
-
-    def match(self, paper: Paper) -> tuple[str, ...]:
-        """The watch terms `paper` matches, in watch-list order."""
-        hits: list[str] = []
-        cats = [c.lower() for c in paper.categories]
-        for shown, code in self.categories:
-            if any(c == code or ("." not in code and c.startswith(code + ".")) for c in cats):
-                hits.append(shown)
-        if self.keywords:
-            raw = (paper.title + " " + paper.abstract).lower()
-            stems = ""
-            for shown, wanted, probe in self.keywords:
-                if probe not in raw:
-                    continue
-                stems = stems or _stems(paper.title) + " | " + _stems(paper.abstract)
-                if wanted in stems:
-                    hits.append(shown)
-        return tuple(hits)
-
-
-def watch_matches(profile: Profile, papers: Sequence[Paper]) -> list[tuple[Paper, tuple[str, ...]]]:
-    """Papers that match the profile's watch list, with the terms each matched, in input order (pure)."""
-    if not profile.watch:
-        return []
-    watch = WatchList.of(profile)
-    out = []
-    for paper in papers:
-        terms = watch.match(paper)
-        if terms:
-            out.append((paper, terms))
-    return out
-
-
-def rank_matches(
-    matches: Sequence[tuple[Paper, tuple[str, ...]]], best: Mapping[str, float],
-) -> list[tuple[Paper, tuple[str, ...]]]:
-    """Order watch matches: more terms first, then the paper's best known score, then id (pure)."""
-    return sorted(matches, key=lambda m: (-len(m[1]), -best.get(m[0].arxiv_id, 0.0), m[0].arxiv_id))
-
 
 # -- scoring a day's profiles: route (free), read (shared), judge (per profile) ----------------------------
 
 
-def judge_key(model: str, prompt_version: str, summaries_key: str, lang: str, profile_key: str) -> str:
-    """Cache key of one profile's judged scores: a new model, template, summary or language is a new key."""
+def judge_key(model: str, prompt_version: str, summaries_key: str, lang: str) -> str:
+    """Which judgement of a profile is cached: a new model, template, summary or language is a new key.
+
+    The store keeps judgements per (profile key, judge key); the profile key is `Profile.key`."""
     blob = f"{model}|{prompt_version}|{summaries_key}|{lang}"
-    return f"interests:{profile_key}:{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 class InterestScores(list[tuple[Paper, Score]]):
@@ -286,7 +76,7 @@ class _Plan:
 
     profile: Profile
     offline: dict[str, Score]
-    key: str = ""
+    key: str = ""  # judge_key
     judged: dict[str, Score] = field(default_factory=dict)
     todo: list[Paper] = field(default_factory=list)
 
@@ -301,12 +91,14 @@ async def score_profiles(
     lang: str | None = None,
     summary_langs: Sequence[str] | None = None,
     candidates: int = INTEREST_CANDIDATES,
+    field_best: Mapping[str, float] | None = None,
 ) -> dict[str, InterestScores]:
     """Score `day`'s papers against each interests text; identical profiles share every token.
 
     Judged scores are cached per normalised profile, so a second call (or a second subscriber with
     the same interests) spends nothing. Watch-list matches are summarised in `summary_langs` (default:
-    the languages of active chats with that text, else DIGEST_LANGUAGE).
+    the languages of active chats with that text, else DIGEST_LANGUAGE); `field_best` is each paper's
+    field score on the day's run, which ranks the matches worth summarising.
     """
     settings, store = services.settings, services.store
     lang = lang or settings.digest_language
@@ -322,7 +114,7 @@ async def score_profiles(
     if use_llm and services.llm is not None and plans:
         await _judge(services, list(plans.values()), by_id, day=day, now=now, lang=lang, limit=candidates)
     summaries = await _watch_summaries(services, profiles, papers, day=day, now=now, use_llm=use_llm,
-                                       langs=summary_langs, plans=plans)
+                                       langs=summary_langs, plans=plans, field_best=field_best or {})
     out: dict[str, InterestScores] = {}
     for text, profile in profiles.items():
         scored: list[tuple[Paper, Score]] = []
@@ -343,17 +135,14 @@ async def _judge(
     lang: str, limit: int,
 ) -> None:
     """Fill each plan's `judged`: cached scores first, then one LLM judgement per profile for the rest."""
-    from core.score.judge import score_summaries
-    from core.score.llm import LLMConfig, TokenBudget
-
     settings, store = services.settings, services.store
     assert services.llm is not None
     prompt = load_prompt("judge_interests")
     summaries_key = summary_key(settings.llm_model, load_prompt("summarize_papers"))
     for plan in plans:
-        plan.key = judge_key(settings.llm_model, prompt.version, summaries_key, lang, plan.profile.key)
+        plan.key = judge_key(settings.llm_model, prompt.version, summaries_key, lang)
         wanted = route_candidates(plan.profile.normalised[0], list(by_id.values()), limit)
-        cached = await store.get_scores(plan.key, wanted)
+        cached = await store.get_judgements(plan.profile.key, plan.key, wanted)
         plan.judged = {k: v for k, v in cached.items() if v.stage not in RETRY_STAGES}
         plan.todo = [by_id[i] for i in wanted if i not in plan.judged]
     reading = list({p.arxiv_id: p for plan in plans for p in plan.todo}.values())
@@ -382,7 +171,7 @@ async def _judge(
     asking = [plan for plan in plans if plan.todo]
     answers = await asyncio.gather(*(one(plan) for plan in asking))
     for plan, scores in zip(asking, answers, strict=True):  # one writer at a time: the store is one connection
-        await store.save_scores(plan.key, scores, now)
+        await store.save_judgements(plan.profile.key, plan.key, scores, now)
         plan.judged.update({s.arxiv_id: s for s in scores})
     await store.add_usage(day, INTEREST_PURPOSE, tokens_in=totals[0], tokens_out=totals[1], requests=totals[2],
                           now=now)
@@ -392,20 +181,16 @@ async def _judge(
 
 async def _watch_summaries(
     services: Services, profiles: Mapping[str, Profile], papers: Sequence[Paper], *, day: date, now: datetime,
-    use_llm: bool, langs: Sequence[str] | None, plans: Mapping[str, _Plan],
+    use_llm: bool, langs: Sequence[str] | None, plans: Mapping[str, _Plan], field_best: Mapping[str, float],
 ) -> dict[tuple[str, str], Summary]:
     """Summaries of the watch-list matches a digest can show, in the languages their chats read."""
     watching = {text: p for text, p in profiles.items() if p.watch}
     if not watching or not papers or not use_llm or services.llm is None:
         return {}  # the digest falls back to excerpts by itself
     store, settings = services.store, services.settings
-    best: dict[str, float] = {}
-    summary = summarise_runs(day, await store.runs_of_day(day))
-    if summary is not None and summary.scorer_key:
-        best = {p.arxiv_id: s.value or 0.0 for p, s in await store.scored_papers(day, summary.scorer_key)}
     wanted: dict[str, dict[str, Paper]] = {}
     for text, profile in watching.items():
-        mine = dict(best)
+        mine = dict(field_best)
         if profile.has_interests:
             for arxiv_id, score in plans[profile.key].judged.items():
                 mine[arxiv_id] = max(mine.get(arxiv_id, 0.0), score.value or 0.0)

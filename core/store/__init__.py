@@ -2,8 +2,9 @@
 
 One SQLite file (aiosqlite) holds papers (with an FTS5 index over title, abstract and authors),
 field definitions, scores keyed by (paper, scorer key), runs, subscriptions, votes, the delivery
-ledger, per-language paper summaries and LLM usage outside the field run. `Store` is the one object
-callers hold; each table module below adds the queries of the tables it is named for:
+ledger, per-language paper summaries, LLM usage outside the field run, and interest judgements.
+`Store` is the one object callers hold; each table module below adds the queries of the tables it is
+named for:
 
     schema.py         the tables, MIGRATIONS (PRAGMA user_version) and migrate
     base.py           open/close, and running one statement over many rows or many ids (chunked)
@@ -14,6 +15,7 @@ callers hold; each table module below adds the queries of the tables it is named
     subscriptions.py  subscriptions and votes
     summaries.py      summaries and LLM usage outside the field run
     deliveries.py     the delivery ledger
+    judgements.py     interest profiles' judgements of papers (never a paper's field score)
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
 core/runs.py.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from core.listing import LOOKUP as LOOKUP
 from core.store.deliveries import DeliveryQueries
+from core.store.judgements import JudgementQueries
 from core.store.papers import PaperQueries
 from core.store.papers import fts_query as fts_query
 from core.store.runs import RunQueries
@@ -41,5 +44,6 @@ class Store(
     SubscriptionQueries,
     SummaryQueries,
     DeliveryQueries,
+    JudgementQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""

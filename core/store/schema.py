@@ -130,10 +130,37 @@ CREATE TABLE IF NOT EXISTS llm_usage (
 );
 """
 
+# Version 3: interest judgements in their own table. Version 2 stored them in `scores` under the scorer key
+# "interests:<profile key (16 hex)>:<judge key (12 hex)>"; the migration splits that key once, here, and
+# moves the rows, so no code needs to know that spelling again.
+JUDGEMENTS = """
+CREATE TABLE IF NOT EXISTS judgements (
+    arxiv_id TEXT NOT NULL REFERENCES papers(arxiv_id),
+    profile_key TEXT NOT NULL,      -- the normalised interests profile
+    judge_key TEXT NOT NULL,        -- model + prompt version + summary key + language
+    field_slug TEXT,
+    value REAL,
+    reason TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    field_scores TEXT NOT NULL,     -- JSON object slug -> value
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (arxiv_id, profile_key, judge_key)
+);
+
+INSERT OR REPLACE INTO judgements
+    (arxiv_id, profile_key, judge_key, field_slug, value, reason, stage, field_scores, created_at)
+SELECT arxiv_id, substr(scorer_key, 11, 16), substr(scorer_key, 28), field_slug, value, reason, stage,
+       field_scores, created_at
+FROM scores WHERE scorer_key LIKE 'interests:%';
+
+DELETE FROM scores WHERE scorer_key LIKE 'interests:%';
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
     SUMMARIES_AND_USAGE,
+    JUDGEMENTS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,53 @@
+"""Reader views of a scored day: a subscriber's digest (`/today`) and the day's own digest (the Markdown file).
+
+Each is load -> prepare (core/prepare/reader.py: every LLM step, once) -> build (core/build/reader.py:
+pure, once). It must not score a day, write files or read the clock: `now` is a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from core.build.reader import PreparedReader, Reader, build_reader_digest
+from core.models import Digest, Subscription
+from core.prepare.day import latest_digest_day, load_day
+from core.prepare.reader import load_feedback, prepare_reader
+from core.services import Services
+
+
+async def digest_for_subscription(
+    services: Services, sub: Subscription, *, now: datetime, day: date | None = None,
+) -> Digest | None:
+    """One subscriber's digest for `day` (default: the latest run): their fields, interests, votes and threshold."""
+    day = day or await latest_digest_day(services)
+    if day is None:
+        return None
+    ctx = await load_day(services, day)
+    if ctx is None:
+        return None
+    feedback = await load_feedback(services, sub.chat)
+    prepared = await prepare_reader(services, Reader.of(sub), ctx, now=now, feedback=feedback)
+    return build_reader_digest(prepared)
+
+
+async def build_day_digest(
+    services: Services,
+    day: date,
+    *,
+    lang: str,
+    min_score: float,
+    field_slugs: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> Digest | None:
+    """Build a digest for `day` from the store, with the scores of the day's latest run (no LLM step).
+
+    Returns None when no run has happened for that day yet. A day whose run found no
+    announcement gives a digest with `announced=False`.
+    """
+    ctx = await load_day(services, day)
+    if ctx is None:
+        return None
+    reader = Reader(lang, min_score, tuple(field_slugs))
+    return build_reader_digest(PreparedReader(ctx, reader, services.fields, services.settings.digest_max_per_field,
+                                              notes=tuple(notes)))
