@@ -470,6 +470,28 @@ class Commands:
             interests=sub.interests or say(lang, "none"),
         ))
 
+    # -- what adapters report and read (they never touch the store) ----------------------------
+
+    async def chat_gone(self, chat: ChatRef, now: datetime, reason: str) -> None:
+        """The platform says the chat is gone for us (bot blocked, removed, channel archived): deactivate
+        its subscription, keeping its settings for when it comes back."""
+        sub = await self.services.store.get_subscription(chat)
+        if sub is not None and sub.active:
+            await self.services.store.set_active(chat, False, now)
+            log.warning("%s:%s subscription deactivated: %s", chat.platform, chat.chat_id, reason)
+
+    async def chat_moved(self, old: ChatRef, new: ChatRef, now: datetime) -> None:
+        """The chat has a new id (a Telegram group became a supergroup): its settings, votes and
+        deliveries move with it."""
+        log.info("%s chat %s moved to %s", old.platform, old.chat_id, new.chat_id)
+        await self.services.store.move_subscription(old, new, now)
+
+    async def subscribed_chats(self, platform: str, lang: str) -> list[tuple[Subscription, str]]:
+        """Every active subscription on `platform`, with its fields' names in `lang` (Slack's App Home)."""
+        names = {f.slug: f.name(lang) for f in self.services.fields}
+        return [(sub, ", ".join(names.get(s, s) for s in sub.fields) or say(lang, "all_fields"))
+                for sub in await self.services.store.list_subscriptions(platform=platform)]
+
 
 def _short(title: str, limit: int = 80) -> str:
     """A title cut at a word, for one line of /why."""
