@@ -456,7 +456,7 @@ async def test_messages_to_one_chat_are_paced_and_other_chats_do_not_wait(
     assert clock.sleeps == [1.0, 1.0]  # the second and third to one chat waited; the other chat did not
 
 
-def test_telegram_paces_each_chat_by_default_and_tests_turn_it_off(services: Services) -> None:
+def test_telegram_paces_each_chat_at_one_second_unless_told_otherwise(services: Services) -> None:
     assert TelegramSender(Bot(TOKEN)).min_interval == 1.0
     assert TelegramBot(services.settings, Commands(services)).sender.min_interval == 1.0
     assert TelegramBot(services.settings, Commands(services), min_interval=0).sender.min_interval == 0
