@@ -193,7 +193,7 @@ async def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     await app.initialize()
     # As `deliver` builds them (bot/cli.py open_senders): Slack paced 1 s per channel. Telegram's per-chat
     # pacing (1 s) is off: at the fake's rate (Telegram's x5) it, not the rate limit measured here, would
-    # set the pace (ratio 1.66 instead of 1.39 on the machine that measured it).
+    # set the pace (one run with it on: ratio 1.66 where the runs without it gave 1.17-1.39).
     senders: dict[str, Any] = {"telegram": TelegramSender(app.bot, min_interval=0),
                                "slack": SlackSender(build_slack_client(settings))}
     options = {"concurrency": args.concurrency} if args.concurrency else {}
