@@ -158,7 +158,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = 
         if args.command == "stats":
             return await cmd_stats(services, args)
         if args.command == "serve":
-            return await cmd_serve(services)
+            return await cmd_serve(services, clock)
         if args.command == "deliver":
             return await cmd_deliver(services, args, now)
         if args.command == "status":
@@ -303,7 +303,7 @@ async def cmd_status(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_serve(services: Services) -> int:
+async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
     """Start the configured bots and the scheduler; stop cleanly on SIGINT or SIGTERM."""
     settings = services.settings
     commands = Commands(services)
@@ -311,11 +311,11 @@ async def cmd_serve(services: Services) -> int:
     if settings.telegram_bot_token:
         from bot.telegram import TelegramBot
 
-        bots.append(TelegramBot(settings, commands))
+        bots.append(TelegramBot(settings, commands, clock=clock))
     if settings.slack_bot_token:
         from bot.slack import SlackBot
 
-        bots.append(SlackBot(settings, commands))
+        bots.append(SlackBot(settings, commands, clock=clock))
     if not bots:
         raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN (see README)")
     started: list[Any] = []
@@ -329,7 +329,7 @@ async def cmd_serve(services: Services) -> int:
                 log.error("could not start %s: %s", type(bot).__name__, exc)
         if not started:
             raise ConfigError("no chat platform could be started")
-        scheduler = Scheduler(services, {bot.sender.platform: bot.sender for bot in started})
+        scheduler = Scheduler(services, {bot.sender.platform: bot.sender for bot in started}, clock=clock)
         scheduler.start()
         log.info("serving: %s; scoring %s %s on %s", ", ".join(b.sender.platform for b in started),
                  settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))

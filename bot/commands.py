@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from bot.parsing import closest_slugs, parse_command, parse_min_score, parse_time, parse_timezone
 from bot.replies import ActionResult, Button, Caller, IsAdmin, Reply, field_names, info, vote_buttons
@@ -22,7 +23,7 @@ from core.build.digest import digest_blocks, format_score, short_authors
 from core.calendar import latest_listing_day
 from core.errors import DigestError, SourceError
 from core.lookup import lookup_paper, search_papers
-from core.models import Block, Heading, Note, PaperItem, Subscription
+from core.models import Block, ChatRef, Heading, Note, PaperItem, Subscription
 from core.prepare.explain import explain_paper
 from core.score.profile import parse_interests
 from core.services import Services
@@ -306,6 +307,28 @@ class Commands:
             score=format_score(sub.min_score), time=sub.digest_time, tz=sub.timezone, lang=lang,
             interests=sub.interests or say(lang, "none"),
         ))
+
+    # -- what adapters report and read (they never touch the store) ----------------------------
+
+    async def chat_gone(self, chat: ChatRef, now: datetime, reason: str) -> None:
+        """The platform says the chat is gone for us (bot blocked, removed, channel archived): deactivate
+        its subscription, keeping its settings for when it comes back."""
+        sub = await self.services.store.get_subscription(chat)
+        if sub is not None and sub.active:
+            await self.services.store.set_active(chat, False, now)
+            log.warning("%s:%s subscription deactivated: %s", chat.platform, chat.chat_id, reason)
+
+    async def chat_moved(self, old: ChatRef, new: ChatRef, now: datetime) -> None:
+        """The chat has a new id (a Telegram group became a supergroup): its settings, votes and
+        deliveries move with it."""
+        log.info("%s chat %s moved to %s", old.platform, old.chat_id, new.chat_id)
+        await self.services.store.move_subscription(old, new, now)
+
+    async def subscribed_chats(self, platform: str, lang: str) -> list[tuple[Subscription, str]]:
+        """Every active subscription on `platform`, with its fields' names in `lang` (Slack's App Home)."""
+        names = {f.slug: f.name(lang) for f in self.services.fields}
+        return [(sub, ", ".join(names.get(s, s) for s in sub.fields) or say(lang, "all_fields"))
+                for sub in await self.services.store.list_subscriptions(platform=platform)]
 
 
 def menu(lang: str) -> Sequence[tuple[str, str]]:

@@ -117,7 +117,7 @@ async def telegram_pass(tmp_path: Path, fake_telegram: FakeTelegram) -> AsyncIte
         bot = TelegramBot(settings, Commands(services))
         await bot.application.initialize()
         try:
-            yield services, TelegramSender(bot.application.bot, retry_delay=0.01), expected
+            yield services, TelegramSender(bot.application.bot, retry_delay=0.01, min_interval=0), expected
         finally:
             await bot.application.shutdown()
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Hashable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -28,12 +30,14 @@ from bot.slack import SlackSender, build_slack_client
 from bot.telegram import TelegramBot, TelegramSender
 from core.config import PROJECT_ROOT, Settings
 from core.deliver.delivery import deliver_due, digest_parts
+from core.deliver.pacing import ChatPacer
 from core.fields import load_fields
 from core.models import ChatRef, Subscription
 from core.services import Services
 from core.store import Store
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.arxiv import fake_arxiv as fake_arxiv  # noqa: F401
+from tests.fakes.clock import FakeMonotonic
 from tests.fakes.slack import FakeSlack, fake_slack  # noqa: F401
 from tests.fakes.telegram import FakeTelegram, fake_telegram  # noqa: F401
 from tests.samples import scored_sample
@@ -70,7 +74,7 @@ async def platforms(tmp_path: Path, fake_telegram: FakeTelegram, fake_slack: Fak
         await bot.application.initialize()
         try:
             senders: dict[str, Any] = {
-                "telegram": TelegramSender(bot.application.bot, retry_delay=0.01),
+                "telegram": TelegramSender(bot.application.bot, retry_delay=0.01, min_interval=0),
                 "slack": SlackSender(client, min_interval=0),
             }
             yield Platforms(services, senders, fake_telegram, fake_slack)
@@ -124,6 +128,46 @@ async def test_mixed_platforms_ride_out_429s_and_5xx_and_each_chat_gets_one_dige
     assert again.sent == 0 and again.already == 7
     await assert_each_got_its_digest_once(p, subs)
     assert await p.services.store.delivery_counts(DAY) == {"sent": 7}
+
+
+class RecordingPacer(ChatPacer):
+    """A ChatPacer on a fake clock that notes when each chat's turns start and how often the pass waited."""
+
+    def __init__(self, clock: FakeMonotonic) -> None:
+        super().__init__(1.0, clock, sleep=clock.sleep)
+        self.clock = clock
+        self.turns: defaultdict[ChatRef, list[float]] = defaultdict(list)
+        self.readied = 0
+
+    async def ready(self, chat: Hashable) -> None:
+        self.readied += 1
+        await super().ready(chat)
+
+    @asynccontextmanager
+    async def turn(self, chat: Hashable) -> AsyncIterator[None]:
+        async with super().turn(chat):
+            self.turns[cast(ChatRef, chat)].append(self.clock())
+            yield
+
+
+async def test_the_pass_and_the_senders_pace_each_chat_through_one_pacer(platforms: Platforms) -> None:
+    p = platforms
+    subs = await subscribe(p, ["101", "102"], ["C101", "C102"])
+    clock = FakeMonotonic()
+    pacers = {platform: RecordingPacer(clock) for platform in p.senders}
+    for platform, sender in p.senders.items():
+        sender.pacer = pacers[platform]
+    report = await deliver_due(p.services, p.senders, now=NOW)
+    assert (report.sent, report.failed) == (4, 0)
+    await assert_each_got_its_digest_once(p, subs)
+    for platform, pacer in pacers.items():
+        assert pacer.readied > 0, f"the pass waits for {platform}'s pacer before taking a slot"
+        for sub in subs:
+            if sub.chat.platform == platform:
+                times = pacer.turns[sub.chat]
+                assert len(times) == len(received(p, sub.chat)) > 1
+                assert all(b - a >= 1.0 for a, b in zip(times, times[1:], strict=False)), (sub.chat, times)
+    assert clock.sleeps, "parts to one chat waited on the (fake) clock"
 
 
 async def test_a_5xx_past_the_retries_fails_the_delivery_and_the_next_pass_sends_the_rest(
@@ -198,7 +242,7 @@ async def test_a_weekend_feed_through_the_scoring_job_sends_nothing_and_raises_n
         services = Services(settings, store, tuple(load_fields(settings.fields_path)), http=http,
                              monotonic=time.monotonic, sleep=asyncio.sleep)
         await store.save_subscription(Subscription(ChatRef("telegram", "501"), min_score=1.0), now)
-        bot = TelegramBot(settings, Commands(services))
+        bot = TelegramBot(settings, Commands(services), min_interval=0)
         await bot.application.initialize()
         try:
             scheduler = Scheduler(services, {"telegram": bot.sender}, clock=lambda: now)

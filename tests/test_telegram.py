@@ -28,11 +28,13 @@ from bot.telegram import MAX_MESSAGE_LENGTH, TelegramBot, TelegramSender, utf16_
 from core.build.digest import digest_blocks
 from core.config import PROJECT_ROOT, Settings
 from core.daily import RunResult, run_day
+from core.deliver.pacing import ChatPacer
 from core.errors import ConfigError, DeliveryError
 from core.fields import load_fields
 from core.models import Block, ChatRef, Heading, PaperItem
 from core.services import Services
 from core.store import Store
+from tests.fakes.clock import FakeMonotonic
 from tests.fakes.telegram import Call, FakeTelegram, fake_telegram  # noqa: F401
 from tests.samples import sample_digest
 
@@ -66,7 +68,7 @@ async def services(tmp_path: Path, fake_telegram: FakeTelegram) -> AsyncIterator
 @pytest_asyncio.fixture
 async def bot(services: Services) -> AsyncIterator[TelegramBot]:
     telegram_bot = TelegramBot(services.settings, Commands(services), webhook_listen="127.0.0.1",
-                               clock=lambda: CHAT_NOW)
+                               clock=lambda: CHAT_NOW, min_interval=0)
     await telegram_bot.start()
     try:
         yield telegram_bot
@@ -441,6 +443,27 @@ async def test_a_429_waits_retry_after_and_then_succeeds(
     assert second.at - first.at >= 1.0
 
 
+async def test_messages_to_one_chat_are_paced_and_other_chats_do_not_wait(
+    fake_telegram: FakeTelegram,  # noqa: F811
+) -> None:
+    clock = FakeMonotonic()
+    async with Bot(TOKEN, base_url=fake_telegram.api_url) as plain_bot:
+        sender = TelegramSender(plain_bot, pacer=ChatPacer(1.0, clock, sleep=clock.sleep))
+        [part] = sender.render([Heading("Hello")], "en")
+        for _ in range(3):
+            await sender.send_part(tg(CHAT), part)
+        await sender.send_part(tg(CHAT + 1), part)
+    assert [c.status for c in sent(fake_telegram, CHAT)] == [200] * 3
+    assert [c.status for c in sent(fake_telegram, CHAT + 1)] == [200]
+    assert clock.sleeps == [1.0, 1.0]  # the second and third to one chat waited; the other chat did not
+
+
+def test_telegram_paces_each_chat_at_one_second_unless_told_otherwise(services: Services) -> None:
+    assert TelegramSender(Bot(TOKEN)).min_interval == 1.0
+    assert TelegramBot(services.settings, Commands(services)).sender.min_interval == 1.0
+    assert TelegramBot(services.settings, Commands(services), min_interval=0).sender.min_interval == 0
+
+
 @pytest.mark.parametrize(
     ("html", "description"),
     [
@@ -481,7 +504,8 @@ async def test_webhook_mode_checks_the_secret_token(
     port = free_port()
     settings = services.settings.replace(telegram_webhook_url="https://digest.example/telegram/hook",
                                          telegram_webhook_secret="s3cret-token", telegram_webhook_port=port)
-    webhook_bot = TelegramBot(settings, Commands(services), webhook_listen="127.0.0.1", clock=lambda: CHAT_NOW)
+    webhook_bot = TelegramBot(settings, Commands(services), webhook_listen="127.0.0.1", clock=lambda: CHAT_NOW,
+                             min_interval=0)
     await webhook_bot.start()
     try:
         [hook] = fake_telegram.calls("setWebhook")

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from core.build.digest import digest_blocks
 from core.build.reader import Reader, build_reader_digest
 from core.calendar import announced_at
+from core.deliver.pacing import ChatPacer
 from core.errors import DeliveryError
 from core.models import Block, ChatRef, Delivery, Digest, Subscription
 from core.prepare.day import DayContext, latest_digest_day, load_day
@@ -50,9 +51,8 @@ UNDER_WAY_PER_SLOT = 4  # deliveries under way per part in flight (see deliver_d
 class Sender(Protocol):
     """One chat platform's outbound side.
 
-    A Sender may also have `min_interval` (seconds): the least time between two parts to one chat. The
-    pass waits it out between a digest's parts without holding a send slot, so per-chat pacing never
-    slows the other chats down.
+    A Sender may also have a `pacer` (core.deliver.pacing.ChatPacer) it sends through: the pass waits
+    for a chat's turn on it before taking a send slot, so per-chat pacing never slows the other chats.
     """
 
     platform: str  # "telegram" | "slack"
@@ -364,12 +364,10 @@ async def _send_parts(d: _Delivery, chat: ChatRef, parts: Sequence[object], firs
     A cancellation (Ctrl-C, shutdown) waits for the part on the wire to be answered and recorded before
     it takes effect: cancelling mid-request would leave a part the platform may have accepted unrecorded.
     """
-    interval = float(getattr(d.sender, "min_interval", 0.0))
-    previous = -interval
+    pacer: ChatPacer | None = getattr(d.sender, "pacer", None)
     for index in range(first, len(parts)):
-        wait = previous + interval - monotonic.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)  # per-chat pacing, without holding a slot
+        if pacer is not None:
+            await pacer.ready(chat)  # per-chat pacing, without holding a slot
         async with d.slots:
             step = asyncio.ensure_future(_send_and_record(d, chat, parts[index], index, index == len(parts) - 1))
             try:
@@ -379,7 +377,6 @@ async def _send_parts(d: _Delivery, chat: ChatRef, parts: Sequence[object], firs
                 if not step.cancelled():
                     step.exception()  # retrieved: this task reports the cancellation, not the part's fate
                 raise
-        previous = monotonic.monotonic()
         d.report.parts += 1
 
 

@@ -1,0 +1,98 @@
+"""Telegram's Sender: one message per sendMessage, paced per chat, Telegram's errors become DeliveryError.
+
+Owns the bounded retries on timeouts and network errors / 5xx (a 429 is the Bot's AIORateLimiter's)
+and the translation of Telegram's refusals (blocked, chat not found, migrated) into DeliveryError.
+It formats nothing (format.py) and handles no updates (bot.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from telegram import Bot as PTBBot
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bot.telegram.format import TelegramPart, to_telegram_html
+from core.deliver.pacing import ChatPacer
+from core.errors import DeliveryError
+from core.models import Block, ChatRef
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+RATE_LIMIT_RETRIES = 2  # AIORateLimiter: a 429 waits retry_after, then retries, at most this often
+SEND_TRIES = 3  # TelegramSender: tries per part on timeouts and network errors / 5xx
+CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
+
+
+class TelegramSender:
+    """core.deliver.delivery.Sender for Telegram: one part per sendMessage, Telegram errors become DeliveryError.
+
+    A 429 is retried by the Bot's AIORateLimiter (it waits retry_after); timeouts, network errors and
+    5xx are retried here, bounded, with jittered backoff. Messages to one chat go at most one per
+    `min_interval` seconds (Telegram allows about one a second per chat; 0 turns pacing off), through
+    `pacer`, which the delivery pass honours too.
+    """
+
+    platform = PLATFORM
+
+    def __init__(
+        self, bot: PTBBot, *, tries: int = SEND_TRIES, retry_delay: float = 1.0,
+        min_interval: float = CHAT_INTERVAL, pacer: ChatPacer | None = None,
+    ) -> None:
+        self.bot = bot
+        self.tries = tries
+        self.retry_delay = retry_delay
+        self.pacer = pacer or ChatPacer(min_interval, time.monotonic)
+
+    @property
+    def min_interval(self) -> float:
+        return self.pacer.min_interval
+
+    def render(self, blocks: Sequence[Block], lang: str) -> list[TelegramPart]:
+        """Spell a digest as Telegram messages with vote buttons (pure)."""
+        return to_telegram_html(blocks, lang)
+
+    async def send_part(self, chat: ChatRef, part: object) -> None:
+        """Send one message; raise DeliveryError (permanent / migrate_to) when Telegram refuses it."""
+        if not isinstance(part, TelegramPart):
+            raise TypeError(f"TelegramSender cannot send {type(part).__name__}")
+        async with self.pacer.turn(chat):
+            await self.call(chat, lambda: self.bot.send_message(
+                chat_id=chat.chat_id, text=part.html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                reply_markup=part.reply_markup(),
+            ))
+
+    async def call(self, chat: ChatRef, request: Callable[[], Awaitable[object]]) -> object:
+        """Run one Bot API request for `chat` with bounded retries, translating Telegram's errors."""
+        where = f"telegram chat {chat.chat_id}"
+        for attempt in range(1, self.tries + 1):
+            try:
+                return await request()
+            except Forbidden as exc:
+                raise DeliveryError(f"{where}: {exc}", permanent=True) from exc
+            except ChatMigrated as exc:
+                raise DeliveryError(f"{where} moved to {exc.new_chat_id}", migrate_to=str(exc.new_chat_id)) from exc
+            except BadRequest as exc:
+                if "chat not found" in str(exc).lower():
+                    raise DeliveryError(f"{where}: {exc}", permanent=True) from exc
+                log.warning("Telegram refused a message to %s: %s", where, exc)
+                raise DeliveryError(f"{where}: {exc}") from exc
+            except RetryAfter as exc:
+                raise DeliveryError(f"{where}: still rate limited after {RATE_LIMIT_RETRIES} retries") from exc
+            except (TimedOut, NetworkError) as exc:
+                if attempt == self.tries:
+                    raise DeliveryError(f"{where}: {exc} (after {self.tries} tries)") from exc
+                delay = self.retry_delay * 2 ** (attempt - 1) * (1 + random.random() / 2)
+                log.info("%s: %s; retrying in %.1fs", where, exc, delay)
+                await asyncio.sleep(delay)
+            except TelegramError as exc:
+                raise DeliveryError(f"{where}: {exc}") from exc
+        raise AssertionError("unreachable")
