@@ -160,7 +160,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = 
         if args.command == "serve":
             return await cmd_serve(services, clock)
         if args.command == "deliver":
-            return await cmd_deliver(services, args, now)
+            return await cmd_deliver(services, args, now, clock)
         if args.command == "status":
             return await cmd_status(services, args)
     raise ConfigError(f"unknown command {args.command}")
@@ -256,13 +256,16 @@ async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
             await telegram.application.shutdown()
 
 
-async def cmd_deliver(services: Services, args: argparse.Namespace, now: datetime) -> int:
+async def cmd_deliver(
+    services: Services, args: argparse.Namespace, now: datetime, clock: Clock = system_clock,
+) -> int:
     async with open_senders(services) as senders:
         if not senders:
             raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
         # SIGTERM (cron timeouts, systemd) stops the pass as Ctrl-C does: the parts on the wire finish
         # and are recorded, so the next run resumes without a duplicate.
-        task = asyncio.ensure_future(deliver_due(services, senders, now=now, day=args.date, force=args.force))
+        task = asyncio.ensure_future(deliver_due(services, senders, now=now, day=args.date, force=args.force,
+                                                 clock=clock))
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:

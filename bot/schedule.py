@@ -137,7 +137,7 @@ class Scheduler:
         if not self.senders:
             return
         try:
-            report = await deliver_due(self.services, self.senders, now=self.clock())
+            report = await deliver_due(self.services, self.senders, now=self.clock(), clock=self.clock)
         except DigestError as exc:
             log.error("delivery pass failed: %s", exc)
             return

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time as monotonic
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -237,7 +236,7 @@ async def deliver_due(
     # digest's parts) stays short.
     slots = {platform: asyncio.Semaphore(concurrency) for platform in senders}
     under_way = {platform: asyncio.Semaphore(concurrency * UNDER_WAY_PER_SLOT) for platform in senders}
-    started = monotonic.monotonic()
+    started = stamp()
     due: list[tuple[Subscription, Delivery | None]] = []
     for sub in subs:
         row = ledger.get(sub.chat)
@@ -274,7 +273,7 @@ async def deliver_due(
             group.create_task(feed(group, platform))
     log.info("delivery pass day=%s sent=%d parts=%d failed=%d deactivated=%d not_due=%d seconds=%.2f",
              day, report.sent, report.parts, report.failed, report.deactivated, report.not_due,
-             monotonic.monotonic() - started)
+             (stamp() - started).total_seconds())
     return report
 
 
