@@ -67,9 +67,9 @@ from core.models import Field, Paper  # noqa: E402
 from core.prepare.reader import score_interests, score_profiles  # noqa: E402
 from core.score.cache import score_with_cache  # noqa: E402
 from core.score.interests import INTEREST_CANDIDATES  # noqa: E402
-from core.score.llm import shorten_abstract  # noqa: E402
 from core.score.offline import WORD_RE, OfflineScorer, stem  # noqa: E402
 from core.score.profile import parse_interests  # noqa: E402
+from core.score.requests import shorten_abstract  # noqa: E402
 from core.score.routing import offline_interest_scores  # noqa: E402
 from core.score.summaries import SUMMARY_ABSTRACT_CHARS, first_sentence  # noqa: E402
 from core.services import Services  # noqa: E402

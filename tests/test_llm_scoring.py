@@ -18,17 +18,9 @@ from core.errors import ConfigError, ScoringError
 from core.models import Field, Paper, Score
 from core.prompts import load_prompt
 from core.score.embed import score_by_embedding
-from core.score.llm import (
-    ABSTRACT_CHARS,
-    LLMConfig,
-    LLMResult,
-    TokenBudget,
-    score_papers,
-    scorer_key,
-    select_candidates,
-    shorten_abstract,
-)
+from core.score.llm import LLMConfig, LLMResult, TokenBudget, score_papers, scorer_key, select_candidates
 from core.score.replies import parse_score_reply
+from core.score.requests import ABSTRACT_CHARS, shorten_abstract
 from tests.fakes.openai_server import FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from core.errors import ConfigError
 from core.fields import load_fields
 from core.models import Paper
 from core.prompts import PROMPTS_DIR, load_prompt
-from core.score.llm import render_request
+from core.score.requests import render_request
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,17 +18,9 @@ from openai.types.chat.completion_create_params import ResponseFormat
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.prompts import Prompt
-from core.score.llm import (
-    LANG_TEXT,
-    BatchRun,
-    LLMConfig,
-    LLMResult,
-    TokenBudget,
-    json_response_format,
-    result_of,
-    scores_schema,
-)
+from core.score.llm import BatchRun, LLMConfig, LLMResult, TokenBudget, result_of
 from core.score.replies import ReplyEntry, parse_score_reply
+from core.score.requests import LANG_TEXT, json_response_format, scores_schema
 
 # Template variables of `prompts/judge_interests.md`: $interests, $avoid, $language, $reason_limit and
 # $papers (a JSON array of {"id", "text"}: short local ids "1", "2"... and each paper's one-sentence summary,

@@ -1,6 +1,6 @@
 """Score papers with an LLM through any OpenAI-compatible chat endpoint.
 
-Owns the request shape (prompt, JSON mode, batching), the re-ask of entries a reply got wrong
+Owns sending (JSON mode, batching, concurrency), the re-ask of entries a reply got wrong
 (core/score/replies.py reads replies), the token budget and the fallback path, so every input paper
 always leaves with exactly one Score. It must not store anything or decide what a digest shows:
 caching scores by `scorer_key` is the store's job.
@@ -16,44 +16,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionUserMessageParam
-from openai.types.chat.completion_create_params import ResponseFormat
 
 from core.config import Settings
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.prompts import Prompt
 from core.score.replies import ReplyEntry, parse_score_reply
+from core.score.requests import ABSTRACT_CHARS, LANG_TEXT, render_request, response_format
 
 log = logging.getLogger(__name__)
 
-# Default of LLM_ABSTRACT_CHARS: abstracts are cut to this many characters (at a sentence, else a word, end).
-# The title and the opening sentences state the problem and the method, which is what a relevance score
-# needs; the rest (results, numbers, outlook) rarely moves a paper between fields. 450 characters keep two
-# or three sentences (arXiv abstracts average ~1,350 characters) for ~65 tokens instead of ~240. Part of
-# the scorer key, because a different cut is a different request.
-ABSTRACT_CHARS = 450
 # Blank replies (DeepSeek sends them under load) are asked again at most this many times.
 EMPTY_REPLY_RETRIES = 2
-SCHEMA_NAME = "paper_scores"
-
-LANG_TEXT: Mapping[str, Mapping[str, str]] = {
-    "zh": {"language": "简体中文 (Simplified Chinese)", "reason_long": "at most 40 汉字",
-           "reason_short": "at most 10 汉字"},
-    "en": {"language": "English", "reason_long": "at most 30 words", "reason_short": "at most 6 words"},
-}
-
-
-
 @dataclass(frozen=True, slots=True)
 class LLMConfig:
     """How to talk to the LLM; built from Settings once per run."""
@@ -136,122 +118,6 @@ def scorer_key(
         parts.append(lang)
     parts.append(",".join(f"{f.slug}={f.fingerprint}" for f in fields))
     return "|".join(parts)
-
-
-def scores_schema(entry_properties: Mapping[str, Any]) -> dict[str, Any]:
-    """Return `{"scores": [entry, ...]}` as a JSON schema valid under OpenAI strict mode (all required, closed)."""
-    entry = {
-        "type": "object",
-        "properties": dict(entry_properties),
-        "required": list(entry_properties),
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {"scores": {"type": "array", "items": entry}},
-        "required": ["scores"],
-        "additionalProperties": False,
-    }
-
-
-def reply_schema(field_slugs: Sequence[str]) -> dict[str, Any]:
-    """Return the JSON schema of a scoring reply: id, field (one of the slugs sent), score, reason."""
-    return scores_schema({
-        "id": {"type": "string"},
-        "field": {"type": "string", "enum": list(field_slugs)},
-        "score": {"type": "integer"},
-        "reason": {"type": "string"},
-    })
-
-
-def json_response_format(json_mode: str, name: str, schema: Mapping[str, Any]) -> ResponseFormat:
-    """Return the `response_format` for the JSON mode the provider supports (LLM_JSON_MODE)."""
-    if json_mode == "json_object":
-        return {"type": "json_object"}
-    if json_mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": dict(schema), "strict": True}}
-    raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
-
-
-def response_format(json_mode: str, field_slugs: Sequence[str]) -> ResponseFormat:
-    """Return the `response_format` of a scoring request."""
-    return json_response_format(json_mode, SCHEMA_NAME, reply_schema(field_slugs))
-
-
-def shorten_abstract(text: str, limit: int = ABSTRACT_CHARS) -> str:
-    """Collapse whitespace and cut at a sentence (else word) end within `limit` characters, marking the cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    # The cut text plus " …" must fit in `limit`, so a reader of the request never gets more than asked.
-    head = text[: max(limit - 1, 1)]
-    # A sentence end in the last 40% keeps whole sentences; earlier than that it would waste the budget.
-    cut = max(head.rfind(". ", 0, limit - 1), head.rfind("? ", 0, limit - 1), head.rfind("! ", 0, limit - 1))
-    if cut >= limit * 0.6:
-        return head[: cut + 1] + " …"
-    cut = head.rfind(" ", 0, limit - 1)
-    if cut <= 0:  # one endless word: cut inside it
-        return head[: limit - 1] + "…"
-    return head[:cut].rstrip(",;:") + " …"
-
-
-def render_papers(papers: Sequence[Paper], abstract_chars: int = ABSTRACT_CHARS) -> str:
-    """Encode papers as a JSON array, one per line; JSON quoting keeps their text inside the data block."""
-    lines = [
-        json.dumps(
-            {"id": p.arxiv_id, "title": " ".join(p.title.split()),
-             "abstract": shorten_abstract(p.abstract, abstract_chars)},
-            ensure_ascii=False,
-            separators=(",", ":"),  # the spaces after , and : cost about 5 tokens a paper and say nothing
-        )
-        for p in papers
-    ]
-    # `<\/` is still `</` to a JSON reader, but text can no longer spell the closing `</papers>` tag.
-    return ("[\n" + ",\n".join(lines) + "\n]").replace("</", "<\\/")
-
-
-def _plain(text: str) -> str:
-    return " ".join(text.lower().replace("-", " ").split())
-
-
-def render_fields(fields: Sequence[Field]) -> tuple[str, str]:
-    """Return the prompt's field list and its low-priority line (English: scores must not depend on lang)."""
-    ignores = {f.ignore for f in fields}
-    shared = next(iter(ignores)) if len(ignores) == 1 else ()
-    lines = []
-    for f in fields:
-        line = f"- {f.slug} ({f.name_en}): {f.description_en}"
-        # Keywords the description already spells out are paid for twice in every request.
-        described = _plain(f.description_en)
-        keywords = [k for k in f.keywords if _plain(k) not in described]
-        if keywords:
-            line += f" Keywords: {', '.join(keywords)}."
-        if f.ignore and not shared:
-            line += f" Low priority: {', '.join(f.ignore)}."
-        lines.append(line)
-    if shared:
-        low = f"Low-priority areas (score 3 or less unless a paper clearly crosses a field): {', '.join(shared)}."
-    elif any(f.ignore for f in fields):
-        low = "A field's low-priority areas score 3 or less unless the paper clearly crosses that field."
-    else:
-        low = ""
-    return "\n".join(lines), low
-
-
-def render_request(
-    prompt: Prompt,
-    fields: Sequence[Field],
-    papers: Sequence[Paper],
-    lang: str,
-    *,
-    abstract_chars: int = ABSTRACT_CHARS,
-) -> str:
-    """Fill the scoring template for one batch."""
-    if lang not in LANG_TEXT:
-        raise ConfigError(f"unsupported language {lang!r}")
-    field_text, low = render_fields(fields)
-    return prompt.render(fields=field_text, low_priority=low, papers=render_papers(papers, abstract_chars),
-                         **LANG_TEXT[lang])
 
 
 def select_candidates(scores: Sequence[Score], pass_rate: float, min_keep: int = 10) -> list[str]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from core.errors import ConfigError
 from core.fields import parse_term
 from core.models import Field, Paper, Score
+from core.score.reasons import build_reason, distinct_labels
 
 TITLE_WEIGHT = 1.0  # a phrase in the title says what the paper is about
 ABSTRACT_WEIGHT = 0.5  # the first mention in the abstract
@@ -39,7 +40,6 @@ OUT_OF_SCOPE = 0.6  # share of evidence kept when the paper shows no sign of the
 IGNORED_FLOOR = 0.35  # share kept by a paper squarely in an ignored area
 MAINLY_IGNORED = 2.0  # ignored-area evidence from which the reason names the area
 REASON_TERMS = 3
-WEAK_VALUE = 5.0  # below this the reason says "weak match"
 STEM_CACHE_SIZE = 200_000
 
 WORD_RE = re.compile(r"[^\W_]+")
@@ -374,28 +374,3 @@ def calibrate(evidence: float) -> float:
 def display_word(surface: str) -> str:
     """Show text matched by a prefix phrase: lowercased, unless it looks like an acronym."""
     return surface if any(ch.isupper() for ch in surface[1:]) else surface.lower()
-
-
-def distinct_labels(parts: Sequence[tuple[float, str]], limit: int) -> list[str]:
-    """Pick the labels of the strongest matches, skipping one that repeats another ("KV" in "KV cache")."""
-    labels: list[str] = []
-    for _, label in sorted(parts, key=lambda p: (-p[0], p[1])):
-        low = label.lower()
-        if not any(low in x.lower() or x.lower() in low for x in labels):
-            labels.append(label)
-    return labels[:limit]
-
-
-def build_reason(labels: Sequence[str], value: float, ignored: Sequence[str], lang: str) -> str:
-    """Say which phrases matched, and any low-priority area, in the reader's language on one line."""
-    zh = lang == "zh"
-    if not labels:
-        reason = "无明显匹配" if zh else "No strong match"
-    elif value < WEAK_VALUE:
-        reason = ("弱匹配：" if zh else "Weak match: ") + ("、" if zh else ", ").join(labels)
-    else:
-        reason = ("匹配：" if zh else "Matched: ") + ("、" if zh else ", ").join(labels)
-    if ignored:
-        area = ("、" if zh else ", ").join(ignored)
-        reason += f"；主要涉及{area}（低优先级）" if zh else f"; mainly about {area} (low priority)"
-    return " ".join(reason.split())

@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 
 from core.fields import parse_term
 from core.models import Field, Paper, Score
-from core.score.offline import WORD_RE, OfflineScorer, build_reason, derived_phrases, stem
+from core.score.offline import WORD_RE, OfflineScorer, derived_phrases, stem
+from core.score.reasons import build_reason
 
 ROUTE_PREFIX = 5  # "generation", "generating" and "generative" route alike; the LLM tells them apart
 ROUTE_MIN_SHARE = 0.5  # of a phrase's (rarity-weighted) words a paper must hold to be a candidate

@@ -32,8 +32,9 @@ from openai.types.chat.completion_create_params import ResponseFormat
 from core.errors import ConfigError
 from core.models import Paper, Summary
 from core.prompts import Prompt, load_prompt
-from core.score.llm import LANG_TEXT, LLMConfig, TokenBudget, shorten_abstract
+from core.score.llm import LLMConfig, TokenBudget
 from core.score.replies import json_values
+from core.score.requests import LANG_TEXT, shorten_abstract
 
 if TYPE_CHECKING:
     from core.services import Services
