@@ -1,1 +1,1 @@
-"""Scorers: the offline scorer, the LLM scorer and the pure ranking between them."""
+"""score: every scorer (offline, LLM, embeddings), interest profiles, summaries and vote feedback."""
