@@ -23,6 +23,7 @@ from tests.fakes.arxiv import (
     atom_document,
 )
 from tests.fakes.arxiv import fake_arxiv as fake_arxiv  # noqa: F401
+from tests.fakes.clock import FakeMonotonic
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "arxiv"
 MON = date(2025, 12, 22)  # a Monday listing in data/arxiv
@@ -45,22 +46,6 @@ def day_papers() -> list[Paper]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-class FakeTime:
-    """A clock and sleep pair: sleeping advances the clock instantly and is recorded."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 # -- submission windows ---------------------------------------------------------------------------
@@ -119,8 +104,8 @@ async def test_fetch_listing_retries_429_honouring_retry_after(
     fake_arxiv.set_listing(MON, new=[paper()])
     fake_arxiv.fail_next("rss", 429, retry_after=7)
     fake_arxiv.fail_next("rss", 429, retry_after=3600)  # capped
-    clock = FakeTime()
-    client = fake_arxiv.client(http, sleep=clock.sleep, clock=clock.clock, max_tries=3)
+    clock = FakeMonotonic(start=1000.0)
+    client = fake_arxiv.client(http, sleep=clock.sleep, clock=clock, max_tries=3)
 
     listing = await client.fetch_listing()
 
@@ -135,8 +120,8 @@ async def test_fetch_listing_retries_503_with_growing_jittered_backoff(
     fake_arxiv.set_listing(MON, new=[paper()])
     fake_arxiv.fail_next("rss", 503, times=2)
     fake_arxiv.fail_next("rss", 502)
-    clock = FakeTime()
-    client = fake_arxiv.client(http, sleep=clock.sleep, clock=clock.clock, backoff=2.0, max_tries=4,
+    clock = FakeMonotonic(start=1000.0)
+    client = fake_arxiv.client(http, sleep=clock.sleep, clock=clock, backoff=2.0, max_tries=4,
                                rng=random.Random(7))
 
     listing = await client.fetch_listing()
@@ -197,9 +182,9 @@ async def test_refused_connections_become_source_error(http: aiohttp.ClientSessi
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound but never listening: connections are refused
         base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        fake_time = FakeTime()
+        fake_time = FakeMonotonic(start=1000.0)
         client = ArxivClient(http, rss_url=f"{base}/rss", api_url=f"{base}/api/query", categories=["cs.AI"],
-                             delay=0, backoff=0.001, max_tries=2, clock=fake_time.clock, sleep=fake_time.sleep)
+                             delay=0, backoff=0.001, max_tries=2, clock=fake_time, sleep=fake_time.sleep)
 
         with pytest.raises(SourceError, match="gave up after 2 tries") as err:
             await client.fetch_listing()
@@ -230,8 +215,9 @@ async def test_requests_are_spaced_by_the_delay_and_never_overlap(
     fake_arxiv.add_papers([paper()])
     fake_arxiv.latency = 0.02  # long enough that unguarded concurrent requests would overlap
     delay = 0.1
-    fake_time = FakeTime()  # stands still while a request is in flight: each later start waits the whole delay
-    client = fake_arxiv.client(http, delay=delay, clock=fake_time.clock, sleep=fake_time.sleep)
+    # The fake clock stands still while a request is in flight: each later start waits the whole delay.
+    fake_time = FakeMonotonic(start=1000.0)
+    client = fake_arxiv.client(http, delay=delay, clock=fake_time, sleep=fake_time.sleep)
 
     await asyncio.gather(client.fetch_listing(), client.fetch_papers(["2512.00001"]), client.fetch_listing(),
                          client.fetch_day(MON))
@@ -246,8 +232,8 @@ async def test_requests_are_spaced_by_the_delay_and_never_overlap(
 
 async def test_the_delay_counts_from_the_previous_start(fake_arxiv: FakeArxiv, http: aiohttp.ClientSession) -> None:
     fake_arxiv.set_listing(MON, new=[paper()])
-    fake_time = FakeTime()
-    client = fake_arxiv.client(http, delay=3.0, clock=fake_time.clock, sleep=fake_time.sleep)
+    fake_time = FakeMonotonic(start=1000.0)
+    client = fake_arxiv.client(http, delay=3.0, clock=fake_time, sleep=fake_time.sleep)
 
     await client.fetch_listing()
     fake_time.now += 1.0  # a second after the first start
@@ -404,9 +390,9 @@ def test_client_from_settings_uses_the_arxiv_settings() -> None:
         "ARXIV_MAX_TRIES": "2", "ARXIV_TIMEOUT": "30",
     })
 
-    fake_time = FakeTime()
+    fake_time = FakeMonotonic(start=1000.0)
     client = ArxivClient.from_settings(None, settings,  # type: ignore[arg-type]  # no request is made
-                                       clock=fake_time.clock, sleep=fake_time.sleep)
+                                       clock=fake_time, sleep=fake_time.sleep)
 
     assert client.listing_url == "http://127.0.0.1:9/rss/cs.CV+cs.RO"
     assert (client.announce_types, client.delay, client.max_tries, client.timeout) == (("new",), 5.0, 2, 30.0)
@@ -415,9 +401,9 @@ def test_client_from_settings_uses_the_arxiv_settings() -> None:
 
 def test_client_from_settings_needs_the_entry_points_clock_and_sleep() -> None:
     settings = Settings.from_env({})
-    fake_time = FakeTime()
+    fake_time = FakeMonotonic(start=1000.0)
 
     with pytest.raises(ConfigError, match="clock"):
         ArxivClient.from_settings(None, settings, clock=None, sleep=fake_time.sleep)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="sleep"):
-        ArxivClient.from_settings(None, settings, clock=fake_time.clock, sleep=None)  # type: ignore[arg-type]
+        ArxivClient.from_settings(None, settings, clock=fake_time, sleep=None)  # type: ignore[arg-type]
