@@ -26,6 +26,7 @@ import pytest
 from bot import wiring
 from bot.cli import main
 from core.config import PROJECT_ROOT, Settings
+from core.errors import ConfigError
 from core.fields import FIELDS_PACKAGE, load_fields, shipped_fields
 from core.prompts import PROMPTS_PACKAGE, load_prompt, prompts_dir
 
@@ -108,6 +109,21 @@ def test_default_fields_are_the_shipped_package_data(tmp_path: Path, monkeypatch
     assert shipped_fields() == resources.files(FIELDS_PACKAGE)
     assert load_fields(settings.fields_path) == load_fields(PROJECT_ROOT / "data" / "fields")
     assert len(load_fields(None)) == 7
+
+
+def test_a_checkout_reads_its_own_folders_through_the_editable_install() -> None:
+    # `pip install -e .` maps the packages onto the repo's folders: an edited template is read at once
+    assert Path(str(resources.files(PROMPTS_PACKAGE))) == PROJECT_ROOT / "prompts"
+    assert Path(str(resources.files(FIELDS_PACKAGE))) == PROJECT_ROOT / "data" / "fields"
+
+
+def test_missing_package_data_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("core.prompts.PROMPTS_PACKAGE", "arxiv_digest_data.gone")
+    monkeypatch.setattr("core.fields.FIELDS_PACKAGE", "arxiv_digest_data.gone")
+    with pytest.raises(ConfigError, match="prompt templates not installed .*reinstall"):
+        load_prompt("score_papers")
+    with pytest.raises(ConfigError, match="default fields not installed .*set FIELDS_PATH or reinstall"):
+        load_fields(None)
 
 
 def test_a_users_fields_path_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
