@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 from dotenv import dotenv_values
 
-from core.config import PROJECT_ROOT, Settings
+from core.config import Settings
 from core.fields import load_fields
 from core.services import Services
 from core.store import Store
@@ -28,10 +28,11 @@ DOTENV_SWITCH = "ARXIV_DIGEST_DOTENV"
 
 
 def load_env(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> dict[str, str]:
-    """The process environment over `.env` (the current folder's, else the project's).
+    """The process environment over `.env` in the working folder (the folder relative paths resolve in).
 
     ARXIV_DIGEST_DOTENV in the environment picks the file instead: a path reads that file, and an
     empty value reads none (a test driving `python -m bot` must not pick up a developer's tokens).
+    Never a `.env` beside the code: an installed package has no project folder.
     """
     env: dict[str, str] = {}
     source = os.environ if environ is None else environ
@@ -39,7 +40,7 @@ def load_env(environ: Mapping[str, str] | None = None, dotenv: Path | None = Non
         chosen = source[DOTENV_SWITCH].strip()
         candidates = [Path(chosen).expanduser()] if chosen else []
     else:
-        candidates = [dotenv] if dotenv else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
+        candidates = [dotenv or Path.cwd() / ".env"]
     for path in candidates:
         if path is not None and path.is_file():
             env.update({k: v for k, v in dotenv_values(path).items() if v is not None})

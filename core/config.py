@@ -20,7 +20,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from core.errors import ConfigError
 from core.models import LANGUAGES
 
+# The source checkout (tests and tools read the repo through it). The product never resolves a setting
+# against it: relative paths are the working folder's, prompts and default fields are package data.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PATH_SETTINGS = ("database_path", "fields_path", "digest_dir")
 
 SECRET_FIELDS = frozenset(
     {"openai_api_key", "telegram_bot_token", "slack_bot_token", "slack_signing_secret", "slack_app_token",
@@ -67,7 +70,8 @@ class Settings(BaseSettings):
 
     # storage and data
     database_path: Path = Field(Path("data/arxiv_digest.db"), description="SQLite database file")
-    fields_path: Path = Field(Path("data/fields"), description="a field .toml file or a folder of them")
+    fields_path: Path | None = Field(None,
+                                     description="a field .toml file or a folder of them; empty: the shipped defaults")
     digest_dir: Path = Field(Path("data/digests"), description="where Markdown digests are written")
     # arXiv
     arxiv_rss_url: str = Field("https://rss.arxiv.org/rss", description="arXiv RSS base URL")
@@ -115,10 +119,10 @@ class Settings(BaseSettings):
     scoring_days: tuple[str, ...] = Field(("sun", "mon", "tue", "wed", "thu"), description="days the scoring job runs")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
-    @field_validator("database_path", "fields_path", "digest_dir")
+    @field_validator(*PATH_SETTINGS)
     @classmethod
-    def _expand_user(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
 
     @field_validator("arxiv_categories", "arxiv_announce_types", "scoring_days", mode="before")
     @classmethod
@@ -192,11 +196,12 @@ class Settings(BaseSettings):
         return (init_settings,)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, root: Path = PROJECT_ROOT) -> Settings:
+    def from_env(cls, env: Mapping[str, str], *, root: Path | None = None) -> Settings:
         """Build settings from a mapping; collect every problem and raise them in one ConfigError.
 
         Names match exactly (upper case); an empty or blank value means the default. Relative paths
-        resolve against `root` (the project folder), not the working folder.
+        resolve against `root`, by default the working folder at this call (as a shell would read them),
+        and are stored absolute so a later change of folder cannot move them.
         """
         names = [info.alias or name.upper() for name, info in cls.model_fields.items()]
         given = {name: value.strip() for name in names if (value := env.get(name, "")).strip()}
@@ -204,8 +209,9 @@ class Settings(BaseSettings):
             settings = cls.model_validate(given)
         except ValidationError as exc:
             raise ConfigError("invalid settings:\n  - " + "\n  - ".join(_problems(exc))) from None
-        paths = {name: getattr(settings, name) for name, info in cls.model_fields.items() if info.annotation is Path}
-        return settings.replace(**{name: p if p.is_absolute() else root / p for name, p in paths.items()})
+        base = Path.cwd() if root is None else root
+        paths = {name: p for name in PATH_SETTINGS if (p := getattr(settings, name)) is not None}
+        return settings.replace(**{name: p if p.is_absolute() else base / p for name, p in paths.items()})
 
     @property
     def llm_enabled(self) -> bool:
@@ -240,6 +246,8 @@ def _problems(exc: ValidationError) -> list[str]:
 
 def env_text(value: object) -> str:
     """Spell a default as it would be written in the environment."""
+    if value is None:
+        return ""
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)
     if isinstance(value, float):

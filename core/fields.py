@@ -1,10 +1,16 @@
-"""Load and validate field definitions from `data/fields/*.toml`. Pure apart from reading the files."""
+"""Load and validate field definitions from `data/fields/*.toml`. Pure apart from reading the files.
+
+The repo's `data/fields/` is installed as the package `arxiv_digest_data.fields` (pyproject.toml maps it):
+with FIELDS_PATH unset, `load_fields(None)` reads those shipped defaults with importlib.resources.
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
 from collections.abc import Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from core.errors import ConfigError
@@ -12,6 +18,7 @@ from core.models import Field
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 TERM_WEIGHT_RE = re.compile(r"^(?P<phrase>.*?)\s*\^\s*(?P<weight>-?\d+(?:\.\d+)?)$")
+FIELDS_PACKAGE = "arxiv_digest_data.fields"
 
 
 def parse_term(text: str) -> tuple[str, float]:
@@ -85,9 +92,24 @@ def check_unique(fields: Sequence[Field]) -> None:
         seen.add(f.slug)
 
 
-def load_fields(path: Path) -> list[Field]:
-    """Read a .toml file, or every .toml file in a folder (sorted by name), and validate the result."""
-    if path.is_dir():
+def shipped_fields() -> Traversable:
+    """The default fields' folder as installed; ConfigError when the package data is missing."""
+    try:
+        return resources.files(FIELDS_PACKAGE)
+    except ModuleNotFoundError:
+        raise ConfigError(f"default fields not installed (package {FIELDS_PACKAGE}): set FIELDS_PATH or reinstall "
+                          "arxiv-digest, e.g. `pip install -e .` in a checkout") from None
+
+
+def load_fields(path: Path | None = None) -> list[Field]:
+    """Read a .toml file, or every .toml file in a folder (sorted by name), and validate the result.
+
+    None (FIELDS_PATH unset) reads the shipped default fields.
+    """
+    files: Sequence[Traversable]
+    if path is None:
+        files = sorted((f for f in shipped_fields().iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
+    elif path.is_dir():
         files = sorted(path.glob("*.toml"))
     elif path.is_file():
         files = [path]

@@ -1,5 +1,7 @@
 """Load prompt templates from `prompts/` and fill them in. No prompt text lives in code.
 
+The repo's `prompts/` folder is installed as the package `arxiv_digest_data.prompts` (pyproject.toml maps
+it), so templates are found with importlib.resources in an editable install and in a wheel alike.
 A template is one Markdown file using `$name` placeholders (string.Template), so curly braces and
 anything else inside paper text pass through untouched. This module never calls an LLM.
 """
@@ -10,11 +12,13 @@ import hashlib
 import re
 import string
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from core.errors import ConfigError
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_PACKAGE = "arxiv_digest_data.prompts"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -48,11 +52,20 @@ class Prompt:
             raise ConfigError(f"prompt {self.name!r} is not a valid template: {exc}") from exc
 
 
+def prompts_dir() -> Traversable:
+    """The installed templates folder; ConfigError when the package data is missing (a stale install)."""
+    try:
+        return resources.files(PROMPTS_PACKAGE)
+    except ModuleNotFoundError:
+        raise ConfigError(f"prompt templates not installed (package {PROMPTS_PACKAGE}): reinstall arxiv-digest, "
+                          "e.g. `pip install -e .` in a checkout") from None
+
+
 def load_prompt(name: str, root: Path | None = None) -> Prompt:
-    """Read `prompts/<name>.md`; raise ConfigError when it is missing or empty."""
+    """Read `<name>.md` from `root`, else from the installed templates; ConfigError when missing or empty."""
     if not NAME_RE.match(name):
         raise ConfigError(f"invalid prompt name {name!r}")
-    path = (root or PROMPTS_DIR) / f"{name}.md"
+    path = (root or prompts_dir()) / f"{name}.md"
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

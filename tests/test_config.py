@@ -18,7 +18,8 @@ def test_defaults_build_with_an_empty_environment() -> None:
     assert s.arxiv_api_url == "https://export.arxiv.org/api/query"
     assert s.arxiv_categories == ("cs.AI", "cs.CL", "cs.CV", "cs.LG")
     assert s.arxiv_announce_types == ("new", "cross")
-    assert s.database_path == PROJECT_ROOT / "data" / "arxiv_digest.db"
+    assert s.database_path == Path.cwd() / "data" / "arxiv_digest.db"
+    assert s.fields_path is None  # the shipped default fields
     assert s.digest_language == "zh" and s.min_score == 7.0
     assert s.llm_json_mode == "json_schema"
     assert not s.llm_enabled
@@ -42,9 +43,9 @@ def test_repr_redacts_every_secret() -> None:
     assert s.openai_api_key == "sk-live-123"
 
 
-def test_relative_paths_resolve_against_the_project_root(tmp_path: Path) -> None:
-    s = Settings.from_env({"DATABASE_PATH": "x/y.db", "DIGEST_DIR": str(tmp_path)})
-    assert s.database_path == PROJECT_ROOT / "x" / "y.db"
+def test_relative_paths_resolve_against_the_given_root(tmp_path: Path) -> None:
+    s = Settings.from_env({"DATABASE_PATH": "x/y.db", "DIGEST_DIR": str(tmp_path)}, root=tmp_path / "r")
+    assert s.database_path == tmp_path / "r" / "x" / "y.db"
     assert s.digest_dir == tmp_path
 
 

@@ -11,7 +11,7 @@ import pytest
 from core.errors import ConfigError
 from core.fields import load_fields
 from core.models import Paper
-from core.prompts import PROMPTS_DIR, load_prompt
+from core.prompts import load_prompt, prompts_dir
 from core.score.requests import render_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,7 @@ def test_render_names_every_missing_variable(tmp_path: Path) -> None:
 
 def test_score_papers_template_exists_and_states_what_the_parser_needs() -> None:
     prompt = load_prompt("score_papers")
-    assert (PROMPTS_DIR / "score_papers.md").is_file()
+    assert prompts_dir().joinpath("score_papers.md").is_file()
     assert prompt.variables == frozenset(
         {"fields", "low_priority", "language", "reason_long", "reason_short", "papers"})
     text = prompt.text.lower()

@@ -1,0 +1,1 @@
+"""The shipped default fields (*.toml), package data `arxiv_digest_data.fields` (see pyproject.toml)."""
