@@ -32,7 +32,7 @@ from core.fetch.jsonl import load_papers
 from core.lookup import lookup_paper, search_papers
 from core.prepare.day import latest_digest_day, load_day
 from core.runlock import RunInProgress
-from core.runs import note_facts
+from core.runs import NO_ANNOUNCEMENT, note_facts
 from core.score.cache import score_with_cache
 from core.services import Services
 
@@ -340,7 +340,7 @@ async def cmd_status(services: Services, args: argparse.Namespace, now: datetime
     if facts is None and summary.note:  # a note from before notes were facts
         print(f"note:       {summary.note}")
     elif facts and facts.get("why"):
-        print(f"note:       {facts['why']}")
+        print(f"note:       {NO_ANNOUNCEMENT.get(facts['why'], facts['why'])}")
     counts = await store.delivery_counts(day)
     subs = await store.list_subscriptions()
     by_platform: dict[str, int] = {}

@@ -25,7 +25,7 @@ from core.fetch.jsonl import load_papers
 from core.models import Digest, LLMShare, Paper
 from core.prepare.reader import score_subscriber_interests
 from core.runlock import run_lock
-from core.runs import llm_share, note_json
+from core.runs import NO_ANNOUNCEMENT, llm_share, note_json
 from core.score.cache import Progress, score_with_cache
 from core.services import Services, uses_llm
 from core.views import build_day_digest
@@ -166,9 +166,9 @@ async def _run_day(
         log.info("skipped %d papers already listed on earlier days (stale feed or cross-list repeat)", len(stale))
     if not listed and await store.count_papers(run_day_) == 0:
         run_id = await store.start_run(run_day_, "", model, now)
-        why = "stale feed: every paper was listed on an earlier day" if stale else "empty listing"
-        await store.finish_run(run_id, status="no-announcement", now=now,
-                               note=note_json(why="stale-feed" if stale else "empty-listing"))
+        reason = "stale-feed" if stale else "empty-listing"
+        await store.finish_run(run_id, status="no-announcement", now=now, note=note_json(why=reason))
+        why = NO_ANNOUNCEMENT[reason]
         digest = build_digest(run_day_, fields, [], lang=lang, min_score=threshold,
                               max_per_field=settings.digest_max_per_field, papers_read=0, model=model, tokens=0,
                               updated_at=None, announced=False)

@@ -16,6 +16,11 @@ from core.models import LLMShare, Run, Score
 # Score stages of the papers the LLM was meant to judge: judged, fell back after failures or refusals,
 # or never sent because the day's token budget was spent (core/score/llm.py sets them).
 LLM_STAGE, FAILED_STAGE, BUDGET_STAGE = "llm", "offline-fallback", "offline-budget"
+# Why a run found no announcement: the code a run's note stores, in words for the operator.
+NO_ANNOUNCEMENT = {
+    "stale-feed": "stale feed: every paper was listed on an earlier day",
+    "empty-listing": "empty listing",
+}
 
 
 def summarise_runs(day: date, runs: Sequence[Run]) -> Run | None:

@@ -7,6 +7,7 @@ has announced at `now`), never simply the last day run: a back-fill must not rea
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -103,6 +104,7 @@ async def test_a_day_without_an_announcement_is_never_today(services: Services, 
     result = await run_day(services, now=tuesday_evening, day=date(2025, 12, 24), input_path=empty, offline=True)
     assert result.status == "no-announcement"
     assert await latest_digest_day(services, tuesday_evening) == MONDAY
+    assert json.loads((await services.store.runs_of_day(date(2025, 12, 24)))[0].note) == {"why": "empty-listing"}
 
 
 async def test_status_and_deliver_default_to_the_newest_announced_day(

@@ -133,3 +133,19 @@ async def test_run_exits_0_when_only_a_few_papers_fell_back(
 
     assert await run_cli(["run", "--input", str(SAMPLE), "--quiet"], settings) == 0
     assert "LLM scoring failed: " in capsys.readouterr().err
+
+
+async def test_a_spent_budget_is_counted_in_the_readers_language(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    settings = Settings.from_env(llm_env(tmp_path, fake_openai, LLM_DAILY_TOKEN_BUDGET="3000", LLM_CONCURRENCY="1"))
+    llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
+    async with Store.open(settings.database_path) as store:
+        services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
+        result = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
+        share = result.llm
+        assert share is not None and share.budget > 0 and share.failed == 0
+        assert f"已达到每日 Token 预算：{share.budget}/{share.asked} 篇使用离线评分" in result.markdown
+        digest = await digest_for_subscription(services, Subscription(ChatRef("slack", "C1"), lang="en"), now=NOW)
+        assert digest is not None
+        line = f"Daily token budget reached: {share.budget}/{share.asked} papers use the offline score"
+        assert line in header_lines(digest, "UTC")
+    await llm.close()
