@@ -22,20 +22,27 @@ from bot.commands import Commands
 from bot.logs import setup_logging
 from bot.schedule import Scheduler
 from bot.wiring import load_env, open_services
+from core.build.digest import llm_share_lines
+from core.calendar import latest_listing_day
 from core.config import Settings
-from core.daily import run_day
+from core.daily import RunResult, describe_scorer, input_days, run_day
 from core.deliver.delivery import Sender, deliver_due
 from core.errors import ConfigError, DeliveryError, DigestError
 from core.fetch.jsonl import load_papers
 from core.lookup import lookup_paper, search_papers
-from core.prepare.day import latest_digest_day
-from core.runs import summarise_runs
+from core.prepare.day import latest_digest_day, load_day
+from core.runlock import RunInProgress
+from core.runs import NO_ANNOUNCEMENT, note_facts
 from core.score.cache import score_with_cache
 from core.services import Services
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+# `run`'s exit statuses besides 0 and the generic 1 (README "Command line"): cron and systemd alert on them.
+EXIT_DEGRADED = 3  # more than half of the papers meant for the LLM fell back to their offline score
+EXIT_BUSY = 4  # another run of the same database held it for longer than --wait
 
 
 def _date(text: str) -> date:
@@ -55,6 +62,16 @@ def _score(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from exc
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arxiv-digest",
@@ -64,10 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one daily cycle: fetch, score, store, write the digest")
     run.add_argument("--date", type=_date, help="listing day to run (default: today's listing)")
-    run.add_argument("--input", type=Path, help="a JSONL file or folder of them, instead of arXiv")
+    run.add_argument("--input", type=Path,
+                     help="a JSONL file or folder of them, instead of arXiv: every day in it, oldest first")
     run.add_argument("--min-score", type=_score, help="threshold for this digest (default MIN_SCORE)")
     run.add_argument("--offline", action="store_true", help="use the offline scorer even with an LLM key")
     run.add_argument("--quiet", action="store_true", help="print the summary line only, not the digest")
+    run.add_argument("--wait", type=_seconds, default=600.0, metavar="SECONDS",
+                     help="wait this long for another run of the same database to finish (default 600; 0: don't)")
 
     score = sub.add_parser("score", help="score papers from a JSONL file; print one JSON line per paper")
     score.add_argument("path", type=Path)
@@ -87,11 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the Telegram and/or Slack bots with the daily scheduler")
 
     deliver = sub.add_parser("deliver", help="send every digest that is due now (safe to run twice or to kill)")
-    deliver.add_argument("--date", type=_date, help="digest day (default: the latest scored day)")
+    deliver.add_argument("--date", type=_date,
+                         help="digest day (default: the newest announced listing day that has been scored)")
     deliver.add_argument("--force", action="store_true", help="ignore subscribers' delivery times")
 
     status = sub.add_parser("status", help="the latest run and its deliveries by state")
-    status.add_argument("--date", type=_date, help="digest day (default: the latest scored day)")
+    status.add_argument("--date", type=_date,
+                        help="digest day (default: the newest announced listing day that has been scored)")
     return parser
 
 
@@ -162,20 +184,35 @@ async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = 
         if args.command == "deliver":
             return await cmd_deliver(services, args, now, clock)
         if args.command == "status":
-            return await cmd_status(services, args)
+            return await cmd_status(services, args, now)
     raise ConfigError(f"unknown command {args.command}")
 
 
 async def cmd_run(services: Services, args: argparse.Namespace, now: datetime, clock: Clock = system_clock) -> int:
-    result = await run_day(
-        services, now=now, clock=clock, day=args.date, input_path=args.input, offline=args.offline,
-        min_score=args.min_score, progress=ProgressBar(),
-    )
-    if not args.quiet:
-        print(result.markdown)
-    where = f" -> {result.markdown_path}" if result.markdown_path else ""
-    print(result.message + where, file=sys.stderr)
-    return 0
+    """Run the day (or every day of --input, oldest first); one summary line per day on stderr.
+
+    Exits EXIT_DEGRADED when, on any day run, more than half of the papers meant for the LLM fell back
+    to their offline score, and EXIT_BUSY when another run held the database past --wait.
+    """
+    days: list[date | None] = [args.date]
+    if args.input is not None and args.date is None:
+        days = [*input_days(args.input)] or [None]
+    results: list[RunResult] = []
+    for day in days:
+        try:
+            result = await run_day(
+                services, now=now, clock=clock, day=day, input_path=args.input, offline=args.offline,
+                min_score=args.min_score, progress=ProgressBar(), lock_wait=args.wait,
+            )
+        except RunInProgress as exc:
+            print(f"arxiv-digest: {exc}", file=sys.stderr)
+            return EXIT_BUSY
+        results.append(result)
+        if not args.quiet:
+            print(result.markdown)
+        where = f" -> {result.markdown_path}" if result.markdown_path else ""
+        print(result.message + where, file=sys.stderr)
+    return EXIT_DEGRADED if any(r.degraded for r in results) else 0
 
 
 async def cmd_score(services: Services, args: argparse.Namespace, now: datetime) -> int:
@@ -279,23 +316,31 @@ async def cmd_deliver(
     return 1 if report.failed else 0
 
 
-async def cmd_status(services: Services, args: argparse.Namespace) -> int:
+async def cmd_status(services: Services, args: argparse.Namespace, now: datetime) -> int:
     store = services.store
-    day = args.date or await latest_digest_day(services)
+    newest = latest_listing_day(now)
+    day = args.date or await latest_digest_day(services, now)
     if day is None:
         print("no run yet")
         return 0
-    summary = summarise_runs(day, await store.runs_of_day(day))
-    if summary is None:
+    ctx = await load_day(services, day)
+    if ctx is None:
         print(f"{day}: no run")
         return 0
-    scorer = "offline scorer" if summary.model == "offline" else f"LLM {summary.model}"
-    print(f"day:        {day} ({summary.status})")
+    summary, share = ctx.summary, ctx.llm
+    print(f"day:        {day} ({summary.status})" + ("" if args.date or day >= newest else
+                                                     f"; arXiv's newest listing, {newest}, is not scored yet"))
     print(f"papers:     {summary.papers_read} read, {summary.scored} scored anew")
     print(f"tokens:     {summary.tokens_in:,} in, {summary.tokens_out:,} out")
-    print(f"scorer:     {scorer}")
-    if summary.note:
+    print(f"scorer:     {describe_scorer(summary.model, share)}")
+    if share is not None:
+        print("llm:        " + ("; ".join(llm_share_lines(share, "en"))
+                                or f"scored {share.judged}/{share.asked} papers it was asked about"))
+    facts = note_facts(summary.note)
+    if facts is None and summary.note:  # a note from before notes were facts
         print(f"note:       {summary.note}")
+    elif facts and facts.get("why"):
+        print(f"note:       {NO_ANNOUNCEMENT.get(facts['why'], facts['why'])}")
     counts = await store.delivery_counts(day)
     subs = await store.list_subscriptions()
     by_platform: dict[str, int] = {}

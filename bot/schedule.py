@@ -3,9 +3,10 @@
 - the scoring job: `core.daily.run_day` after arXiv's announcement (SCORING_TIME in SCORING_TIMEZONE on
   SCORING_DAYS). arXiv's RSS can lag the announcement, so a run that finds no new listing tries
   again later, a bounded number of times.
-- the delivery tick: `delivery.deliver_due` every minute. Each subscriber's local time is checked
-  there, so one tick serves thousands of subscribers and a subscriber whose time came before
-  scoring finished gets the digest at the first tick after it is ready.
+- the delivery tick: `delivery.deliver_due` every minute, for the newest announced listing day that has
+  been scored (never simply the last day run: a back-fill is not pushed). Each subscriber's local time
+  is checked there, so one tick serves thousands of subscribers and a subscriber whose time came
+  before scoring finished gets the digest at the first tick after it is ready.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from core.calendar import latest_listing_day
 from core.config import Settings
 from core.daily import run_day
 from core.deliver.delivery import Sender, deliver_due
@@ -93,7 +95,10 @@ class Scheduler:
             self.scheduler.shutdown(wait=False)
 
     async def catch_up_job(self) -> None:
-        runs = await self.services.store.list_runs(limit=1)
+        # A back-fill (`run --date`, `run --input` of an old file) is no scheduled run: skip runs of a day
+        # older than the newest listing out when they started.
+        runs = [r for r in await self.services.store.list_runs(limit=30)
+                if r.day >= latest_listing_day(r.started_at)]
         last = runs[0].started_at if runs else None
         if needs_catch_up(self.services.settings, last, self.clock()):
             log.info("scoring run missed while stopped: running it now")

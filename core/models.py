@@ -107,6 +107,33 @@ class Run:
 
 
 @dataclass(frozen=True, slots=True)
+class LLMShare:
+    """How the LLM fared on the papers of a day it was meant to judge: counts by score stage.
+
+    `asked` counts every paper the LLM was meant to judge (the pass rate's share), `failed` those that
+    kept their offline score after failed or refused requests, `budget` those never sent because the
+    day's token budget was spent. Facts, not words: each reader's digest words them in its language.
+    """
+
+    asked: int = 0
+    failed: int = 0
+    budget: int = 0
+
+    @property
+    def judged(self) -> int:
+        return self.asked - self.failed - self.budget
+
+    @property
+    def fell_back(self) -> int:
+        return self.failed + self.budget
+
+    @property
+    def degraded(self) -> bool:
+        """More than half of the papers meant for the LLM fell back to the offline score."""
+        return self.fell_back * 2 > self.asked
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRef:
     """Where a digest goes: a platform and that platform's chat or channel id, as text."""
 
@@ -190,6 +217,7 @@ class Digest:
     sections: tuple[DigestSection, ...]
     announced: bool = True
     notes: tuple[str, ...] = ()
+    llm: LLMShare | None = None  # how the LLM fared, when one was meant to score the day
 
 
 # -- personal interests: summaries, keyword matches and vote feedback --------------------------------

@@ -19,8 +19,9 @@ from core.services import Services
 async def digest_for_subscription(
     services: Services, sub: Subscription, *, now: datetime, day: date | None = None,
 ) -> Digest | None:
-    """One subscriber's digest for `day` (default: the latest run): their fields, interests, votes and threshold."""
-    day = day or await latest_digest_day(services)
+    """One subscriber's digest for `day` (default: "today" at `now`, the newest announced listing day with a
+    finished run, never simply the last day run): their fields, interests, votes and threshold."""
+    day = day or await latest_digest_day(services, now)
     if day is None:
         return None
     ctx = await load_day(services, day)

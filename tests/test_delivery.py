@@ -191,6 +191,8 @@ async def test_a_weekend_without_an_announcement_delivers_nothing_and_raises_not
         await store.save_subscription(Subscription(ChatRef("telegram", "1")), NOW)
         sender = RecordingSender()
         report = await deliver_due(svc, {"telegram": sender}, now=NOW, force=True)
+        assert report.sent == 0 and sender.sent == [] and report.day is None  # no announced day to deliver
+        report = await deliver_due(svc, {"telegram": sender}, now=NOW, day=date(2025, 12, 20), force=True)
         assert report.sent == 0 and sender.sent == [] and "no announcement" in report.note
 
 

@@ -21,6 +21,7 @@ from core.models import (
     Field,
     Heading,
     KeywordMatch,
+    LLMShare,
     Note,
     Paper,
     PaperItem,
@@ -46,6 +47,9 @@ TEXT = {
         "read": "已自动阅读了 {n} 篇最新的论文。",
         "model": "使用模型：{model} | 消耗 Tokens：{tokens}",
         "offline": "离线评分（未配置 LLM）",
+        "stood_in": "离线评分（LLM 未能评分任何论文，由离线评分代替）",
+        "llm_failed": "LLM 评分失败：{n}/{asked} 篇使用离线评分",
+        "llm_budget": "已达到每日 Token 预算：{n}/{asked} 篇使用离线评分",
         "threshold": "推荐阈值：{score} 分",
         "none": "今天没有达到 {score} 分阈值的论文。",
         "no_announcement": "arXiv 今天没有发布新论文（周末或节假日），今天没有推荐。",
@@ -65,6 +69,9 @@ TEXT = {
         "read": "Read {n} new papers.",
         "model": "Model: {model} | Tokens: {tokens}",
         "offline": "offline scorer (no LLM configured)",
+        "stood_in": "offline scorer (stood in: the LLM scored no paper)",
+        "llm_failed": "LLM scoring failed: {n}/{asked} papers use the offline score",
+        "llm_budget": "Daily token budget reached: {n}/{asked} papers use the offline score",
         "threshold": "Threshold: {score}",
         "none": "No paper reached the threshold of {score} today.",
         "no_announcement": "arXiv made no announcement today (weekend or holiday), so there is no digest.",
@@ -202,6 +209,7 @@ def build_digest(
     notes: Sequence[str] = (),
     keyword_matches: Sequence[KeywordMatch] = (),
     adjustments: Mapping[str, Adjustment] | None = None,
+    llm: LLMShare | None = None,
 ) -> Digest:
     """A digest of `scored` papers: the sections `select_sections` picks, keyword matches with their summary."""
     chosen, hidden = select_sections(
@@ -229,6 +237,7 @@ def build_digest(
         sections=tuple(sections),
         announced=announced,
         notes=tuple(extra_notes),
+        llm=llm,
     )
 
 
@@ -253,8 +262,20 @@ def _keyword_items(
     return [item for _, item in sorted(ranked, key=lambda r: r[0])]
 
 
+def llm_share_lines(share: LLMShare | None, lang: str) -> list[str]:
+    """What fell back to the offline score and why, with the count, in `lang` (none when nothing did)."""
+    if share is None:
+        return []
+    lines = []
+    if share.failed:
+        lines.append(text(lang, "llm_failed", n=share.failed, asked=share.asked))
+    if share.budget:
+        lines.append(text(lang, "llm_budget", n=share.budget, asked=share.asked))
+    return lines
+
+
 def header_lines(digest: Digest, timezone: str) -> list[str]:
-    """The lines under the title: update time, papers read, model and tokens."""
+    """The lines under the title: update time, papers read, the scorer and tokens, what fell back."""
     lang = digest.lang
     lines = []
     if digest.updated_at is not None:
@@ -265,8 +286,15 @@ def header_lines(digest: Digest, timezone: str) -> list[str]:
         else:
             lines.append(text(lang, "updated", tz=timezone, ts=ts))
     lines.append(text(lang, "read", n=digest.papers_read))
-    model = text(lang, "offline") if digest.model == OFFLINE_MODEL else digest.model
+    share = digest.llm
+    if digest.model == OFFLINE_MODEL:
+        model = text(lang, "offline")
+    elif share is not None and share.asked and share.judged == 0:  # never name a model that scored nothing
+        model = text(lang, "stood_in")
+    else:
+        model = digest.model
     lines.append(text(lang, "model", model=model, tokens=f"{digest.tokens:,}"))
+    lines.extend(llm_share_lines(share, lang))
     lines.append(text(lang, "threshold", score=format_score(digest.min_score)))
     return lines
 

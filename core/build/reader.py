@@ -45,7 +45,7 @@ class PreparedReader:
     interest_scores: tuple[tuple[Paper, Score], ...] = ()  # the reader's interests, judged or offline
     feedback: Feedback | None = None  # the chat's votes; None when they do not shape this digest
     summaries: Mapping[tuple[str, str], Summary] = field(default_factory=dict)  # (arxiv_id, lang) -> summary
-    notes: tuple[str, ...] = ()  # run notes to show (default: the run's own note)
+    notes: tuple[str, ...] = ()  # extra notes to show
 
 
 def _selection_inputs(prepared: PreparedReader) -> tuple[
@@ -70,15 +70,13 @@ def build_reader_digest(prepared: PreparedReader) -> Digest:
     known = prepared.summaries
     matches = [KeywordMatch(p, terms, known.get((p.arxiv_id, lang)) or excerpt(p, lang)) for p, terms in matched]
     summary = ctx.summary
-    notes: Sequence[str] = prepared.notes
-    if not notes and summary.note:
-        notes = (summary.note,)
+    notes: Sequence[str] = prepared.notes  # the run's own note holds facts (ctx.llm words them), not text
     return build_digest(
         ctx.day, fields, scored, lang=lang, min_score=prepared.reader.min_score,
         max_per_field=prepared.max_per_field, papers_read=summary.papers_read if ctx.announced else 0,
         model=summary.model, tokens=summary.tokens if ctx.announced else 0,
         updated_at=summary.finished_at if ctx.announced else None, announced=ctx.announced, notes=notes,
-        keyword_matches=matches, adjustments=moved,
+        keyword_matches=matches, adjustments=moved, llm=ctx.llm if ctx.announced else None,
     )
 
 

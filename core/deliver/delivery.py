@@ -36,7 +36,7 @@ from core.calendar import announced_at
 from core.deliver.pacing import ChatPacer
 from core.errors import DeliveryError
 from core.models import Block, ChatRef, Delivery, Digest, Subscription
-from core.prepare.day import DayContext, latest_digest_day, load_day
+from core.prepare.day import DayContext, delivery_day, latest_digest_day, load_day
 from core.prepare.reader import load_feedback, prepare_reader, score_interests
 from core.score.interests import InterestScores
 from core.services import Services
@@ -207,13 +207,16 @@ async def deliver_due(
 ) -> DeliveryReport:
     """Send every digest that is due at `now` and not yet acknowledged; safe to run twice or to kill.
 
-    `day` defaults to the latest scored listing day. `force` ignores subscribers' delivery times
-    (the ledger still prevents a second copy). At most `concurrency` parts per platform are on the
-    wire at once. `clock` stamps ledger rows (default: `now`).
+    `day` defaults to `delivery_day`: the newest announced listing day with a finished run. `force`
+    ignores subscribers' delivery times (the ledger still prevents a second copy). At most `concurrency`
+    parts per platform are on the wire at once. `clock` stamps ledger rows (default: `now`).
     """
     store = services.store
     stamp = clock or (lambda: now)
-    day = day or await latest_digest_day(services)
+    if day is None:
+        day, why_not = await delivery_day(services, now)
+        if why_not:
+            return DeliveryReport(None, note=why_not)
     if day is None:
         return DeliveryReport(None, note="no scored day yet")
     ctx = await load_day(services, day)
@@ -282,7 +285,7 @@ async def digest_parts(
     day: date | None = None,
 ) -> dict[ChatRef, Sequence[object]]:
     """What a delivery pass would send each of `subs` for `day`, part by part (empty: nothing to send)."""
-    day = day or await latest_digest_day(services)
+    day = day or await latest_digest_day(services, now)
     ctx = await load_day(services, day) if day is not None else None
     if ctx is None or not ctx.announced:
         return {sub.chat: () for sub in subs}

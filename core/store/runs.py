@@ -54,6 +54,14 @@ class RunQueries(StoreBase):
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    async def latest_run_day(self, at_or_before: date) -> date | None:
+        """The newest listing day at or before `at_or_before` with a finished run that found an announcement."""
+        async with self._db.execute(
+            "SELECT MAX(day) FROM runs WHERE status = 'done' AND day <= ?", (at_or_before.isoformat(),)
+        ) as cur:
+            row = await cur.fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
     async def list_runs(self, limit: int = 30) -> list[Run]:
         """The most recent runs, newest first."""
         async with self._db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)) as cur:
