@@ -10,14 +10,17 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.args import MAX_LIMIT, count, iso_day, score_threshold
+from bot.check import check, writable_dir_problem
 from bot.commands import Commands
 from bot.logs import setup_logging
 from bot.schedule import Scheduler
@@ -36,23 +39,7 @@ from core.services import Services
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
-
-
-def _score(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 10: {text!r}")
-    return value
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a command killed by a closed pipe exits
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one daily cycle: fetch, score, store, write the digest")
-    run.add_argument("--date", type=_date, help="listing day to run (default: today's listing)")
+    run.add_argument("--date", type=iso_day, help="listing day to run (default: today's listing)")
     run.add_argument("--input", type=Path, help="a JSONL file or folder of them, instead of arXiv")
-    run.add_argument("--min-score", type=_score, help="threshold for this digest (default MIN_SCORE)")
+    run.add_argument("--min-score", type=score_threshold, help="threshold for this digest (default MIN_SCORE)")
     run.add_argument("--offline", action="store_true", help="use the offline scorer even with an LLM key")
     run.add_argument("--quiet", action="store_true", help="print the summary line only, not the digest")
 
@@ -79,19 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="full-text search over stored papers")
     search.add_argument("words", nargs="+")
-    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--limit", type=count(MAX_LIMIT), default=10)
 
     stats = sub.add_parser("stats", help="recent runs: papers read, tokens, model, duration")
-    stats.add_argument("--limit", type=int, default=14)
+    stats.add_argument("--limit", type=count(MAX_LIMIT), default=14)
 
     sub.add_parser("serve", help="run the Telegram and/or Slack bots with the daily scheduler")
 
     deliver = sub.add_parser("deliver", help="send every digest that is due now (safe to run twice or to kill)")
-    deliver.add_argument("--date", type=_date, help="digest day (default: the latest scored day)")
+    deliver.add_argument("--date", type=iso_day, help="digest day (default: the latest scored day)")
     deliver.add_argument("--force", action="store_true", help="ignore subscribers' delivery times")
 
+    sub.add_parser("check", help="verify the deployment: settings, database, fields, LLM, arXiv, Telegram, Slack")
+
     status = sub.add_parser("status", help="the latest run and its deliveries by state")
-    status.add_argument("--date", type=_date, help="digest day (default: the latest scored day)")
+    status.add_argument("--date", type=iso_day, help="digest day (default: the latest scored day)")
     return parser
 
 
@@ -128,7 +117,23 @@ def main(
     """Console entry point: `arxiv-digest COMMAND ...`. `env` replaces the environment and `.env` (tests)."""
     args = parse_args(argv)
     try:
-        settings = Settings.from_env(load_env() if env is None else env)
+        code = _run(args, env, clock)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit (where Python would print a traceback)
+        return code
+    except BrokenPipeError:
+        # `arxiv-digest status | head -1`: the reader has gone; stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace, env: Mapping[str, str] | None, clock: Clock) -> int:
+    environment = load_env() if env is None else env
+    if args.command == "check":
+        return asyncio.run(check(environment, sys.stdout))
+    try:
+        settings = Settings.from_env(environment)
     except ConfigError as exc:
         print(f"arxiv-digest: {exc}", file=sys.stderr)
         return 2
@@ -138,14 +143,24 @@ def main(
     except DigestError as exc:
         print(f"arxiv-digest: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except OSError as exc:  # BrokenPipeError (an OSError) is main()'s
+        if isinstance(exc, BrokenPipeError):
+            raise
+        # A file or folder the command needed (DIGEST_DIR, an --input path): say which, without a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"arxiv-digest: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
 
 
 async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     """Run the parsed command."""
     now = clock()
     offline = bool(getattr(args, "offline", False))
+    if args.command == "run":
+        # Before any token is spent: a run that cannot write its digest at the end should not start.
+        problem = writable_dir_problem(settings.digest_dir)
+        if problem:
+            raise ConfigError(f"DIGEST_DIR: {problem}; set DIGEST_DIR to a folder you can write to")
     async with open_services(settings, offline=offline) as services:
         if args.command == "run":
             return await cmd_run(services, args, now, clock)
