@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from bot.logs import redactor
+from bot.logs import redactor, setup_logging
 from core.config import SECRET_FIELDS, Settings
 from core.errors import ConfigError, DigestError
 from core.fetch.client import ArxivClient
@@ -144,8 +144,10 @@ async def probe_json_mode(llm: Any, model: str) -> tuple[str, int]:
         if response_format is not None:
             options["response_format"] = response_format
         try:
+            # No temperature or max_tokens: reasoning models refuse both, and the refusal would read as the
+            # JSON mode's.
             reply = await llm.chat.completions.create(
-                model=model, temperature=0, max_tokens=16,
+                model=model,
                 messages=[{"role": "user", "content": 'Reply with the JSON object {"ok": true} and nothing else.'}],
                 **options,
             )
@@ -291,8 +293,12 @@ async def run_checks(settings: Settings, emit: Callable[[Outcome], None]) -> lis
     return outcomes
 
 
-async def check(env: Mapping[str, str], out: TextIO) -> int:
-    """`arxiv-digest check`: print one line per item and return 1 when any item fails, else 0."""
+async def check(env: Mapping[str, str], out: TextIO, *, log_warnings: bool = False) -> int:
+    """`arxiv-digest check`: print one line per item and return 1 when any item fails, else 0.
+
+    `log_warnings` (the command line) sends the libraries' warnings to stderr as the process's redacted JSON
+    logs, instead of Python's last-resort handler, which redacts nothing.
+    """
     secrets = [str(env.get(Settings.model_fields[name].alias or name.upper(), "")).strip() for name in SECRET_FIELDS]
     redact = redactor(secrets)
 
@@ -306,6 +312,9 @@ async def check(env: Mapping[str, str], out: TextIO) -> int:
         for item in ITEMS_AFTER_SETTINGS:
             emit(skip(item, "the settings are invalid"))
         return 1
+    if log_warnings:
+        level = settings.log_level if settings.log_level in ("WARNING", "ERROR") else "WARNING"
+        setup_logging(settings.replace(log_level=level))
     emit(ok("settings", _settings_summary(settings)))
     outcomes = await run_checks(settings, emit)
     return 1 if any(o.status == "FAIL" for o in outcomes) else 0

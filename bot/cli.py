@@ -131,7 +131,7 @@ def main(
 def _run(args: argparse.Namespace, env: Mapping[str, str] | None, clock: Clock) -> int:
     environment = load_env() if env is None else env
     if args.command == "check":
-        return asyncio.run(check(environment, sys.stdout))
+        return asyncio.run(check(environment, sys.stdout, log_warnings=True))
     try:
         settings = Settings.from_env(environment)
     except ConfigError as exc:

@@ -77,7 +77,7 @@ async def test_a_healthy_deployment_passes_every_item(
     assert "arxiv-digest in Fake (auth.test)" in lines["slack"]
     # One tiny request each, where the settings point.
     [probe] = fake_openai.calls()
-    assert probe.body["model"] == "tiny-model" and probe.body["max_tokens"] == 16
+    assert probe.body["model"] == "tiny-model" and probe.body["response_format"]["type"] == "json_schema"
     assert probe.headers["authorization"] == f"Bearer {LLM_KEY}"
     assert len(fake_arxiv.calls("rss")) == 1 and len(fake_arxiv.calls("api")) == 1
     assert [c.method for c in fake_telegram.calls()] == ["getMe"]
