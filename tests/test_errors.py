@@ -134,6 +134,23 @@ def test_a_webhook_secret_in_telegrams_alphabet_is_accepted(secret: str) -> None
     assert Settings.from_env({"TELEGRAM_WEBHOOK_SECRET": secret}).telegram_webhook_secret == secret
 
 
+@pytest.mark.parametrize(("name", "value"), [
+    ("OPENAI_BASE_URL", "api.deepseek.com"), ("ARXIV_RSS_URL", "rss.arxiv.org/rss"),
+    ("ARXIV_API_URL", "ftp://export.arxiv.org/api/query"), ("TELEGRAM_API_BASE_URL", "https://"),
+    ("SLACK_API_BASE_URL", "slack.com/api/"),
+])
+def test_a_base_url_without_a_scheme_or_host_is_a_settings_error(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({name: value})
+    assert f"{name}: must be an http:// or https:// URL with a host, got {value!r}" in str(caught.value)
+
+
+def test_a_webhook_url_must_be_https() -> None:
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_URL: must be a public https:// URL"):
+        Settings.from_env({"TELEGRAM_WEBHOOK_URL": "http://digest.example/hook"})
+    assert Settings.from_env({"TELEGRAM_WEBHOOK_URL": "https://digest.example/hook"}).telegram_webhook_url
+
+
 # -- the command line ----------------------------------------------------------------------------------------
 
 
