@@ -156,8 +156,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = 
     """Run the parsed command."""
     now = clock()
     offline = bool(getattr(args, "offline", False))
-    if args.command == "run":
-        # Before any token is spent: a run that cannot write its digest at the end should not start.
+    if args.command in ("run", "serve"):
+        # Before any token is spent: a run (or a service whose daily run) cannot write its digest should not start.
         problem = writable_dir_problem(settings.digest_dir)
         if problem:
             raise ConfigError(f"DIGEST_DIR: {problem}; set DIGEST_DIR to a folder you can write to")

@@ -95,6 +95,16 @@ def test_run_stops_before_scoring_when_the_digest_folder_is_not_writable(
     assert not (tmp_path / "db.sqlite").exists(), "nothing was fetched, stored or scored"
 
 
+def test_serve_does_not_start_when_the_digest_folder_is_not_writable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "digests-is-a-file"
+    blocker.write_text("")
+    env = env_for(tmp_path, DIGEST_DIR=str(blocker), TELEGRAM_BOT_TOKEN="123:abc")
+    assert main(["serve"], env=env) == 1
+    assert capsys.readouterr().err.startswith(f"arxiv-digest: DIGEST_DIR: cannot write to {blocker} (")
+
+
 # -- fields files ------------------------------------------------------------------------------------------
 
 
