@@ -10,56 +10,33 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
+import os
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from bot.commands import Commands
+from bot.args import MAX_LIMIT, count, iso_day, score_threshold
+from bot.check import check, writable_dir_problem
 from bot.logs import setup_logging
-from bot.schedule import Scheduler
-from bot.wiring import load_env, open_services
-from core.build.digest import llm_share_lines
-from core.calendar import latest_listing_day
+from bot.service import cmd_deliver, cmd_serve, cmd_status
+from bot.wiring import Clock, load_env, open_services, system_clock
 from core.config import Settings
-from core.daily import RunResult, describe_scorer, input_days, run_day
-from core.deliver.delivery import Sender, deliver_due
-from core.errors import ConfigError, DeliveryError, DigestError
+from core.daily import RunResult, input_days, run_day
+from core.errors import ConfigError, DigestError
 from core.fetch.jsonl import load_papers
 from core.lookup import lookup_paper, search_papers
-from core.prepare.day import latest_digest_day, load_day
 from core.runlock import RunInProgress
-from core.runs import NO_ANNOUNCEMENT, note_facts
 from core.score.cache import score_with_cache
 from core.services import Services
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-
 # `run`'s exit statuses besides 0 and the generic 1 (README "Command line"): cron and systemd alert on them.
 EXIT_DEGRADED = 3  # more than half of the papers meant for the LLM fell back to their offline score
 EXIT_BUSY = 4  # another run of the same database held it for longer than --wait
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
-
-
-def _score(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 10: {text!r}")
-    return value
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a command killed by a closed pipe exits
 
 
 def _seconds(text: str) -> float:
@@ -80,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one daily cycle: fetch, score, store, write the digest")
-    run.add_argument("--date", type=_date, help="listing day to run (default: today's listing)")
+    run.add_argument("--date", type=iso_day, help="listing day to run (default: today's listing)")
     run.add_argument("--input", type=Path,
                      help="a JSONL file or folder of them, instead of arXiv: every day in it, oldest first")
-    run.add_argument("--min-score", type=_score, help="threshold for this digest (default MIN_SCORE)")
+    run.add_argument("--min-score", type=score_threshold, help="threshold for this digest (default MIN_SCORE)")
     run.add_argument("--offline", action="store_true", help="use the offline scorer even with an LLM key")
     run.add_argument("--quiet", action="store_true", help="print the summary line only, not the digest")
     run.add_argument("--wait", type=_seconds, default=600.0, metavar="SECONDS",
@@ -99,20 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="full-text search over stored papers")
     search.add_argument("words", nargs="+")
-    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--limit", type=count(MAX_LIMIT), default=10)
 
     stats = sub.add_parser("stats", help="recent runs: papers read, tokens, model, duration")
-    stats.add_argument("--limit", type=int, default=14)
+    stats.add_argument("--limit", type=count(MAX_LIMIT), default=14)
 
     sub.add_parser("serve", help="run the Telegram and/or Slack bots with the daily scheduler")
 
     deliver = sub.add_parser("deliver", help="send every digest that is due now (safe to run twice or to kill)")
-    deliver.add_argument("--date", type=_date,
+    deliver.add_argument("--date", type=iso_day,
                          help="digest day (default: the newest announced listing day that has been scored)")
     deliver.add_argument("--force", action="store_true", help="ignore subscribers' delivery times")
 
+    sub.add_parser("check", help="verify the deployment: settings, database, fields, LLM, arXiv, Telegram, Slack")
+
     status = sub.add_parser("status", help="the latest run and its deliveries by state")
-    status.add_argument("--date", type=_date,
+    status.add_argument("--date", type=iso_day,
                         help="digest day (default: the newest announced listing day that has been scored)")
     return parser
 
@@ -139,18 +118,29 @@ class ProgressBar:
         self.stream.flush()
 
 
-def system_clock() -> datetime:
-    """The wall clock, in UTC: the one place the command line reads it."""
-    return datetime.now(UTC)
-
-
 def main(
     argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, *, clock: Clock = system_clock,
 ) -> int:
     """Console entry point: `arxiv-digest COMMAND ...`. `env` replaces the environment and `.env` (tests)."""
     args = parse_args(argv)
     try:
-        settings = Settings.from_env(load_env() if env is None else env)
+        code = _run(args, env, clock)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit (where Python would print a traceback)
+        return code
+    except BrokenPipeError:
+        # `arxiv-digest status | head -1`: the reader has gone; stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace, env: Mapping[str, str] | None, clock: Clock) -> int:
+    environment = load_env() if env is None else env
+    if args.command == "check":
+        return asyncio.run(check(environment, sys.stdout, log_warnings=True))
+    try:
+        settings = Settings.from_env(environment)
     except ConfigError as exc:
         print(f"arxiv-digest: {exc}", file=sys.stderr)
         return 2
@@ -160,14 +150,24 @@ def main(
     except DigestError as exc:
         print(f"arxiv-digest: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except OSError as exc:  # BrokenPipeError (an OSError) is main()'s
+        if isinstance(exc, BrokenPipeError):
+            raise
+        # A file or folder the command needed (DIGEST_DIR, an --input path): say which, without a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"arxiv-digest: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
 
 
 async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     """Run the parsed command."""
     now = clock()
     offline = bool(getattr(args, "offline", False))
+    if args.command in ("run", "serve"):
+        # Before any token is spent: a run (or a service whose daily run) cannot write its digest should not start.
+        problem = writable_dir_problem(settings.digest_dir)
+        if problem:
+            raise ConfigError(f"DIGEST_DIR: {problem}; set DIGEST_DIR to a folder you can write to")
     async with open_services(settings, offline=offline) as services:
         if args.command == "run":
             return await cmd_run(services, args, now, clock)
@@ -267,129 +267,4 @@ async def cmd_stats(services: Services, args: argparse.Namespace) -> int:
         per = f"{r.tokens / r.papers_read:.0f}" if r.papers_read else "-"
         print(f"{r.day.isoformat():<10}  {r.status:<15}  {r.papers_read:>6}  {r.scored:>6}  {r.tokens_in:>9}  "
               f"{r.tokens_out:>10}  {per:>9}  {r.duration_seconds:>6.1f}  {r.model}")
-    return 0
-
-
-@asynccontextmanager
-async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
-    """Senders for every configured platform, without receiving updates (for `deliver`)."""
-    settings = services.settings
-    senders: dict[str, Sender] = {}
-    telegram = None
-    if settings.telegram_bot_token:
-        from bot.telegram import TelegramBot
-
-        telegram = TelegramBot(settings, Commands(services))
-        await telegram.application.initialize()
-        senders["telegram"] = telegram.sender
-    try:
-        if settings.slack_bot_token:
-            from bot.slack import SlackSender, build_slack_client
-
-            senders["slack"] = SlackSender(build_slack_client(settings))
-        yield senders
-    finally:
-        if telegram is not None:
-            await telegram.application.shutdown()
-
-
-async def cmd_deliver(
-    services: Services, args: argparse.Namespace, now: datetime, clock: Clock = system_clock,
-) -> int:
-    async with open_senders(services) as senders:
-        if not senders:
-            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
-        # SIGTERM (cron timeouts, systemd) stops the pass as Ctrl-C does: the parts on the wire finish
-        # and are recorded, so the next run resumes without a duplicate.
-        task = asyncio.ensure_future(deliver_due(services, senders, now=now, day=args.date, force=args.force,
-                                                 clock=clock))
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        try:
-            report = await task
-        except asyncio.CancelledError:
-            print("delivery stopped; run deliver again to finish", file=sys.stderr)
-            return 130
-        finally:
-            loop.remove_signal_handler(signal.SIGTERM)
-    print(report.summary())
-    return 1 if report.failed else 0
-
-
-async def cmd_status(services: Services, args: argparse.Namespace, now: datetime) -> int:
-    store = services.store
-    newest = latest_listing_day(now)
-    day = args.date or await latest_digest_day(services, now)
-    if day is None:
-        print("no run yet")
-        return 0
-    ctx = await load_day(services, day)
-    if ctx is None:
-        print(f"{day}: no run")
-        return 0
-    summary, share = ctx.summary, ctx.llm
-    print(f"day:        {day} ({summary.status})" + ("" if args.date or day >= newest else
-                                                     f"; arXiv's newest listing, {newest}, is not scored yet"))
-    print(f"papers:     {summary.papers_read} read, {summary.scored} scored anew")
-    print(f"tokens:     {summary.tokens_in:,} in, {summary.tokens_out:,} out")
-    print(f"scorer:     {describe_scorer(summary.model, share)}")
-    if share is not None:
-        print("llm:        " + ("; ".join(llm_share_lines(share, "en"))
-                                or f"scored {share.judged}/{share.asked} papers it was asked about"))
-    facts = note_facts(summary.note)
-    if facts is None and summary.note:  # a note from before notes were facts
-        print(f"note:       {summary.note}")
-    elif facts and facts.get("why"):
-        print(f"note:       {NO_ANNOUNCEMENT.get(facts['why'], facts['why'])}")
-    counts = await store.delivery_counts(day)
-    subs = await store.list_subscriptions()
-    by_platform: dict[str, int] = {}
-    for sub in subs:
-        by_platform[sub.chat.platform] = by_platform.get(sub.chat.platform, 0) + 1
-    print("deliveries: " + (", ".join(f"{state} {n}" for state, n in counts.items()) or "none yet"))
-    print("active:     " + (", ".join(f"{p} {n}" for p, n in sorted(by_platform.items())) or "no subscriptions"))
-    return 0
-
-
-async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
-    """Start the configured bots and the scheduler; stop cleanly on SIGINT or SIGTERM."""
-    settings = services.settings
-    commands = Commands(services)
-    bots: list[Any] = []
-    if settings.telegram_bot_token:
-        from bot.telegram import TelegramBot
-
-        bots.append(TelegramBot(settings, commands, clock=clock))
-    if settings.slack_bot_token:
-        from bot.slack import SlackBot
-
-        bots.append(SlackBot(settings, commands, clock=clock))
-    if not bots:
-        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN (see README)")
-    started: list[Any] = []
-    scheduler: Scheduler | None = None
-    try:
-        for bot in bots:
-            try:
-                await bot.start()
-                started.append(bot)
-            except DeliveryError as exc:  # one unreachable platform must not keep the other down
-                log.error("could not start %s: %s", type(bot).__name__, exc)
-        if not started:
-            raise ConfigError("no chat platform could be started")
-        scheduler = Scheduler(services, {bot.sender.platform: bot.sender for bot in started}, clock=clock)
-        scheduler.start()
-        log.info("serving: %s; scoring %s %s on %s", ", ".join(b.sender.platform for b in started),
-                 settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        log.info("stopping")
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown()
-        for bot in reversed(started):
-            await bot.stop()
     return 0

@@ -21,7 +21,15 @@ from bot.texts import say
 from bot.why import why_reply
 from core.build.digest import digest_blocks, format_score, short_authors
 from core.calendar import latest_listing_day
-from core.errors import DigestError, SourceError
+from core.errors import (
+    ConfigError,
+    DeliveryError,
+    DigestError,
+    ScoringError,
+    SourceError,
+    SourceUnavailable,
+    StoreError,
+)
 from core.lookup import lookup_paper, search_papers
 from core.models import Block, ChatRef, Heading, Note, PaperItem, Subscription
 from core.prepare.explain import explain_paper
@@ -31,8 +39,8 @@ from core.views import digest_for_subscription
 
 # The command layer's face to the adapters: the reply shapes (bot/replies.py) and `say` (bot/texts.py) come
 # with it, so an adapter imports from here only.
-__all__ = ["COMMANDS", "ActionResult", "Button", "Caller", "Commands", "IsAdmin", "Reply", "menu", "say",
-           "vote_buttons"]
+__all__ = ["COMMANDS", "ActionResult", "Button", "Caller", "Commands", "IsAdmin", "Reply", "failure_text", "menu",
+           "say", "vote_buttons"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,21 @@ MAX_INTERESTS = 500
 SEARCH_LIMIT = 10
 
 
+# What failed, in words a chat user can act on: never an exception's repr, a URL or a file path.
+FAILURE_KEYS: tuple[tuple[type[DigestError], str], ...] = (
+    (SourceUnavailable, "arxiv_down"), (ScoringError, "llm_down"), (StoreError, "store_down"),
+    (DeliveryError, "platform_down"), (ConfigError, "setup_error"),
+)
+
+
+def failure_text(lang: str, exc: DigestError) -> str:
+    """A chat reply saying what failed. Other SourceErrors (no such paper, not an id) are written for people."""
+    for kind, key in FAILURE_KEYS:
+        if isinstance(exc, kind):
+            return say(lang, key)
+    return say(lang, "error", error=str(exc))
+
+
 class Commands:
     """The command set over one Services; adapters hold one instance."""
 
@@ -85,7 +108,7 @@ class Commands:
             return reply
         except DigestError as exc:
             log.warning("command %s failed for %s: %s", name, caller.chat, exc)
-            return info(say(lang, "error", error=str(exc)), kind="error")
+            return info(failure_text(lang, exc), kind="error")
 
     async def handle_action(self, action: str, value: str, caller: Caller) -> ActionResult:
         """Answer a button press: a vote on a paper, or a field toggle."""
@@ -221,6 +244,9 @@ class Commands:
             return info(say(sub.lang, "paper_usage"), kind="error")
         try:
             view = await lookup_paper(self.services, arg.split()[0], now=caller.now, lang=sub.lang)
+        except SourceUnavailable as exc:
+            log.warning("/paper for %s: %s", caller.chat, exc)
+            return info(failure_text(sub.lang, exc), kind="error")
         except SourceError as exc:
             return info(say(sub.lang, "paper_missing", error=str(exc)), kind="error")
         p, s = view.paper, view.score
@@ -243,6 +269,9 @@ class Commands:
             return info(say(sub.lang, "why_usage"), kind="error")
         try:
             why = await explain_paper(self.services, sub, arg.split()[0], now=caller.now)
+        except SourceUnavailable as exc:
+            log.warning("/why for %s: %s", caller.chat, exc)
+            return info(failure_text(sub.lang, exc), kind="error")
         except SourceError as exc:
             return info(say(sub.lang, "why_missing", error=str(exc)), kind="error")
         return why_reply(self.services, sub, why)

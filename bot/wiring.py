@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -23,6 +24,14 @@ from core.store import Store
 
 # python-telegram-bot 22 warns on every RetryAfter unless durations are timedeltas.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The wall clock, in UTC: the one place the processes read it; everything else is handed a clock."""
+    return datetime.now(UTC)
+
 
 DOTENV_SWITCH = "ARXIV_DIGEST_DOTENV"
 

@@ -9,9 +9,11 @@ repr so a logged Settings never leaks them, and never echoed in a ConfigError.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -34,6 +36,8 @@ ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 JSON_MODES = ("json_schema", "json_object")
+# Telegram's rule for setWebhook's secret_token: 1-256 characters, only A-Z, a-z, 0-9, _ and -.
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def _csv(value: object) -> object:
@@ -182,6 +186,31 @@ class Settings(BaseSettings):
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"must be {', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}")
         return value.upper()
+
+    @field_validator("arxiv_rss_url", "arxiv_api_url", "openai_base_url", "telegram_api_base_url", "slack_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme != "https" or not parts.netloc):
+            raise ValueError("must be a public https:// URL (Telegram posts updates only over HTTPS), or empty")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str) -> str:
+        if value and not WEBHOOK_SECRET_RE.fullmatch(value):
+            bad = sorted({ch for ch in value if not WEBHOOK_SECRET_RE.fullmatch(ch)})
+            what = f"{len(value)} characters" if len(value) > 256 else f"{len(bad)} character(s) Telegram refuses"
+            raise ValueError(f"must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule); it has {what}")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -3,6 +3,7 @@
     DigestError
     ├── ConfigError      settings, field files or prompt templates are wrong or missing
     ├── SourceError      arXiv could not be read (network, HTTP status, malformed feed)
+    │   └── SourceUnavailable   arXiv did not answer, or refused the request (try again later)
     ├── ScoringError     the LLM endpoint failed in a way no fallback can absorb
     ├── DeliveryError    a chat platform refused or failed a message
     └── StoreError       the database is unusable (bad path, newer schema)
@@ -24,6 +25,10 @@ class ConfigError(DigestError):
 
 class SourceError(DigestError):
     """arXiv could not be read, or answered with something that is not a feed."""
+
+
+class SourceUnavailable(SourceError):
+    """arXiv could not be reached, timed out, or answered with an error status: worth trying again later."""
 
 
 class ScoringError(DigestError):

@@ -101,6 +101,18 @@ def shipped_fields() -> Traversable:
                           "arxiv-digest, e.g. `pip install -e .` in a checkout") from None
 
 
+def read_fields_file(path: Path | Traversable) -> str:
+    """The text of one fields file: UTF-8, with or without a byte-order mark (Windows editors add one)."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 (byte {exc.start} is 0x{exc.object[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read fields file {path}: {exc.strerror or exc}") from None
+
+
 def load_fields(path: Path | None = None) -> list[Field]:
     """Read a .toml file, or every .toml file in a folder (sorted by name), and validate the result.
 
@@ -117,6 +129,6 @@ def load_fields(path: Path | None = None) -> list[Field]:
         raise ConfigError(f"fields file not found: {path}")
     fields: list[Field] = []
     for f in files:
-        fields.extend(parse_fields(f.read_text(encoding="utf-8"), str(f)))
+        fields.extend(parse_fields(read_fields_file(f), str(f)))
     check_unique(fields)
     return fields

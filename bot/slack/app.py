@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import Caller, Commands, Reply
 from bot.slack.format import SLASH, command_line, escape_mrkdwn, home_view, slack_say, to_slack_messages
-from bot.slack.sender import CHAT_INTERVAL, SlackSender, build_slack_client, error_code
+from bot.slack.sender import CHAT_INTERVAL, SlackSender, build_slack_client, error_code, unreachable_reason
 from core.config import Settings
 from core.errors import ConfigError, DeliveryError
 from core.models import ChatRef
@@ -68,6 +68,9 @@ def build_slack_app(
     @app.command(SLASH)
     async def on_arxiv(ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()
+        if not command.get("channel_id"):
+            log.warning("slack %s command without a channel_id (team %s); ignored", SLASH, command.get("team_id"))
+            return
         caller = _caller(command["channel_id"])
         reply = await commands.handle(command_line(command.get("text") or ""), caller)
         lang = (await commands.subscription(caller)).lang
@@ -80,6 +83,7 @@ def build_slack_app(
             if exc.permanent:
                 await commands.chat_gone(caller.chat, caller.now, str(exc))
             key = "cannot_post" if exc.permanent else "post_failed"
+            # A permanent refusal names Slack's code (not_in_channel, ...), which tells the user what to do.
             await respond(text=escape_mrkdwn(slack_say(lang, key, error=exc)), response_type="ephemeral")
 
     @app.action(ACTION_ID)
@@ -89,8 +93,12 @@ def build_slack_app(
         if not channel:
             log.info("slack button %s pressed outside a channel; ignored", action.get("action_id"))
             return
+        action_id = str(action.get("action_id") or "")
+        if not action_id:
+            log.warning("slack button without an action_id in channel %s; ignored", channel)
+            return
         caller = _caller(channel)
-        result = await commands.handle_action(action["action_id"].split("-", 1)[0], action.get("value", ""), caller)
+        result = await commands.handle_action(action_id.split("-", 1)[0], action.get("value") or "", caller)
         if respond is None:
             return
         if result.reply is not None:
@@ -101,6 +109,9 @@ def build_slack_app(
 
     @app.event("app_home_opened")
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if not event.get("user"):
+            log.warning("slack app_home_opened without a user (channel %s); ignored", event.get("channel"))
+            return
         if event.get("tab", "home") == "home":
             lang = settings.digest_language
             view = home_view(lang, await commands.subscribed_chats(PLATFORM, lang))
@@ -108,9 +119,24 @@ def build_slack_app(
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        log.error("slack handler failed (%s): %s", body.get("type") or body.get("command"), error, exc_info=error)
+        # The type and ids only: a body carries message texts and a response_url that can post to the channel.
+        log.error("slack handler failed (%s, channel %s): %s", body_kind(body), body_channel(body), error,
+                  exc_info=error)
 
     return app
+
+
+def body_kind(body: dict[str, Any]) -> str:
+    """What an inbound body is, for a log line: its type, command or event type."""
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    return str(body.get("command") or (event or {}).get("type") or body.get("type") or "?")
+
+
+def body_channel(body: dict[str, Any]) -> str:
+    """The channel id an inbound body is about, for a log line; "-" when it names none."""
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    return str(body.get("channel_id") or (channel or {}).get("id") or (event or {}).get("channel") or "-")
 
 
 class SlackBot:
@@ -140,7 +166,8 @@ class SlackBot:
         except SlackApiError as exc:
             raise ConfigError(f"Slack rejected SLACK_BOT_TOKEN: {error_code(exc)}") from exc
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"Slack unreachable at {self.settings.slack_api_base_url}: {exc!r}") from exc
+            raise DeliveryError(f"Slack could not be reached at {self.settings.slack_api_base_url}"
+                                f" ({unreachable_reason(exc)})") from exc
         if self.settings.slack_app_token:
             self._socket = AsyncSocketModeHandler(self.app, app_token=self.settings.slack_app_token)
             await self._socket.connect_async()  # type: ignore[no-untyped-call]

@@ -61,6 +61,13 @@ def error_code(exc: SlackApiError) -> str:
     return str(data.get("error") or f"HTTP {exc.response.status_code}")
 
 
+def unreachable_reason(exc: BaseException) -> str:
+    """Why a request did not get through, in words for a log line (never an exception's repr)."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def delivery_error(exc: SlackApiError, chat: ChatRef) -> DeliveryError:
     """Translate a Slack API error; channel-gone codes are permanent (the subscription deactivates)."""
     code = error_code(exc)
@@ -106,7 +113,8 @@ class SlackSender:
             except SlackApiError as exc:
                 raise delivery_error(exc, chat) from exc
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                raise DeliveryError(f"Slack unreachable for {chat.chat_id}: {exc!r}") from exc
+                log.warning("Slack could not be reached for %s: %s", chat.chat_id, unreachable_reason(exc))
+                raise DeliveryError(f"Slack could not be reached for {chat.chat_id}") from exc
 
     async def send_blocks(self, chat: ChatRef, blocks: Sequence[Block], lang: str) -> None:
         """Render and post every part, in order."""

@@ -31,10 +31,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import COMMANDS, Caller, Commands, IsAdmin, menu
+from bot.commands import COMMANDS, Caller, Commands, IsAdmin, failure_text, menu
 from bot.telegram.format import decode_callback, render_reply
 from bot.telegram.sender import CHAT_INTERVAL, NO_PREVIEW, PLATFORM, RATE_LIMIT_RETRIES, TelegramSender
-from bot.texts import say
 from core.config import Settings
 from core.errors import ConfigError, DeliveryError, DigestError
 from core.models import ChatRef
@@ -251,6 +250,6 @@ class TelegramBot:
         user = update.effective_user if isinstance(update, Update) else None
         lang = "zh" if user is not None and (user.language_code or "").startswith("zh") else "en"
         try:
-            await context.bot.send_message(chat.id, say(lang, "error", error=str(exc)))
+            await context.bot.send_message(chat.id, failure_text(lang, exc))
         except TelegramError as send_exc:
             log.warning("could not report an error to telegram chat %s: %s", chat.id, send_exc)

@@ -89,7 +89,9 @@ class TelegramSender:
                 raise DeliveryError(f"{where}: still rate limited after {RATE_LIMIT_RETRIES} retries") from exc
             except (TimedOut, NetworkError) as exc:
                 if attempt == self.tries:
-                    raise DeliveryError(f"{where}: {exc} (after {self.tries} tries)") from exc
+                    what = "timed out" if isinstance(exc, TimedOut) else "could not be reached"
+                    log.warning("Telegram %s for %s: %s", what, where, exc)
+                    raise DeliveryError(f"{where}: Telegram {what} (after {self.tries} tries)") from exc
                 delay = self.retry_delay * 2 ** (attempt - 1) * (1 + random.random() / 2)
                 log.info("%s: %s; retrying in %.1fs", where, exc, delay)
                 await asyncio.sleep(delay)

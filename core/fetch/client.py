@@ -20,7 +20,7 @@ import aiohttp
 
 from core.calendar import submission_window
 from core.config import Settings
-from core.errors import ConfigError, SourceError
+from core.errors import ConfigError, SourceError, SourceUnavailable
 from core.fetch.atom import AtomPage, parse_atom, parse_atom_page
 from core.fetch.ids import normalize_arxiv_id
 from core.fetch.rss import Listing, parse_rss
@@ -221,17 +221,17 @@ class ArxivClient:
                             return body
                         problem = f"HTTP {resp.status}"
                         if resp.status != 429 and resp.status < 500:
-                            raise SourceError(f"arXiv fetch failed: {url}: {problem}")
+                            raise SourceUnavailable(f"arXiv fetch failed: {url}: {problem}")
                         retry_after = _retry_after(resp.headers.get("Retry-After"))
                 except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
                     timed_out = isinstance(exc, TimeoutError)
-                    problem = f"timed out after {self.timeout:g}s" if timed_out else repr(exc)
+                    problem = f"timed out after {self.timeout:g}s" if timed_out else (str(exc) or type(exc).__name__)
                     cause = exc
                 except aiohttp.ClientError as exc:
-                    raise SourceError(f"arXiv fetch failed: {url}: {exc!r}") from exc
+                    raise SourceUnavailable(f"arXiv fetch failed: {url}: {exc or type(exc).__name__}") from exc
                 if attempt == self.max_tries:
                     message = f"arXiv fetch failed: {url}: {problem} (gave up after {attempt} tries)"
-                    raise SourceError(message) from cause
+                    raise SourceUnavailable(message) from cause
                 wait = self._backoff_seconds(attempt, retry_after)
                 log.warning("arXiv %s: %s; retry %d of %d in %.1fs",
                             url, problem, attempt, self.max_tries - 1, wait)

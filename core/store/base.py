@@ -6,15 +6,27 @@ No table's queries live here; each table module adds its own methods on top of `
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import quote
 
 import aiosqlite
 
 from core.errors import StoreError
-from core.store.schema import migrate
+from core.store.schema import SCHEMA_VERSION, migrate
+
+# What a sqlite3 error means, in words a person running the command can act on.
+_HINTS = {
+    "file is not a database": "the file is not an SQLite database (or is corrupt); point DATABASE_PATH elsewhere",
+    "database disk image is malformed": "the database file is corrupt; restore a backup or point DATABASE_PATH"
+                                        " elsewhere",
+    "attempt to write a readonly database": "the file or its folder is read-only",
+    "unable to open database file": "the file or its folder cannot be opened (missing folder or no permission)",
+}
 
 # Ids bound per `IN (...)` list: well under SQLite's limit on parameters in one statement (999 before 3.32).
 CHUNK = 500
@@ -38,17 +50,20 @@ class StoreBase:
         try:
             db = await aiosqlite.connect(str(path))
         except Exception as exc:  # aiosqlite surfaces sqlite3 errors from its worker thread
-            raise StoreError(f"cannot open database {path}: {exc}") from exc
+            raise StoreError(f"cannot open database {path}: {_reason(exc)}") from exc
         try:
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            # Under WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives the process
-            # being killed, and only a power loss can undo the last few (a ledger row forgotten there
-            # means a part sent twice, never one lost).
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
-            await db.execute("PRAGMA foreign_keys=ON")
-            await migrate(db, str(path))
+            try:
+                db.row_factory = aiosqlite.Row
+                await db.execute("PRAGMA journal_mode=WAL")
+                # Under WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives the process
+                # being killed, and only a power loss can undo the last few (a ledger row forgotten there
+                # means a part sent twice, never one lost).
+                await db.execute("PRAGMA synchronous=NORMAL")
+                await db.execute("PRAGMA busy_timeout=5000")
+                await db.execute("PRAGMA foreign_keys=ON")
+                await migrate(db, str(path))
+            except sqlite3.DatabaseError as exc:  # not a database, corrupt, read-only, locked
+                raise StoreError(f"cannot open database {path}: {_reason(exc)}") from exc
             yield cls(db)
         finally:
             await db.close()
@@ -75,3 +90,33 @@ class StoreBase:
             async with self._db.execute(sql.format(ids=",".join("?" * len(chunk))), (*args, *chunk)) as cur:
                 rows.extend(await cur.fetchall())
         return rows
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return _HINTS.get(text, text)
+
+
+def _read_only_uri(path: Path) -> str:
+    return f"file:{quote(os.path.abspath(path))}?mode=ro"
+
+
+async def inspect_database(path: Path) -> int:
+    """The schema version of the existing database at `path`, read without creating, migrating or writing it.
+
+    Raise StoreError naming the path when it is not an SQLite database, is corrupt or unreadable, or has a
+    schema newer than this program knows.
+    """
+    try:
+        async with aiosqlite.connect(_read_only_uri(path), uri=True) as db:
+            async with db.execute("PRAGMA user_version") as cur:
+                row = await cur.fetchone()
+            async with db.execute("SELECT count(*) FROM sqlite_master") as cur:
+                await cur.fetchone()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {path}: {_reason(exc)}") from exc
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} has schema version {version}, newer than this program's {SCHEMA_VERSION}:"
+                         " upgrade arxiv-digest")
+    return version

@@ -1,0 +1,328 @@
+"""`arxiv-digest check`: verify a deployment in one command, one line per item, without printing a secret.
+
+Each item is one small probe: settings, the database (opened read-only, never created or migrated here),
+the fields, the LLM (one tiny request, and which JSON mode it accepts), arXiv's RSS and export API (one
+request each, at the configured pace), Telegram `getMe`, Slack `auth.test`, and the digest folder. An
+item that is not configured prints `skip` with why; any `FAIL` makes the exit status 1. Every line is
+passed through the secret redactor before it is printed, whatever a server put into its error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+
+from bot.logs import redactor, setup_logging
+from core.config import SECRET_FIELDS, Settings
+from core.errors import ConfigError, DigestError
+from core.fetch.client import ArxivClient
+from core.fields import load_fields
+from core.store.base import inspect_database
+from core.store.schema import SCHEMA_VERSION
+
+PROBE_TIMEOUT = 30.0  # seconds per network probe, at most (a check should answer quickly)
+PROBE_PAPER = "1706.03762"  # a paper the export API has had for years
+# JSON modes from the most to the least structured; "prompt" sends no response_format at all.
+PROBE_MODES = ("json_schema", "json_object", "prompt")
+PROBE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
+                "additionalProperties": False}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One checked item: "ok", "FAIL" or "skip", and what was found."""
+
+    status: str
+    item: str
+    detail: str = ""
+
+    def line(self) -> str:
+        return f"{self.status:<4} {self.item}" + (f": {self.detail}" if self.detail else "")
+
+
+def ok(item: str, detail: str = "") -> Outcome:
+    return Outcome("ok", item, detail)
+
+
+def fail(item: str, detail: str) -> Outcome:
+    return Outcome("FAIL", item, detail)
+
+
+def skip(item: str, detail: str) -> Outcome:
+    return Outcome("skip", item, detail)
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception in words: its own text, else its type's name (never a repr full of internals)."""
+    text = str(exc).strip()
+    return text if text else type(exc).__name__
+
+
+# -- local items -------------------------------------------------------------------------------------------
+
+
+def writable_dir_problem(path: Path) -> str | None:
+    """None when `path` is (or can be made) a folder we can write a file in; else the problem in words."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".arxiv-digest-check-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"cannot write to {path} ({exc.strerror or _reason(exc)})"
+    return None
+
+
+async def check_database(settings: Settings) -> Outcome:
+    path = settings.database_path
+    if not path.exists():
+        problem = writable_dir_problem(path.parent)
+        if problem:
+            return fail("database", f"{path} does not exist and {problem}")
+        return ok("database", f"{path} does not exist yet; the first run creates it at schema v{SCHEMA_VERSION}")
+    try:
+        version = await inspect_database(path)
+    except DigestError as exc:
+        return fail("database", str(exc))
+    if version < SCHEMA_VERSION:
+        return ok("database", f"{path} at schema v{version}; the next run upgrades it to v{SCHEMA_VERSION}")
+    return ok("database", f"{path} at schema v{version} (current)")
+
+
+def check_fields(settings: Settings) -> Outcome:
+    try:
+        fields = load_fields(settings.fields_path)
+    except ConfigError as exc:
+        return fail("fields", str(exc))
+    return ok("fields", f"{len(fields)} from {settings.fields_path}")
+
+
+def check_digest_dir(settings: Settings) -> Outcome:
+    problem = writable_dir_problem(settings.digest_dir)
+    if problem:
+        return fail("digest folder", f"{problem}; set DIGEST_DIR to a folder you can write to")
+    return ok("digest folder", f"{settings.digest_dir} is writable")
+
+
+# -- the LLM -----------------------------------------------------------------------------------------------
+
+
+def _response_format(mode: str) -> dict[str, Any] | None:
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "check", "schema": PROBE_SCHEMA, "strict": True}}
+    if mode == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def refuses_response_format(exc: Exception) -> bool:
+    """Whether an API error means "this response_format is not supported" (a 4xx, or a 5xx naming it)."""
+    from openai import APIStatusError
+
+    if not isinstance(exc, APIStatusError) or exc.status_code in (401, 403, 404, 429):
+        return False
+    return exc.status_code < 500 or "response_format" in str(exc.body or exc.message)
+
+
+async def probe_json_mode(llm: Any, model: str) -> tuple[str, int]:
+    """Ask the LLM one tiny question in each JSON mode until one is accepted: (mode, tokens used).
+
+    The one place `check` negotiates JSON modes; when core's capability negotiation lands, this function is
+    the one to swap for it. Raises the client's error when the endpoint fails for another reason.
+    """
+    last: Exception | None = None
+    for mode in PROBE_MODES:
+        options: dict[str, Any] = {}
+        response_format = _response_format(mode)
+        if response_format is not None:
+            options["response_format"] = response_format
+        try:
+            # No temperature or max_tokens: reasoning models refuse both, and the refusal would read as the
+            # JSON mode's.
+            reply = await llm.chat.completions.create(
+                model=model,
+                messages=[{"role": "user", "content": 'Reply with the JSON object {"ok": true} and nothing else.'}],
+                **options,
+            )
+        except Exception as exc:  # the openai client's errors; anything but a refused format is re-raised
+            if not refuses_response_format(exc):
+                raise
+            last = exc
+            continue
+        usage = getattr(reply, "usage", None)
+        return mode, int(getattr(usage, "total_tokens", 0) or 0)
+    assert last is not None
+    raise last
+
+
+def _llm_failure(settings: Settings, exc: Exception) -> str:
+    from openai import APIConnectionError, APIStatusError, APITimeoutError
+
+    where = settings.openai_base_url
+    if isinstance(exc, APITimeoutError):
+        return f"{where} did not answer in time"
+    if isinstance(exc, APIConnectionError):
+        return f"cannot reach {where} ({_reason(exc.__cause__ or exc)})"
+    if isinstance(exc, APIStatusError):
+        if exc.status_code in (401, 403):
+            return f"{where} refused OPENAI_API_KEY (HTTP {exc.status_code})"
+        if exc.status_code == 404:
+            return f"{where} answered HTTP 404: check OPENAI_BASE_URL and LLM_MODEL ({settings.llm_model})"
+        return f"{where} answered HTTP {exc.status_code}: {exc.message}"
+    return f"{where}: {_reason(exc)}"
+
+
+async def check_llm(settings: Settings, probe: Callable[[Any, str], Awaitable[tuple[str, int]]] = probe_json_mode,
+                    ) -> Outcome:
+    if not settings.llm_enabled:
+        return skip("llm", "no OPENAI_API_KEY: the offline scorer scores everything")
+    from openai import AsyncOpenAI
+
+    llm = AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
+                      timeout=min(settings.llm_timeout, PROBE_TIMEOUT), max_retries=0)
+    try:
+        mode, tokens = await probe(llm, settings.llm_model)
+    except Exception as exc:  # translated into words for the one line this item prints
+        return fail("llm", _llm_failure(settings, exc))
+    finally:
+        await llm.close()
+    answered = f"{settings.llm_model} at {settings.openai_base_url} answers ({tokens} tokens); accepts {mode}"
+    wanted = settings.llm_json_mode
+    if wanted in PROBE_MODES and PROBE_MODES.index(mode) > PROBE_MODES.index(wanted):
+        better = "json_object" if mode == "json_object" else "auto"
+        return fail("llm", f"{answered}, but LLM_JSON_MODE is {wanted}: set LLM_JSON_MODE={better}")
+    return ok("llm", answered)
+
+
+# -- arXiv, Telegram, Slack ---------------------------------------------------------------------------------
+
+
+async def check_arxiv(settings: Settings, http: aiohttp.ClientSession) -> list[Outcome]:
+    # One client for both requests, so arXiv's pace (ARXIV_REQUEST_DELAY between requests) is kept.
+    client = ArxivClient(
+        http, rss_url=settings.arxiv_rss_url, api_url=settings.arxiv_api_url, categories=settings.arxiv_categories,
+        announce_types=settings.arxiv_announce_types, delay=settings.arxiv_request_delay, max_tries=1,
+        timeout=min(settings.arxiv_timeout, PROBE_TIMEOUT), clock=time.monotonic, sleep=asyncio.sleep,
+    )
+    outcomes = []
+    try:
+        listing = await client.fetch_listing()
+    except DigestError as exc:
+        outcomes.append(fail("arxiv rss", str(exc)))
+    else:
+        day = f" of {listing.day}" if listing.day else ""
+        found = f"{len(listing.papers)} papers in the listing{day}" if listing.papers else "no announcement today"
+        outcomes.append(ok("arxiv rss", f"{client.listing_url} answers: {found}"))
+    try:
+        await client.fetch_papers([PROBE_PAPER])
+    except DigestError as exc:
+        outcomes.append(fail("arxiv api", str(exc)))
+    else:
+        outcomes.append(ok("arxiv api", f"{settings.arxiv_api_url} answers"))
+    return outcomes
+
+
+async def check_telegram(settings: Settings) -> Outcome:
+    if not settings.telegram_bot_token:
+        return skip("telegram", "no TELEGRAM_BOT_TOKEN")
+    from telegram import Bot
+    from telegram.error import InvalidToken, TelegramError
+
+    bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url)
+    try:
+        async with bot:  # initialize() is getMe
+            me = bot.bot
+    except InvalidToken:
+        return fail("telegram", "Telegram rejected TELEGRAM_BOT_TOKEN (getMe: Unauthorized)")
+    except TelegramError as exc:
+        return fail("telegram", f"getMe failed at {settings.telegram_api_base_url} ({_reason(exc)})")
+    mode = f"webhook at {settings.telegram_webhook_url}" if settings.telegram_webhook_url else "long polling"
+    return ok("telegram", f"@{me.username} (getMe); {mode}")
+
+
+async def check_slack(settings: Settings) -> Outcome:
+    if not settings.slack_bot_token:
+        return skip("slack", "no SLACK_BOT_TOKEN")
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    from bot.slack.sender import build_slack_client, error_code
+
+    client = build_slack_client(settings)
+    try:
+        answer = await client.auth_test()
+    except SlackApiError as exc:
+        return fail("slack", f"Slack rejected SLACK_BOT_TOKEN (auth.test: {error_code(exc)})")
+    except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        return fail("slack", f"auth.test failed at {settings.slack_api_base_url} ({_reason(exc)})")
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        return fail("slack", "SLACK_SIGNING_SECRET is empty: HTTP mode needs it (or set SLACK_APP_TOKEN for"
+                             " Socket Mode)")
+    mode = "Socket Mode" if settings.slack_app_token else f"HTTP mode on port {settings.slack_port}"
+    return ok("slack", f"{answer.get('user') or answer.get('user_id')} in {answer.get('team')} (auth.test); {mode}")
+
+
+# -- the command -------------------------------------------------------------------------------------------
+
+ITEMS_AFTER_SETTINGS = ("database", "fields", "llm", "arxiv rss", "arxiv api", "telegram", "slack", "digest folder")
+
+
+async def run_checks(settings: Settings, emit: Callable[[Outcome], None]) -> list[Outcome]:
+    """Check every item of a deployment with valid `settings`, emitting each outcome as it is known."""
+    outcomes: list[Outcome] = []
+
+    def report(*found: Outcome) -> None:
+        for outcome in found:
+            outcomes.append(outcome)
+            emit(outcome)
+
+    report(await check_database(settings))
+    report(check_fields(settings))
+    report(await check_llm(settings))
+    async with aiohttp.ClientSession() as http:
+        report(*await check_arxiv(settings, http))
+    report(await check_telegram(settings))
+    report(await check_slack(settings))
+    report(check_digest_dir(settings))
+    return outcomes
+
+
+async def check(env: Mapping[str, str], out: TextIO, *, log_warnings: bool = False) -> int:
+    """`arxiv-digest check`: print one line per item and return 1 when any item fails, else 0.
+
+    `log_warnings` (the command line) sends the libraries' warnings to stderr as the process's redacted JSON
+    logs, instead of Python's last-resort handler, which redacts nothing.
+    """
+    secrets = [str(env.get(Settings.model_fields[name].alias or name.upper(), "")).strip() for name in SECRET_FIELDS]
+    redact = redactor(secrets)
+
+    def emit(outcome: Outcome) -> None:
+        print(redact(outcome.line()), file=out, flush=True)
+
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        emit(fail("settings", str(exc)))
+        for item in ITEMS_AFTER_SETTINGS:
+            emit(skip(item, "the settings are invalid"))
+        return 1
+    if log_warnings:
+        level = settings.log_level if settings.log_level in ("WARNING", "ERROR") else "WARNING"
+        setup_logging(settings.replace(log_level=level))
+    emit(ok("settings", _settings_summary(settings)))
+    outcomes = await run_checks(settings, emit)
+    return 1 if any(o.status == "FAIL" for o in outcomes) else 0
+
+
+def _settings_summary(settings: Settings) -> str:
+    scorer = f"LLM {settings.llm_model}" if settings.llm_enabled else "offline scorer"
+    platforms = [name for name, token in (("Telegram", settings.telegram_bot_token),
+                                          ("Slack", settings.slack_bot_token)) if token]
+    return f"{scorer}; {', '.join(platforms) or 'no chat platform'}; {len(settings.arxiv_categories)} categories"
+

@@ -1,0 +1,156 @@
+"""The service commands: `serve` (bots and scheduler), `deliver` (one delivery pass) and `status`.
+
+Like the rest of the command line, each calls into core and prints the outcome; what a day or a digest
+is lives in core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from bot.commands import Commands
+from bot.schedule import Scheduler
+from bot.wiring import Clock, system_clock
+from core.build.digest import llm_share_lines
+from core.calendar import latest_listing_day
+from core.daily import describe_scorer
+from core.deliver.delivery import Sender, deliver_due
+from core.errors import ConfigError, DeliveryError
+from core.prepare.day import latest_digest_day, load_day
+from core.runs import NO_ANNOUNCEMENT, note_facts
+from core.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
+    """Senders for every configured platform, without receiving updates (for `deliver`)."""
+    settings = services.settings
+    senders: dict[str, Sender] = {}
+    telegram = None
+    if settings.telegram_bot_token:
+        from bot.telegram import TelegramBot
+
+        telegram = TelegramBot(settings, Commands(services))
+        await telegram.application.initialize()
+        senders["telegram"] = telegram.sender
+    try:
+        if settings.slack_bot_token:
+            from bot.slack import SlackSender, build_slack_client
+
+            senders["slack"] = SlackSender(build_slack_client(settings))
+        yield senders
+    finally:
+        if telegram is not None:
+            await telegram.application.shutdown()
+
+
+async def cmd_deliver(
+    services: Services, args: argparse.Namespace, now: datetime, clock: Clock = system_clock,
+) -> int:
+    async with open_senders(services) as senders:
+        if not senders:
+            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
+        # SIGTERM (cron timeouts, systemd) stops the pass as Ctrl-C does: the parts on the wire finish
+        # and are recorded, so the next run resumes without a duplicate.
+        task = asyncio.ensure_future(deliver_due(services, senders, now=now, day=args.date, force=args.force,
+                                                 clock=clock))
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            report = await task
+        except asyncio.CancelledError:
+            print("delivery stopped; run deliver again to finish", file=sys.stderr)
+            return 130
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+async def cmd_status(services: Services, args: argparse.Namespace, now: datetime) -> int:
+    store = services.store
+    newest = latest_listing_day(now)
+    day = args.date or await latest_digest_day(services, now)
+    if day is None:
+        print("no run yet")
+        return 0
+    ctx = await load_day(services, day)
+    if ctx is None:
+        print(f"{day}: no run")
+        return 0
+    summary, share = ctx.summary, ctx.llm
+    print(f"day:        {day} ({summary.status})" + ("" if args.date or day >= newest else
+                                                     f"; arXiv's newest listing, {newest}, is not scored yet"))
+    print(f"papers:     {summary.papers_read} read, {summary.scored} scored anew")
+    print(f"tokens:     {summary.tokens_in:,} in, {summary.tokens_out:,} out")
+    print(f"scorer:     {describe_scorer(summary.model, share)}")
+    if share is not None:
+        print("llm:        " + ("; ".join(llm_share_lines(share, "en"))
+                                or f"scored {share.judged}/{share.asked} papers it was asked about"))
+    facts = note_facts(summary.note)
+    if facts is None and summary.note:  # a note from before notes were facts
+        print(f"note:       {summary.note}")
+    elif facts and facts.get("why"):
+        print(f"note:       {NO_ANNOUNCEMENT.get(facts['why'], facts['why'])}")
+    counts = await store.delivery_counts(day)
+    subs = await store.list_subscriptions()
+    by_platform: dict[str, int] = {}
+    for sub in subs:
+        by_platform[sub.chat.platform] = by_platform.get(sub.chat.platform, 0) + 1
+    print("deliveries: " + (", ".join(f"{state} {n}" for state, n in counts.items()) or "none yet"))
+    print("active:     " + (", ".join(f"{p} {n}" for p, n in sorted(by_platform.items())) or "no subscriptions"))
+    return 0
+
+
+async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
+    """Start the configured bots and the scheduler; stop cleanly on SIGINT or SIGTERM."""
+    settings = services.settings
+    commands = Commands(services)
+    bots: list[Any] = []
+    if settings.telegram_bot_token:
+        from bot.telegram import TelegramBot
+
+        bots.append(TelegramBot(settings, commands, clock=clock))
+    if settings.slack_bot_token:
+        from bot.slack import SlackBot
+
+        bots.append(SlackBot(settings, commands, clock=clock))
+    if not bots:
+        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN (see README)")
+    started: list[Any] = []
+    scheduler: Scheduler | None = None
+    try:
+        for bot in bots:
+            try:
+                await bot.start()
+                started.append(bot)
+            except DeliveryError as exc:  # one unreachable platform must not keep the other down
+                log.error("could not start %s: %s", type(bot).__name__, exc)
+        if not started:
+            raise ConfigError("no chat platform could be started")
+        scheduler = Scheduler(services, {bot.sender.platform: bot.sender for bot in started}, clock=clock)
+        scheduler.start()
+        log.info("serving: %s; scoring %s %s on %s", ", ".join(b.sender.platform for b in started),
+                 settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+        for bot in reversed(started):
+            await bot.stop()
+    return 0
