@@ -24,7 +24,7 @@ from core.fetch.client import ArxivClient
 from core.fetch.jsonl import load_papers
 from core.models import Digest, Paper
 from core.prepare.reader import score_subscriber_interests
-from core.score.cache import Progress, score_with_cache
+from core.score.cache import Progress, reader_languages, score_with_cache
 from core.services import Services, uses_llm
 from core.views import build_day_digest
 
@@ -127,7 +127,7 @@ async def run_day(
     new = await store_papers(services, listed, now)
     day_papers = await store.papers_for_day(run_day_)
     scored = await score_with_cache(services, day_papers, offline=offline, now=now, budget_day=run_day_,
-                                    progress=progress)
+                                    langs=await reader_languages(services), progress=progress)
     run_id = await store.start_run(run_day_, scored.scorer_key, scored.model, now)
     await store.finish_run(
         run_id, status="done", now=clock() if clock else now, papers_read=len(day_papers), scored=scored.scored,
