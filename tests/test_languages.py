@@ -274,3 +274,27 @@ async def test_today_paper_search_and_why_answer_an_english_chat_in_english_on_a
         text = "\n".join(getattr(b, "text", "") for b in explained.blocks)
         reason = next(ln for ln in text.splitlines() if "): " in ln).split("): ", 1)[1]
         assert check(reason), reason
+
+
+MOE = "mixture of experts, low-rank compensation, KV cache"
+
+
+async def test_interest_judgements_give_each_reader_reasons_in_their_language_from_one_judgement(
+    llm_services: Services, fake_openai: FakeOpenAI
+) -> None:
+    zh = Subscription(ZH_CHAT, lang="zh", min_score=5.0, interests=MOE)
+    en = Subscription(EN_CHAT, lang="en", min_score=5.0, interests=MOE)
+    for sub in (zh, en):
+        await llm_services.store.save_subscription(sub, NOW)
+    await run_day(llm_services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    judging = [c for c in fake_openai.calls()
+               if (c.body.get("response_format") or {}).get("json_schema", {}).get("name") == "interest_scores"]
+    assert len(judging) == 1 and reason_keys(judging[0]) == ["reason_zh", "reason_en"]
+    calls = len(fake_openai.calls())
+    for sub, check in ((zh, chinese), (en, english)):
+        digest = await digest_for_subscription(llm_services, sub, now=NOW)
+        assert digest is not None
+        [mine] = [s for s in digest.sections if s.field.slug == "interests"]
+        judged = [s.reason for _, s in mine.items if s.stage == "llm" and s.reason]  # "" below 7, as asked
+        assert judged and all(check(r) for r in judged), (sub.lang, judged)
+    assert len(fake_openai.calls()) == calls  # both digests share the one judgement

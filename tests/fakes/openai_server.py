@@ -377,7 +377,7 @@ class FakeOpenAI(LoopbackServer):
             if not with_field:  # a profile judgement: its prompt asks for no reason below 7
                 del entry["field"]
                 if score < 7:
-                    entry["reason"] = ""
+                    entry.update(dict.fromkeys(reason_keys, ""))
             entries.append(entry)
         opts = behaviour.options
         if behaviour.kind == "partial":
