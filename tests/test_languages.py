@@ -233,6 +233,12 @@ async def test_the_digest_and_delivery_give_each_reader_reasons_in_their_languag
         assert digest is not None
         reasons = [s.reason for section in digest.sections for _, s in section.items]
         assert reasons and all(check(r) for r in reasons), (sub.lang, reasons)
+    commands = Commands(llm_services)
+    for chat, check in ((ZH_CHAT, chinese), (EN_CHAT, english)):
+        paper = await commands.handle("/paper 2512.17073", Caller(chat=chat, now=NOW))
+        [why] = whys(paper.blocks)
+        summary = [b.text for b in paper.blocks if getattr(b, "text", "").startswith(("摘要", "Summary"))]
+        assert check(why) and summary and check(summary[0].split(" ", 1)[1]), (chat, why, summary)
     sender = WhySender()
     report = await deliver_due(llm_services, {"telegram": sender}, now=NOW, force=True)
     assert report.sent == 2
