@@ -304,3 +304,28 @@ async def test_interest_judgements_give_each_reader_reasons_in_their_language_fr
         judged = [s.reason for _, s in mine.items if s.stage == "llm" and s.reason]  # "" below 7, as asked
         assert judged and all(check(r) for r in judged), (sub.lang, judged)
     assert len(fake_openai.calls()) == calls  # both digests share the one judgement
+
+
+async def test_a_reason_asked_for_and_not_given_is_asked_once_and_falls_back_to_the_other_language(
+    llm_services: Services, fake_openai: FakeOpenAI
+) -> None:
+    await subscribe(llm_services, ZH_CHAT, "zh")
+    await run_day(llm_services, now=NOW, input_path=SAMPLE, write_markdown=False)
+    before = {i: s for i, s in (await day_scores(llm_services)).items() if s.stage == "llm"}
+    slugs = [f.slug for f in llm_services.fields]
+
+    def elsewhere(paper: dict[str, object], offered: list[str]) -> tuple[str, int]:  # judged under another field
+        stored = before[str(paper["id"])].field_slug
+        return next(s for s in slugs if s != stored), 8
+
+    fake_openai.scorer = elsewhere
+    await subscribe(llm_services, EN_CHAT, "en")
+    await run_day(llm_services, now=NOW.replace(hour=5), input_path=SAMPLE, write_markdown=False)
+    after = await day_scores(llm_services)
+    for arxiv_id, old in before.items():
+        new = after[arxiv_id]
+        assert (new.field_slug, new.value) == (old.field_slug, old.value)  # the reply's other field is not taken
+        assert new.reasons["en"] == "" and new.reason_in("en") == old.reasons["zh"]
+    calls = len(fake_openai.calls())
+    await run_day(llm_services, now=NOW.replace(hour=6), input_path=SAMPLE, write_markdown=False)
+    assert len(fake_openai.calls()) == calls  # asked once: no request on every later run

@@ -213,7 +213,9 @@ async def _add_reasons(
 
     Only the missing languages are asked for. The stored score, field and reasons stay as they are: a
     reader who already saw a score keeps seeing it. A reply that judges the paper under another field
-    adds nothing (its reason would explain that field); such a paper keeps its other language's reason.
+    adds no reason (its reason would explain that field): the language is stored as "" (asked, not
+    given), so readers get the other language's reason and no later run asks again. A failed request
+    stores nothing, so the next run asks again.
     """
     assert services.llm is not None
     by_missing: dict[tuple[str, ...], list[Paper]] = {}
@@ -221,7 +223,7 @@ async def _add_reasons(
         score = cached.get(paper.arxiv_id)
         if score is None or score.stage != "llm":
             continue
-        missing = tuple(code for code in langs if not score.reasons.get(code))
+        missing = tuple(code for code in langs if code not in score.reasons)
         if missing:
             by_missing.setdefault(missing, []).append(paper)
     completed: list[Score] = []
@@ -235,8 +237,12 @@ async def _add_reasons(
         tokens_out += result.tokens_out
         for fresh in result.scores:
             stored = cached[fresh.arxiv_id]
-            if fresh.stage != "llm" or fresh.field_slug != stored.field_slug or not fresh.reasons:
+            if fresh.stage != "llm":
                 continue
+            if fresh.field_slug != stored.field_slug:
+                log.info("paper %s judged under another field when asked for its reasons; keeping %s",
+                         fresh.arxiv_id, stored.field_slug)
+                fresh = dataclasses.replace(fresh, reasons=dict.fromkeys(missing, ""))
             reasons = {**fresh.reasons, **stored.reasons}
             reason = stored.reason or reasons.get(lang, "")
             completed.append(dataclasses.replace(stored, reasons=reasons, reason=reason))

@@ -209,12 +209,13 @@ class BatchRun:
         base = self.fallback.get(paper.arxiv_id)
         field_scores = dict(base.field_scores) if base else {}
         field_scores[entry.field] = entry.score
-        reasons = reply_reasons(entry, self.config.reason_langs)
+        # A language asked for and not given is stored as "": asked once, so no later run asks again.
+        reasons = {**dict.fromkeys(self.config.reason_langs, ""), **reply_reasons(entry, self.config.reason_langs)}
         self.decided[paper.arxiv_id] = Score(
             arxiv_id=paper.arxiv_id,
             field_slug=entry.field,
             value=entry.score,
-            reason=reasons.get(self.config.lang) or entry.reason or next(iter(reasons.values()), ""),
+            reason=reasons.get(self.config.lang) or entry.reason or next((r for r in reasons.values() if r), ""),
             stage="llm",
             field_scores=field_scores,
             reasons=reasons,
