@@ -25,7 +25,7 @@ from core.score.offline import OfflineScorer
 from core.score.replies import parse_score_reply
 from core.services import Services
 from core.store import Store
-from core.store.schema import MIGRATIONS
+from core.store.schema import MIGRATIONS, SCORE_REASONS
 from core.views import digest_for_subscription
 from tests.fakes.openai_server import FakeOpenAI, fake_openai  # noqa: F401
 
@@ -132,9 +132,10 @@ async def test_the_store_keeps_a_reason_per_language(tmp_path: Path) -> None:
 async def test_scores_stored_before_the_migration_keep_their_one_reason(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     con = sqlite3.connect(path)
-    for script in MIGRATIONS[:3]:
+    version = MIGRATIONS.index(SCORE_REASONS)  # the version just before reasons per language
+    for script in MIGRATIONS[:version]:
         con.executescript(script)
-    con.execute("PRAGMA user_version = 3")
+    con.execute(f"PRAGMA user_version = {version}")
     con.execute("INSERT INTO papers VALUES ('2601.00001', 1, 'T', 'A.', '[]', '[]', 'cs.LG', '2025-12-22', 'new', "
                 "'2025-12-22T00:00:00+00:00')")
     con.execute("INSERT INTO scores VALUES ('2601.00001', 'k', 'f', 8, '旧理由', 'llm', '{}', '2025-12-22')")
