@@ -136,9 +136,10 @@ async def test_scores_stored_before_the_migration_keep_their_one_reason(tmp_path
     for script in MIGRATIONS[:version]:
         con.executescript(script)
     con.execute(f"PRAGMA user_version = {version}")
-    con.execute("INSERT INTO papers VALUES ('2601.00001', 1, 'T', 'A.', '[]', '[]', 'cs.LG', '2025-12-22', 'new', "
-                "'2025-12-22T00:00:00+00:00')")
-    con.execute("INSERT INTO scores VALUES ('2601.00001', 'k', 'f', 8, '旧理由', 'llm', '{}', '2025-12-22')")
+    con.execute("INSERT INTO papers (arxiv_id, title, abstract, authors, categories, primary_category, published,"
+                " first_seen) VALUES ('2601.00001', 'T', 'A.', '[]', '[]', 'cs.LG', '2025-12-22', '2025-12-22')")
+    con.execute("INSERT INTO scores (arxiv_id, scorer_key, field_slug, value, reason, stage, field_scores, created_at)"
+                " VALUES ('2601.00001', 'k', 'f', 8, '旧理由', 'llm', '{}', '2025-12-22')")
     con.commit()
     con.close()
     async with Store.open(path) as store:
