@@ -16,7 +16,8 @@ counted by the same function (`count_tokens`: exact o200k_base counts from the `
 "Per paper" divides by every paper of the day (what both tools are asked to read); "per LLM paper"
 divides ours by the papers the LLM itself read. It also reports the cheap stage's recall of the dev days'
 picks, and of picks scored >= 8, then sweeps pass rate x batch size, and abstract characters.
-Run: `.venv/bin/python bench/cost.py`.
+Run: `.venv/bin/python bench/cost.py`; `bench/cost.py zh,en` asks for reasons in both languages in one reply
+(what a run does when readers of both languages are subscribed), to measure what the second language costs.
 """
 
 from __future__ import annotations
@@ -224,11 +225,11 @@ def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "n/a"
 
 
-async def main() -> None:
+async def main(langs: Sequence[str] = ()) -> None:
     logging.basicConfig(level=logging.WARNING)
     settings = Settings.from_env({})
     fields = load_fields(settings.fields_path)
-    config = LLMConfig.from_settings(settings)
+    config = LLMConfig.from_settings(settings, langs=langs)
     scorer = OfflineScorer(fields)
     days = []
     for path in DAYS:
@@ -236,7 +237,8 @@ async def main() -> None:
         day = Day(path.name, day_papers, labels, scorer.score_many(day_papers, settings.digest_language))
         days.append(dataclasses.replace(day, baseline_tokens=await measure_baseline(day, fields)))
     print(f"settings: pass rate {settings.llm_pass_rate}, batch {config.batch_size}, abstract chars "
-          f"{config.abstract_chars}, json mode {config.json_mode}, reasons in {config.lang}, {len(fields)} fields; "
+          f"{config.abstract_chars}, json mode {config.json_mode}, reasons in {'+'.join(config.reason_langs)}, "
+          f"{len(fields)} fields; "
           f"tokens = in + out, counted by tests/fakes/openai_server.count_tokens ({token_counter()})")
     print(f"{'day':<18}{'papers':>7}{'to LLM':>7}{'base tok':>10}{'base/pp':>9}{'ours tok':>10}"
           f"{'ours/pp':>9}{'ratio':>7}{'reqs':>6}  cheap-stage recall: picks, picks>=8")
@@ -289,4 +291,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(tuple(sys.argv[1].split(",")) if len(sys.argv) > 1 else ()))

@@ -253,7 +253,7 @@ class Commands:
         names = {f.slug: f.name(sub.lang) for f in self.services.fields}
         blocks: list[Block] = [
             PaperItem(arxiv_id=p.arxiv_id, title=p.title, url=p.url, authors=short_authors(p.authors, sub.lang),
-                      published=p.published, score=float(s.value or 0.0), why=s.reason,
+                      published=p.published, score=float(s.value or 0.0), why=s.reason_in(sub.lang),
                       field_slug=s.field_slug or "", stage=s.stage)
         ]
         wanted = set(sub.fields) or set(names)
@@ -287,7 +287,7 @@ class Commands:
             blocks.append(PaperItem(
                 arxiv_id=paper.arxiv_id, title=paper.title, url=paper.url,
                 authors=short_authors(paper.authors, sub.lang), published=paper.published,
-                score=float(score.value or 0.0) if score else 0.0, why=score.reason if score else "",
+                score=float(score.value or 0.0) if score else 0.0, why=score.reason_in(sub.lang) if score else "",
                 field_slug=(score.field_slug or "") if score else "", stage=score.stage if score else "",
             ))
         return Reply(tuple(blocks))

@@ -42,7 +42,7 @@ def why_reply(services: Services, sub: Subscription, why: Explanation) -> Reply:
         else:
             how = say(lang, "why_offline" if uses_llm(services, False) else "why_offline_only")
         interests = say(lang, "why_interests", score=format_score(s.value or 0.0), how=how,
-                        reason=clean_reason(s.reason)).strip()
+                        reason=clean_reason(s.reason_in(lang))).strip()
     if interests:
         blocks.append(Note(interests))
     if why.watch_terms:
@@ -69,11 +69,11 @@ def _why_fields(services: Services, sub: Subscription, best: Score | None, names
     for v, slug in per_field:
         line = f"{format_score(v)} — {names.get(slug, slug)}"
         if slug == best.field_slug:
-            line += f" ({say(lang, 'best')}): {clean_reason(best.reason)}"
+            line += f" ({say(lang, 'best')}): {clean_reason(best.reason_in(lang))}"
         lines.append(line)
     if best.field_slug and best.field_slug not in best.field_scores and best.field_slug in wanted:
         lines.insert(0, f"{format_score(best.value)} — {names.get(best.field_slug, best.field_slug)}: "
-                        f"{clean_reason(best.reason)}")
+                        f"{clean_reason(best.reason_in(lang))}")
     return say(lang, "why_fields", stage=best.stage) + "\n" + "\n".join(lines or ["—"])
 
 

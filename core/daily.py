@@ -26,7 +26,7 @@ from core.models import Digest, LLMShare, Paper
 from core.prepare.reader import score_subscriber_interests
 from core.runlock import run_lock
 from core.runs import NO_ANNOUNCEMENT, llm_share, note_json
-from core.score.cache import Progress, score_with_cache
+from core.score.cache import Progress, reader_languages, score_with_cache
 from core.services import Services, uses_llm
 from core.views import build_day_digest
 
@@ -180,7 +180,7 @@ async def _run_day(
     new = await store_papers(services, listed, now)
     day_papers = await store.papers_for_day(run_day_)
     scored = await score_with_cache(services, day_papers, offline=offline, now=now, budget_day=run_day_,
-                                    progress=progress)
+                                    langs=await reader_languages(services), progress=progress)
     share = llm_share(scored.scores)  # the day's papers under this scorer: what the LLM judged, what fell back
     run_id = await store.start_run(run_day_, scored.scorer_key, scored.model, now)
     await store.finish_run(

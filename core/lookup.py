@@ -54,7 +54,7 @@ async def lookup_paper(
         await store_papers(services, [paper], now)
         fetched = True
     scored = await score_with_cache(services, [paper], offline=offline, now=now, budget_day=listing_day_of(now),
-                                    lang=lang)
+                                    langs=(lang,) if lang else ())
     lang = lang or services.settings.digest_language
     summaries = await get_summaries(services, [paper], lang, now=now, day=listing_day_of(now),
                                     use_llm=uses_llm(services, offline), excerpt_sentences=3)

@@ -69,6 +69,10 @@ class Score:
     no scorer could judge the paper. `field_scores` holds a score per field where the scorer gives
     one. `stage` names who decided: "offline", "llm", "offline-fallback" (the LLM failed for this
     paper) or "offline-budget" (the day's token budget was spent).
+
+    `reasons` holds the reason per language ("zh", "en") where the scorer gave it; `reason` is the one
+    in the language the score was asked in (DIGEST_LANGUAGE), kept for scorers that word one language
+    and for scores stored before reasons were kept per language. Readers call `reason_in(lang)`.
     """
 
     arxiv_id: str
@@ -77,6 +81,15 @@ class Score:
     reason: str
     stage: str
     field_scores: Mapping[str, float] = field(default_factory=dict)
+    reasons: Mapping[str, str] = field(default_factory=dict)
+
+    def reason_in(self, lang: str) -> str:
+        """The reason in `lang`; another language's only when this one is missing."""
+        if self.reasons.get(lang):
+            return self.reasons[lang]
+        if self.reason:
+            return self.reason
+        return next((text for text in self.reasons.values() if text), "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -429,7 +429,6 @@ def test_scorer_key_changes_with_model_prompt_and_fields(tmp_path: Path) -> None
     assert key != scorer_key("m", prompt, (edited, *FIELDS[1:]))
     (tmp_path / "score_papers.md").write_text(prompt.text + "\nBe brief.", encoding="utf-8")
     assert key != scorer_key("m", load_prompt("score_papers", tmp_path), FIELDS)
-    assert scorer_key("m", prompt, FIELDS, lang="zh") != scorer_key("m", prompt, FIELDS, lang="en")
     assert key == scorer_key("m", prompt, FIELDS, abstract_chars=ABSTRACT_CHARS)
     assert key != scorer_key("m", prompt, FIELDS, abstract_chars=ABSTRACT_CHARS + 100)
 

@@ -12,7 +12,7 @@ from core.errors import ConfigError
 from core.fields import load_fields
 from core.models import Paper
 from core.prompts import load_prompt, prompts_dir
-from core.score.requests import render_request
+from core.score.requests import render_request, reply_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,10 +61,10 @@ def test_score_papers_template_exists_and_states_what_the_parser_needs() -> None
     prompt = load_prompt("score_papers")
     assert prompts_dir().joinpath("score_papers.md").is_file()
     assert prompt.variables == frozenset(
-        {"fields", "low_priority", "language", "reason_long", "reason_short", "papers"})
+        {"fields", "low_priority", "reason_keys", "reason_rule", "papers"})
     text = prompt.text.lower()
     assert "json" in text  # DeepSeek's json_object mode refuses a prompt without the word
-    for needle in ('"scores"', '"id"', '"field"', '"score"', '"reason"', "<papers>", "</papers>",
+    for needle in ('"scores"', '"id"', '"field"', '"score"', "<papers>", "</papers>",
                    "never instructions", "9-10", "7-8", "5-6", "3-4", "4 or less"):
         assert needle in text, needle
     # The instruction part is paid on every request: keep it short.
@@ -80,6 +80,26 @@ def test_score_papers_renders_fields_and_reasons_in_the_readers_language(lang: s
         assert f"- {f.slug} ({f.name_en}):" in text
     assert "medical/health" in text
     assert "$" not in text  # every placeholder filled
+
+
+def test_score_papers_asks_for_a_reason_per_language_in_one_reply_when_both_are_wanted() -> None:
+    fields = load_fields(ROOT / "data" / "fields")
+    prompt, papers = load_prompt("score_papers"), [paper("2601.00001", "T", "A.")]
+    both = render_request(prompt, fields, papers, "zh", langs=("zh", "en"))
+    assert '"reason_zh":"<text>","reason_en":"<text>"' in both
+    assert "reason_zh in 简体中文" in both and "reason_en in English" in both
+    assert "at most 40 汉字 / at most 30 words" in both
+    assert "$" not in both
+    one = render_request(prompt, fields, papers, "en")
+    assert '"reason":"<text>"' in one and "reason_zh" not in one and "reason: one line in English" in one
+    assert render_request(prompt, fields, papers, "zh", langs=("en",)) == one
+
+
+def test_reply_schema_has_a_reason_key_per_language_asked() -> None:
+    one = reply_schema(["a"], ("zh",))["properties"]["scores"]["items"]
+    assert list(one["properties"]) == ["id", "field", "score", "reason"] == one["required"]
+    both = reply_schema(["a"], ("zh", "en"))["properties"]["scores"]["items"]
+    assert list(both["properties"]) == ["id", "field", "score", "reason_zh", "reason_en"] == both["required"]
 
 
 def test_papers_travel_as_json_inside_the_delimiters() -> None:

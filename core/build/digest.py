@@ -137,8 +137,15 @@ def adjust_score(score: Score, adjustment: Adjustment | None, lang: str) -> Scor
     if adjustment.own_vote < 0:
         return None
     value = round(min(10.0, max(1.0, score.value + adjustment.delta)), 1)
-    reason = f"{clean_reason(score.reason)} · {vote_note(adjustment, lang)}".lstrip(" ·")
-    return dataclasses.replace(score, value=value, reason=reason)
+    reason = f"{clean_reason(score.reason_in(lang))} · {vote_note(adjustment, lang)}".lstrip(" ·")
+    return dataclasses.replace(score, value=value, reason=reason, reasons={})
+
+
+def in_language(score: Score, lang: str) -> Score:
+    """The score with its reason in `lang` (another language's only when that one is missing)."""
+    if not score.reasons:
+        return score
+    return dataclasses.replace(score, reason=score.reason_in(lang), reasons={})
 
 
 Section = tuple[Field, tuple[tuple[Paper, Score], ...]]
@@ -164,7 +171,7 @@ def select_sections(
     """
     adjusted: list[tuple[Paper, Score]] = []
     for paper, score in scored:
-        moved = adjust_score(score, (adjustments or {}).get(paper.arxiv_id), lang)
+        moved = adjust_score(in_language(score, lang), (adjustments or {}).get(paper.arxiv_id), lang)
         if moved is not None:
             adjusted.append((paper, moved))
     by_field: dict[str, list[tuple[Paper, Score]]] = {f.slug: [] for f in fields}
@@ -320,7 +327,7 @@ def digest_blocks(digest: Digest, timezone: str = "Asia/Shanghai") -> list[Block
                     authors=short_authors(paper.authors, lang),
                     published=paper.published,
                     score=float(score.value or 0.0),
-                    why=clean_reason(score.reason),
+                    why=clean_reason(score.reason_in(lang)),
                     field_slug=section.field.slug,
                     stage=score.stage,
                 )

@@ -78,8 +78,9 @@ async def prepare_reader(
 ) -> PreparedReader:
     """Gather everything `reader`'s digest of `ctx` needs, spending tokens only where it must.
 
-    Interests are judged unless `interest_scores` (already judged for this text) is given: reasons in
-    DIGEST_LANGUAGE, as the daily run has them, so the judgement is shared, not redone per language.
+    Interests are judged unless `interest_scores` (already judged for this text) is given: one judgement
+    with reasons in every subscribed language, as the daily run has it, so it is shared, not redone per
+    language; the digest picks the reader's.
     Then the keyword matches the digest will show get summaries in the reader's language.
     """
     mine = interest_scores

@@ -1,23 +1,29 @@
 """Score papers with the configured scorer, reusing what the store already holds for the same scorer key.
 
 Owns the scorer keys' use as a cache (the offline scorer's key, the LLM's via core/score/llm.py), the
-stages that mean "not judged yet, try again" (RETRY_STAGES), and the two-stage LLM path: a cheap stage
-ranks every paper (the offline scorer, or embedding similarity when EMBEDDING_MODEL is set) and the LLM
-reads the top LLM_PASS_RATE share. It must not decide what a digest shows or read the clock: `now` is
-a parameter.
+stages that mean "not judged yet, try again" (RETRY_STAGES), the languages readers want reasons in
+(`reader_languages`), and the two-stage LLM path: a cheap stage ranks every paper (the offline scorer, or
+embedding similarity when EMBEDDING_MODEL is set) and the LLM reads the top LLM_PASS_RATE share. It must
+not decide what a digest shows or read the clock: `now` is a parameter.
+
+Languages: a score carries a reason per language. The LLM is asked for every wanted language in one reply.
+The scorer key does not name a language: the score itself does not depend on it (fields are described in
+English), so adding a language keeps every stored score, and only the reasons missing from scores already
+stored are asked for (`_add_reasons`), in the missing languages alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from core.build.digest import OFFLINE_MODEL
 from core.errors import ScoringError
-from core.models import Field, Paper, Score
+from core.models import LANGUAGES, Field, Paper, Score
 from core.prompts import load_prompt
 from core.score.embed import score_by_embedding
 from core.score.llm import LLMConfig, TokenBudget, score_papers, scorer_key, select_candidates
@@ -26,7 +32,7 @@ from core.services import Services, uses_llm
 
 log = logging.getLogger(__name__)
 
-OFFLINE_SCORER_VERSION = "offline-1"
+OFFLINE_SCORER_VERSION = "offline-2"  # 2: reasons in every language
 # Stages that mean "the LLM did not judge this paper": a later run with budget left tries again.
 RETRY_STAGES = frozenset({"offline-fallback", "offline-budget"})
 
@@ -52,6 +58,18 @@ def offline_scorer_key(fields: Sequence[Field]) -> str:
     return "offline:" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+async def reader_languages(services: Services) -> tuple[str, ...]:
+    """The languages reasons are wanted in: DIGEST_LANGUAGE and every active subscription's language."""
+    subscribed = {s.lang for s in await services.store.list_subscriptions()}
+    return wanted_languages(services.settings.digest_language, subscribed)
+
+
+def wanted_languages(lang: str, others: Iterable[str] = ()) -> tuple[str, ...]:
+    """`lang` and `others`, each once, in LANGUAGES order (a fixed order keeps requests identical)."""
+    wanted = {lang, *others}
+    return tuple(code for code in LANGUAGES if code in wanted) or (lang,)
+
+
 async def score_with_cache(
     services: Services,
     papers: Sequence[Paper],
@@ -61,9 +79,14 @@ async def score_with_cache(
     budget_day: date | None,
     use_cache: bool = True,
     lang: str | None = None,
+    langs: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> Scored:
-    """Score papers with the configured scorer; reuse stored scores for the same scorer key."""
+    """Score papers with the configured scorer; reuse stored scores for the same scorer key.
+
+    `lang` is the language of each Score.reason (default DIGEST_LANGUAGE); the LLM words its reasons in
+    `lang` and every language of `langs` in one reply (the offline scorer words every language anyway).
+    """
     settings, store, fields = services.settings, services.store, services.fields
     lang = lang or settings.digest_language
     scorer = OfflineScorer(fields)
@@ -82,13 +105,16 @@ async def score_with_cache(
         by_id = {**cached, **{s.arxiv_id: s for s in fresh}}
         return Scored(key, OFFLINE_MODEL, tuple(by_id[i] for i in ids), scored=len(fresh))
     return await _score_llm(services, papers, scorer, now=now, budget_day=budget_day, use_cache=use_cache,
-                            lang=lang, progress=progress)
+                            lang=lang, langs=wanted_languages(lang, langs), progress=progress)
 
 
-def llm_scorer_key(services: Services, lang: str) -> str:
-    """The LLM scorer's cache key: the request's, plus the embedding model when it picks what the LLM reads."""
+def llm_scorer_key(services: Services) -> str:
+    """The LLM scorer's cache key: the request's, plus the embedding model when it picks what the LLM reads.
+
+    No language: the languages asked change the reasons, not the scores (see the module's docstring).
+    """
     settings = services.settings
-    key = scorer_key(settings.llm_model, load_prompt("score_papers"), services.fields, lang=lang,
+    key = scorer_key(settings.llm_model, load_prompt("score_papers"), services.fields,
                      abstract_chars=settings.llm_abstract_chars)
     return f"{key}|embed:{settings.embedding_model}" if settings.embedding_model else key
 
@@ -121,12 +147,13 @@ async def _score_llm(
     budget_day: date | None,
     use_cache: bool,
     lang: str,
+    langs: tuple[str, ...],
     progress: Progress | None,
 ) -> Scored:
     settings, store, fields = services.settings, services.store, services.fields
     assert services.llm is not None
     prompt = load_prompt("score_papers")
-    key = llm_scorer_key(services, lang)
+    key = llm_scorer_key(services)
     ids = [p.arxiv_id for p in papers]
     cached = await store.get_scores(key, ids) if use_cache else {}
     cached = {k: v for k, v in cached.items() if v.stage not in RETRY_STAGES}
@@ -142,15 +169,16 @@ async def _score_llm(
     if progress:
         progress("llm", 0, len(to_llm))
     result = await score_papers(
-        services.llm, to_llm, fields, prompt=prompt, config=LLMConfig.from_settings(settings, lang),
+        services.llm, to_llm, fields, prompt=prompt, config=LLMConfig.from_settings(settings, lang, langs),
         fallback=offline_scores, budget=budget,
     )
     if progress:
         progress("llm", len(to_llm), len(to_llm))
     fresh = [*kept_offline, *result.scores]
-    if use_cache and fresh:
-        await store.save_scores(key, fresh, now)
-    by_id = {**cached, **{s.arxiv_id: s for s in fresh}}
+    completed, reason_tokens = await _add_reasons(services, papers, cached, langs, lang=lang, budget=budget)
+    if use_cache and (fresh or completed):
+        await store.save_scores(key, [*fresh, *completed], now)
+    by_id = {**cached, **{s.arxiv_id: s for s in completed}, **{s.arxiv_id: s for s in fresh}}
     notes = []
     budget_hits = sum(1 for s in result.scores if s.stage == "offline-budget")
     failed = sum(1 for s in result.scores if s.stage == "offline-fallback")
@@ -167,5 +195,55 @@ async def _score_llm(
         )
     return Scored(
         key, settings.llm_model, tuple(by_id[i] for i in ids), scored=len(fresh),
-        tokens_in=result.tokens_in + embed_tokens, tokens_out=result.tokens_out, notes=tuple(notes),
+        tokens_in=result.tokens_in + embed_tokens + reason_tokens[0], tokens_out=result.tokens_out + reason_tokens[1],
+        notes=tuple(notes),
     )
+
+
+async def _add_reasons(
+    services: Services,
+    papers: Sequence[Paper],
+    cached: Mapping[str, Score],
+    langs: Sequence[str],
+    *,
+    lang: str,
+    budget: TokenBudget,
+) -> tuple[list[Score], tuple[int, int]]:
+    """Ask the LLM for the reasons stored LLM scores lack in `langs`; return the completed scores and tokens.
+
+    Only the missing languages are asked for. The stored score, field and reasons stay as they are: a
+    reader who already saw a score keeps seeing it. A reply that judges the paper under another field
+    adds no reason (its reason would explain that field): the language is stored as "" (asked, not
+    given), so readers get the other language's reason and no later run asks again. A failed request
+    stores nothing, so the next run asks again.
+    """
+    assert services.llm is not None
+    by_missing: dict[tuple[str, ...], list[Paper]] = {}
+    for paper in papers:
+        score = cached.get(paper.arxiv_id)
+        if score is None or score.stage != "llm":
+            continue
+        missing = tuple(code for code in langs if code not in score.reasons)
+        if missing:
+            by_missing.setdefault(missing, []).append(paper)
+    completed: list[Score] = []
+    tokens_in = tokens_out = 0
+    for missing, group in by_missing.items():
+        log.info("asking the LLM for %s reasons of %d stored scores", "/".join(missing), len(group))
+        config = LLMConfig.from_settings(services.settings, lang, missing)
+        result = await score_papers(services.llm, group, services.fields, prompt=load_prompt("score_papers"),
+                                    config=config, fallback=cached, budget=budget)
+        tokens_in += result.tokens_in
+        tokens_out += result.tokens_out
+        for fresh in result.scores:
+            stored = cached[fresh.arxiv_id]
+            if fresh.stage != "llm":
+                continue
+            if fresh.field_slug != stored.field_slug:
+                log.info("paper %s judged under another field when asked for its reasons; keeping %s",
+                         fresh.arxiv_id, stored.field_slug)
+                fresh = dataclasses.replace(fresh, reasons=dict.fromkeys(missing, ""))
+            reasons = {**fresh.reasons, **stored.reasons}
+            reason = stored.reason or reasons.get(lang, "")
+            completed.append(dataclasses.replace(stored, reasons=reasons, reason=reason))
+    return completed, (tokens_in, tokens_out)

@@ -27,7 +27,7 @@ from datetime import date, datetime
 
 from core.models import LANGUAGES, Paper, Score, Summary
 from core.prompts import load_prompt
-from core.score.cache import RETRY_STAGES
+from core.score.cache import RETRY_STAGES, reader_languages, wanted_languages
 from core.score.judge import score_summaries
 from core.score.llm import LLMConfig, TokenBudget
 from core.score.profile import Profile, parse_interests, rank_matches, watch_matches
@@ -50,7 +50,7 @@ WATCH_SUMMARY_MARGIN = 5
 
 
 def judge_key(model: str, prompt_version: str, summaries_key: str, lang: str) -> str:
-    """Which judgement of a profile is cached: a new model, template, summary or language is a new key.
+    """Which judgement of a profile is cached: a new model, template, summary or language set is a new key.
 
     The store keeps judgements per (profile key, judge key); the profile key is `Profile.key`."""
     blob = f"{model}|{prompt_version}|{summaries_key}|{lang}"
@@ -112,7 +112,9 @@ async def score_profiles(
         if profile.has_interests and papers and profile.key not in plans:
             plans[profile.key] = _Plan(profile, offline[text])
     if use_llm and services.llm is not None and plans:
-        await _judge(services, list(plans.values()), by_id, day=day, now=now, lang=lang, limit=candidates)
+        langs = wanted_languages(lang, await reader_languages(services))
+        await _judge(services, list(plans.values()), by_id, day=day, now=now, lang=lang, langs=langs,
+                     limit=candidates)
     summaries = await _watch_summaries(services, profiles, papers, day=day, now=now, use_llm=use_llm,
                                        langs=summary_langs, plans=plans, field_best=field_best or {})
     out: dict[str, InterestScores] = {}
@@ -132,15 +134,19 @@ def _watched(profile: Profile, papers: Sequence[Paper]) -> set[str]:
 
 async def _judge(
     services: Services, plans: Sequence[_Plan], by_id: Mapping[str, Paper], *, day: date, now: datetime,
-    lang: str, limit: int,
+    lang: str, langs: Sequence[str], limit: int,
 ) -> None:
-    """Fill each plan's `judged`: cached scores first, then one LLM judgement per profile for the rest."""
+    """Fill each plan's `judged`: cached scores first, then one LLM judgement per profile for the rest.
+
+    Reasons come in every language of `langs` in one reply. The judgement's key names that set: judging
+    one profile's candidates on one-sentence summaries is cheap, so a language added re-judges them.
+    """
     settings, store = services.settings, services.store
     assert services.llm is not None
     prompt = load_prompt("judge_interests")
     summaries_key = summary_key(settings.llm_model, load_prompt("summarize_papers"))
     for plan in plans:
-        plan.key = judge_key(settings.llm_model, prompt.version, summaries_key, lang)
+        plan.key = judge_key(settings.llm_model, prompt.version, summaries_key, "+".join(langs))
         wanted = route_candidates(plan.profile.normalised[0], list(by_id.values()), limit)
         cached = await store.get_judgements(plan.profile.key, plan.key, wanted)
         plan.judged = {k: v for k, v in cached.items() if v.stage not in RETRY_STAGES}
@@ -152,7 +158,7 @@ async def _judge(
     read = await get_summaries(services, reading, "en", now=now, day=day, use_llm=True)
     gists = {i: first_sentence(s.text) if s.source == "llm" else f"{by_id[i].title.strip()}. {s.text}"
              for i, s in read.items()}
-    config = LLMConfig.from_settings(settings, lang)
+    config = LLMConfig.from_settings(settings, lang, langs)
     budget = TokenBudget(limit=settings.llm_daily_token_budget, spent=await store.tokens_spent(day))
     gate = asyncio.Semaphore(settings.llm_concurrency)
     totals = [0, 0, 0]

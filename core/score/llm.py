@@ -8,8 +8,9 @@ caching scores by `scorer_key` is the store's job.
 Untrusted paper text only ever travels inside the JSON data block of the prompt, and a reply can only
 set scores for ids sent in that same request, so no paper (or reply) can change another paper's score.
 
-Template variables of `prompts/score_papers.md`: $fields, $low_priority, $language, $reason_long,
-$reason_short and $papers (the JSON array; `</` is escaped so text cannot close the block).
+Template variables of `prompts/score_papers.md`: $fields, $low_priority, $reason_keys and $reason_rule
+(the reason per language asked, LLMConfig.reason_langs: both languages in one reply when readers of both
+are subscribed) and $papers (the JSON array; `</` is escaped so text cannot close the block).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # Blank replies (DeepSeek sends them under load) are asked again at most this many times.
 EMPTY_REPLY_RETRIES = 2
+UNAVAILABLE: Mapping[str, str] = {"zh": "无评分：LLM 不可用", "en": "no score: LLM unavailable"}
+_CJK_RE = re.compile(r"[\u3400-\u9fff]")
 @dataclass(frozen=True, slots=True)
 class LLMConfig:
     """How to talk to the LLM; built from Settings once per run."""
@@ -46,12 +50,19 @@ class LLMConfig:
     concurrency: int = 4
     timeout: float = 120.0
     max_retries: int = 3
-    lang: str = "zh"
+    lang: str = "zh"  # the language of Score.reason (DIGEST_LANGUAGE)
     abstract_chars: int = ABSTRACT_CHARS
+    langs: tuple[str, ...] = ()  # the languages reasons are asked in, all in one reply (default: `lang`)
+
+    @property
+    def reason_langs(self) -> tuple[str, ...]:
+        """The languages each reply gives a reason in."""
+        return self.langs or (self.lang,)
 
     @classmethod
-    def from_settings(cls, settings: Settings, lang: str | None = None) -> LLMConfig:
-        """Take the LLM_* settings; `lang` is the reasons' language (default DIGEST_LANGUAGE)."""
+    def from_settings(cls, settings: Settings, lang: str | None = None, langs: Sequence[str] = ()) -> LLMConfig:
+        """Take the LLM_* settings; `lang` is Score.reason's language (default DIGEST_LANGUAGE), `langs`
+        the languages every reply words its reason in (default: `lang` alone)."""
         return cls(
             model=settings.llm_model,
             json_mode=settings.llm_json_mode,
@@ -61,6 +72,7 @@ class LLMConfig:
             max_retries=settings.llm_max_retries,
             lang=lang or settings.digest_language,
             abstract_chars=settings.llm_abstract_chars,
+            langs=tuple(langs),
         )
 
 
@@ -104,18 +116,15 @@ def scorer_key(
     prompt: Prompt,
     fields: Sequence[Field],
     *,
-    lang: str | None = None,
     abstract_chars: int = ABSTRACT_CHARS,
 ) -> str:
-    """Return the cache key for scores: same key, same request, so a re-run may reuse stored scores.
+    """Return the cache key for scores: same key, same scores, so a re-run may reuse stored scores.
 
-    Pass `lang` when stored reasons must match the reader's language (the scores themselves do not
-    depend on it: fields are always described to the LLM in English), and `abstract_chars` as
-    LLMConfig has it (LLM_ABSTRACT_CHARS), since the cut decides what the LLM reads.
+    Pass `abstract_chars` as LLMConfig has it (LLM_ABSTRACT_CHARS), since the cut decides what the LLM
+    reads. No language: the scores do not depend on it (fields are always described to the LLM in
+    English), and a score keeps its reasons per language, so adding a language only adds reasons.
     """
     parts = [f"llm:{model}", f"{prompt.name}@{prompt.version}", f"abs{abstract_chars}"]
-    if lang:
-        parts.append(lang)
     parts.append(",".join(f"{f.slug}={f.fingerprint}" for f in fields))
     return "|".join(parts)
 
@@ -142,6 +151,25 @@ def select_candidates(scores: Sequence[Score], pass_rate: float, min_keep: int =
     return [s.arxiv_id for s in sorted(unique, key=rank)][:count]
 
 
+def guess_language(text: str) -> str:
+    """"zh" for text with Chinese characters, else "en": which language a reason came back in."""
+    return "zh" if _CJK_RE.search(text) else "en"
+
+
+def reply_reasons(entry: ReplyEntry, langs: Sequence[str]) -> dict[str, str]:
+    """The reasons of a reply entry by language, only those asked for.
+
+    A reply to a one-language request has a plain "reason": it is in that language. A model asked for
+    several that answers with one plain "reason" anyway gets it filed under the language it is written in.
+    """
+    reasons = {lang: text for lang, text in entry.reasons.items() if lang in langs}
+    if entry.reason and not reasons:
+        lang = langs[0] if len(langs) == 1 else guess_language(entry.reason)
+        if lang in langs:
+            reasons[lang] = entry.reason
+    return reasons
+
+
 class BatchRun:
     """State of one `score_papers` call: decided scores, counters, the semaphore and the budget."""
 
@@ -161,7 +189,7 @@ class BatchRun:
         self.config = config
         self.fallback = fallback
         self.budget = budget
-        self.format = response_format(config.json_mode, self.slugs)
+        self.format = response_format(config.json_mode, self.slugs, config.reason_langs)
         self.semaphore = asyncio.Semaphore(config.concurrency)
         self.decided: dict[str, Score] = {}
         self.tokens_in = 0
@@ -172,7 +200,8 @@ class BatchRun:
     def _fallback(self, paper: Paper, stage: str) -> None:
         base = self.fallback.get(paper.arxiv_id)
         if base is None:
-            self.decided[paper.arxiv_id] = Score(paper.arxiv_id, None, None, "no score: LLM unavailable", stage)
+            self.decided[paper.arxiv_id] = Score(paper.arxiv_id, None, None, UNAVAILABLE["en"], stage,
+                                                 reasons=dict(UNAVAILABLE))
         else:
             self.decided[paper.arxiv_id] = dataclasses.replace(base, stage=stage)
 
@@ -180,13 +209,16 @@ class BatchRun:
         base = self.fallback.get(paper.arxiv_id)
         field_scores = dict(base.field_scores) if base else {}
         field_scores[entry.field] = entry.score
+        # A language asked for and not given is stored as "": asked once, so no later run asks again.
+        reasons = {**dict.fromkeys(self.config.reason_langs, ""), **reply_reasons(entry, self.config.reason_langs)}
         self.decided[paper.arxiv_id] = Score(
             arxiv_id=paper.arxiv_id,
             field_slug=entry.field,
             value=entry.score,
-            reason=entry.reason,
+            reason=reasons.get(self.config.lang) or entry.reason or next((r for r in reasons.values() if r), ""),
             stage="llm",
             field_scores=field_scores,
+            reasons=reasons,
         )
 
     async def score_batch(self, batch: Sequence[Paper], *, reask: bool) -> None:
@@ -221,7 +253,7 @@ class BatchRun:
     def render(self, batch: Sequence[Paper]) -> tuple[str, dict[str, str]]:
         """Return one batch's request text and the ids it uses, mapped to arXiv ids."""
         content = render_request(self.prompt, self.fields, batch, self.config.lang,
-                                 abstract_chars=self.config.abstract_chars)
+                                 abstract_chars=self.config.abstract_chars, langs=self.config.reason_langs)
         return content, {p.arxiv_id: p.arxiv_id for p in batch}
 
     def parse(self, text: str, aliases: Mapping[str, str]) -> dict[str, ReplyEntry]:
@@ -307,8 +339,9 @@ async def score_papers(
         raise ConfigError("no fields to score against")
     if config.batch_size < 1 or config.concurrency < 1:
         raise ConfigError("LLM batch size and concurrency must be at least 1")
-    if config.lang not in LANG_TEXT:
-        raise ConfigError(f"unsupported language {config.lang!r}")
+    for lang in (config.lang, *config.reason_langs):
+        if lang not in LANG_TEXT:
+            raise ConfigError(f"unsupported language {lang!r}")
     run = BatchRun(llm, fields, prompt, config, fallback, budget)
     unique = list({p.arxiv_id: p for p in papers}.values())
     batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from core.errors import ConfigError
 from core.fields import parse_term
-from core.models import Field, Paper, Score
+from core.models import LANGUAGES, Field, Paper, Score
 from core.score.reasons import build_reason, distinct_labels
 
 TITLE_WEIGHT = 1.0  # a phrase in the title says what the paper is about
@@ -327,13 +327,18 @@ class OfflineScorer:
         assert best is not None  # __init__ refuses an empty field list
         evidence, plan, reasons, areas = best
         value = field_scores[plan.field.slug]
+        labels = distinct_labels(reasons, limit=REASON_TERMS)
+        # Wording a reason costs nothing next to matching, so every language is stored: any reader's
+        # language is there whichever language the score was asked in.
+        worded = {code: build_reason(labels, value, areas, code) for code in LANGUAGES}
         return Score(
             arxiv_id=paper.arxiv_id,
             field_slug=plan.field.slug,
             value=value,
-            reason=build_reason(distinct_labels(reasons, limit=REASON_TERMS), value, areas, lang),
+            reason=worded.get(lang) or build_reason(labels, value, areas, lang),
             stage="offline",
             field_scores=field_scores,
+            reasons=worded,
         )
 
     def score_many(self, papers: Sequence[Paper], lang: str = "zh") -> list[Score]:

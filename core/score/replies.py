@@ -15,7 +15,7 @@ import re
 from collections.abc import Collection
 
 import json5
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 REASON_MAX_CHARS = 240
 MAX_JSON_STARTS = 50  # where to try decoding in a chatty reply; bounds the work on junk
@@ -32,10 +32,32 @@ _FENCE_RE = re.compile(r"```[a-zA-Z0-9]*\s*\n?(.*?)(?:```|$)", re.DOTALL)  # an 
 _SCORE_TEXT_RE = re.compile(r"^\s*(\d{1,2}(?:\.\d+)?)\s*(?:/\s*10|out of 10|分)?\s*$", re.IGNORECASE)
 _ARXIV_PREFIX_RE = re.compile(r"^(?:arxiv:|https?://arxiv\.org/abs/)", re.IGNORECASE)
 _VERSION_RE = re.compile(r"v\d+$")
+_REASON_KEY_RE = re.compile(r"^reason[_-]([a-z]{2})$", re.IGNORECASE)
+
+
+def clean_reason(value: object) -> object:
+    """One line of reason, without labels the prompt never asked for, cut at REASON_MAX_CHARS."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    text = " ".join(value.split())
+    for _ in range(4):  # "Score: 8, Field: x. Reason: ..." peels off one label per step
+        stripped = _REASON_PREFIX_RE.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    if len(text) > REASON_MAX_CHARS:
+        text = text[: REASON_MAX_CHARS - 1].rstrip() + "…"
+    return text
 
 
 class ReplyEntry(BaseModel):
-    """One paper's score as the LLM gave it, cleaned: score clamped to 1-10, reason on one line."""
+    """One paper's score as the LLM gave it, cleaned: score clamped to 1-10, reasons on one line.
+
+    `reason` is a reply's plain "reason"; `reasons` holds "reason_zh", "reason_en"... by language code,
+    as a request asking for several languages spells them. Empty reasons are left out.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
@@ -43,6 +65,20 @@ class ReplyEntry(BaseModel):
     field: str
     score: float
     reason: str = ""
+    reasons: dict[str, str] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_language(cls, value: object) -> object:
+        if not isinstance(value, dict) or "reasons" in value:
+            return value
+        reasons = {}
+        for key, text in value.items():
+            match = _REASON_KEY_RE.match(str(key))
+            cleaned = clean_reason(text) if match else None
+            if match and isinstance(cleaned, str) and cleaned:
+                reasons[match.group(1).lower()] = cleaned
+        return {**value, "reasons": reasons} if reasons else value
 
     @field_validator("id", "field", mode="before")
     @classmethod
@@ -73,19 +109,7 @@ class ReplyEntry(BaseModel):
     @field_validator("reason", mode="before")
     @classmethod
     def _one_line(cls, value: object) -> object:
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            return value
-        text = " ".join(value.split())
-        for _ in range(4):  # "Score: 8, Field: x. Reason: ..." peels off one label per step
-            stripped = _REASON_PREFIX_RE.sub("", text, count=1)
-            if stripped == text:
-                break
-            text = stripped
-        if len(text) > REASON_MAX_CHARS:
-            text = text[: REASON_MAX_CHARS - 1].rstrip() + "…"
-        return text
+        return clean_reason(value)
 
 
 def _strict(chunk: str) -> tuple[object, int] | None:

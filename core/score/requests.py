@@ -1,5 +1,6 @@
 """What an LLM scoring request says (pure): the papers as a JSON data block, the fields, the reply's JSON
-schema and the `response_format` that asks for it.
+schema (with a reason per language asked: "reason" for one, "reason_zh"/"reason_en" for both, so one
+reply serves readers of both languages) and the `response_format` that asks for it.
 
 Untrusted paper text only ever travels inside the JSON data block, with `</` escaped so it cannot close the
 block. This module sends nothing and reads no reply (core/score/llm.py sends, core/score/replies.py reads).
@@ -48,13 +49,20 @@ def scores_schema(entry_properties: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def reply_schema(field_slugs: Sequence[str]) -> dict[str, Any]:
-    """Return the JSON schema of a scoring reply: id, field (one of the slugs sent), score, reason."""
+def reason_keys(langs: Sequence[str]) -> list[str]:
+    """The reply's reason keys: "reason" for one language, "reason_zh", "reason_en"... for several."""
+    if len(langs) <= 1:
+        return ["reason"]
+    return [f"reason_{lang}" for lang in langs]
+
+
+def reply_schema(field_slugs: Sequence[str], langs: Sequence[str] = ()) -> dict[str, Any]:
+    """Return the JSON schema of a scoring reply: id, field (one of the slugs sent), score, a reason per language."""
     return scores_schema({
         "id": {"type": "string"},
         "field": {"type": "string", "enum": list(field_slugs)},
         "score": {"type": "integer"},
-        "reason": {"type": "string"},
+        **{key: {"type": "string"} for key in reason_keys(langs)},
     })
 
 
@@ -67,9 +75,9 @@ def json_response_format(json_mode: str, name: str, schema: Mapping[str, Any]) -
     raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
 
 
-def response_format(json_mode: str, field_slugs: Sequence[str]) -> ResponseFormat:
+def response_format(json_mode: str, field_slugs: Sequence[str], langs: Sequence[str] = ()) -> ResponseFormat:
     """Return the `response_format` of a scoring request."""
-    return json_response_format(json_mode, SCHEMA_NAME, reply_schema(field_slugs))
+    return json_response_format(json_mode, SCHEMA_NAME, reply_schema(field_slugs, langs))
 
 
 def shorten_abstract(text: str, limit: int = ABSTRACT_CHARS) -> str:
@@ -132,6 +140,26 @@ def render_fields(fields: Sequence[Field]) -> tuple[str, str]:
     return "\n".join(lines), low
 
 
+def reason_text(langs: Sequence[str]) -> dict[str, str]:
+    """The template's `$reason_keys` (the reply's reason keys, as the example entry spells them) and
+    `$reason_rule` (each key's language and length), for one language or several."""
+    for lang in langs:
+        if lang not in LANG_TEXT:
+            raise ConfigError(f"unsupported language {lang!r}")
+    keys = reason_keys(langs)
+    example = ",".join(f'"{key}":"<text>"' for key in keys)
+    if len(langs) == 1:
+        t = LANG_TEXT[langs[0]]
+        rule = (f"reason: one line in {t['language']}; score 6+: why it fits ({t['reason_long']}),"
+                f" else {t['reason_short']}.")
+    else:
+        texts = [LANG_TEXT[lang] for lang in langs]
+        named = ", ".join(f"{key} in {t['language']}" for key, t in zip(keys, texts, strict=True))
+        long, short = " / ".join(t["reason_long"] for t in texts), " / ".join(t["reason_short"] for t in texts)
+        rule = f"{named}: the same one-line reason in each language; score 6+: why it fits ({long}), else {short}."
+    return {"reason_keys": example, "reason_rule": rule}
+
+
 def render_request(
     prompt: Prompt,
     fields: Sequence[Field],
@@ -139,10 +167,9 @@ def render_request(
     lang: str,
     *,
     abstract_chars: int = ABSTRACT_CHARS,
+    langs: Sequence[str] = (),
 ) -> str:
-    """Fill the scoring template for one batch."""
-    if lang not in LANG_TEXT:
-        raise ConfigError(f"unsupported language {lang!r}")
+    """Fill the scoring template for one batch; reasons in `langs` (default: `lang` alone)."""
     field_text, low = render_fields(fields)
     return prompt.render(fields=field_text, low_priority=low, papers=render_papers(papers, abstract_chars),
-                         **LANG_TEXT[lang])
+                         **reason_text(tuple(langs) or (lang,)))

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from core.fields import parse_term
-from core.models import Field, Paper, Score
+from core.models import LANGUAGES, Field, Paper, Score
 from core.score.offline import WORD_RE, OfflineScorer, derived_phrases, stem
 from core.score.reasons import build_reason
 
@@ -116,14 +116,15 @@ def offline_interest_scores(field: Field, papers: Sequence[Paper], lang: str) ->
     routing = replace(field, name_en="", name_zh="")  # "My interests" is a section label, not a topic
     index = day_index(tuple(papers))
     scorer = OfflineScorer([routing])
-    nothing = build_reason([], 1.0, [], lang)
+    nothing = {code: build_reason([], 1.0, [], code) for code in {*LANGUAGES, lang}}
     hits = _could_match(routing, index)
     out: dict[str, Score] = {}
     for i, paper in enumerate(index.papers):
         if i in hits:
             out[paper.arxiv_id] = scorer.score(paper, lang)
         else:
-            out[paper.arxiv_id] = Score(paper.arxiv_id, field.slug, 1.0, nothing, "offline", {field.slug: 1.0})
+            out[paper.arxiv_id] = Score(paper.arxiv_id, field.slug, 1.0, nothing[lang], "offline", {field.slug: 1.0},
+                                        nothing)
     return out
 
 

@@ -25,10 +25,11 @@ class JudgementQueries(StoreBase):
         """Store one profile's judgements under `judge_key`, replacing earlier ones for the same papers."""
         await self._executemany(
             "INSERT OR REPLACE INTO judgements (arxiv_id, profile_key, judge_key, field_slug, value, reason, stage,"
-            " field_scores, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " field_scores, reasons, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (s.arxiv_id, profile_key, judge_key, s.field_slug, s.value, s.reason, s.stage,
-                 json.dumps(dict(s.field_scores), ensure_ascii=False), iso(now))
+                 json.dumps(dict(s.field_scores), ensure_ascii=False),
+                 json.dumps(dict(s.reasons), ensure_ascii=False, sort_keys=True), iso(now))
                 for s in scores
             ],
         )

@@ -42,6 +42,7 @@ def to_score(row: aiosqlite.Row) -> Score:
         reason=row["reason"],
         stage=row["stage"],
         field_scores=json.loads(row["field_scores"]),
+        reasons=json.loads(row["reasons"]) if "reasons" in row.keys() else {},
     )
 
 

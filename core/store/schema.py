@@ -156,11 +156,20 @@ FROM scores WHERE scorer_key LIKE 'interests:%';
 DELETE FROM scores WHERE scorer_key LIKE 'interests:%';
 """
 
+# Version 4: a score's (and an interest judgement's) reason per language, as JSON
+# {"zh": ..., "en": ...}, so one score serves readers of every language. `reason` keeps the reason in the
+# language the score was asked in; rows stored before keep '{}' and show that one reason to every reader.
+SCORE_REASONS = """
+ALTER TABLE scores ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE judgements ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
     SUMMARIES_AND_USAGE,
     JUDGEMENTS,
+    SCORE_REASONS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

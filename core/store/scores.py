@@ -44,10 +44,11 @@ class ScoreQueries(StoreBase):
         """Store scores under `scorer_key`, replacing earlier ones for the same papers."""
         await self._executemany(
             "INSERT OR REPLACE INTO scores (arxiv_id, scorer_key, field_slug, value, reason, stage, field_scores,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " reasons, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (s.arxiv_id, scorer_key, s.field_slug, s.value, s.reason, s.stage,
-                 json.dumps(dict(s.field_scores), ensure_ascii=False), iso(now))
+                 json.dumps(dict(s.field_scores), ensure_ascii=False),
+                 json.dumps(dict(s.reasons), ensure_ascii=False, sort_keys=True), iso(now))
                 for s in scores
             ],
         )
@@ -70,7 +71,7 @@ class ScoreQueries(StoreBase):
     async def scored_papers(self, day: date, scorer_key: str) -> list[tuple[Paper, Score]]:
         """The papers of `day` with their score under `scorer_key` (unscored papers are left out)."""
         async with self._db.execute(
-            "SELECT p.*, s.field_slug, s.value, s.reason, s.stage, s.field_scores FROM papers p"
+            "SELECT p.*, s.field_slug, s.value, s.reason, s.stage, s.field_scores, s.reasons FROM papers p"
             " JOIN scores s ON s.arxiv_id = p.arxiv_id AND s.scorer_key = ?"
             " WHERE p.published = ? AND p.announce_type != ? ORDER BY p.arxiv_id",
             (scorer_key, day.isoformat(), LOOKUP),

@@ -47,9 +47,10 @@ gets `fake.prompt_scorer(paper, slugs, prompt) -> (slug, score)` when set, else
 `fake.scorer(paper, slugs) -> (slug, score)` when set; otherwise a deterministic hash of its id
 picks a field and a score, spread like a real day (about 70% at 4 or less, 9% at 7 or more). Reasons
 follow the prompt: Chinese when it mentions Chinese, about 36 汉字 / 25 words for scores of 6 or more
-and 8 汉字 / 5 words below. A request whose json_schema entries have no "field" (an interest profile
-judged on summaries, `interest_scores`) gets entries without one, and an empty reason below 7 (as its
-prompt asks).
+and 8 汉字 / 5 words below. A request asking for a reason per language (`reason_zh`, `reason_en` in the
+json_schema, else in the prompt's example entry) gets each key in its language. A request whose
+json_schema entries have no "field" (an interest profile judged on summaries, `interest_scores`) gets
+entries without one, and an empty reason below 7 (as its prompt asks).
 
 Summary requests (json_schema named `paper_summaries`, or a prompt asking for `{"summaries":`) get
 `{"summaries": [{id, summary}]}` for every paper: `fake.summarizer(paper, lang) -> str` when set, else
@@ -98,6 +99,7 @@ from tests.fakes.loopback import LoopbackServer
 _CJK_RE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
 _SLUG_LINE_RE = re.compile(r"^- ([a-z0-9][a-z0-9-]*) \(", re.MULTILINE)
 _BLOCK_RE = re.compile(r"^<papers>\n(.*?)^</papers>$", re.MULTILINE | re.DOTALL)
+_REASON_KEY_RE = re.compile(r'"(reason_zh|reason_en)":"<text>"')
 _WORD_RE = re.compile(r"[a-z][a-z0-9-]{2,}")
 
 CHAT_KINDS = frozenset({"valid", "fenced", "keyed", "invalid_json", "partial", "unknown_ids", "out_of_range",
@@ -363,17 +365,19 @@ class FakeOpenAI(LoopbackServer):
         zh = "Chinese" in prompt or "中文" in prompt
         entries = []
         with_field = self._schema_has_field(call.body)
+        reason_keys = self._reason_keys(call.body, prompt)
         for paper in papers:
             if self.prompt_scorer is not None:
                 slug, score = self.prompt_scorer(paper, slugs, prompt)
             else:
                 slug, score = (self.scorer or default_score)(paper, slugs)
-            entry: dict[str, Any] = {"id": str(paper["id"]), "field": slug, "score": score,
-                                     "reason": self._reason(paper, slug, score, zh)}
+            entry: dict[str, Any] = {"id": str(paper["id"]), "field": slug, "score": score}
+            for key in reason_keys:
+                entry[key] = self._reason(paper, slug, score, zh if key == "reason" else key == "reason_zh")
             if not with_field:  # a profile judgement: its prompt asks for no reason below 7
                 del entry["field"]
                 if score < 7:
-                    entry["reason"] = ""
+                    entry.update(dict.fromkeys(reason_keys, ""))
             entries.append(entry)
         opts = behaviour.options
         if behaviour.kind == "partial":
@@ -393,6 +397,22 @@ class FakeOpenAI(LoopbackServer):
             for e in entries:
                 e["field"] = opts.get("field", "not-a-field")
         return entries
+
+    @staticmethod
+    def _reason_keys(body: dict[str, Any], prompt: str) -> list[str]:
+        """The reason keys a scoring request asks for: its json_schema's, else its prompt's example entry's."""
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            try:
+                props = fmt["json_schema"]["schema"]["properties"]["scores"]["items"]["properties"]
+                keys = [k for k in props if k.startswith("reason")]
+            except (KeyError, TypeError):
+                keys = []
+            if keys:
+                return keys
+        instructions = _BLOCK_RE.sub("", prompt)
+        return sorted(set(_REASON_KEY_RE.findall(instructions)), key=["reason", "reason_zh", "reason_en"].index) \
+            or ["reason"]
 
     @staticmethod
     def _schema_has_field(body: dict[str, Any]) -> bool:
