@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands import Caller, Commands
+from bot.parsing import parse_timezone
 from core.config import Settings
 from core.deliver.delivery import deliver_due, digest_parts
 from core.errors import DeliveryError
@@ -201,6 +203,45 @@ async def test_a_chat_that_changed_its_fields_meanwhile_keeps_its_choice(service
     served = check_subscription(stale, services.fields, services.settings)
     assert not await services.store.repair_subscription(stale, served.repaired(), DAY_NOW)
     assert stored(services, "1")["fields"] == '["dl-theory"]'
+
+
+async def test_settings_field_why_and_today_read_a_stale_row(services: Services) -> None:
+    await subscribe(services, "1", fields=("efficient-llm", GONE), lang="en")
+    write_raw(services, "1", timezone="US/Pacific-New")
+    commands = Commands(services)
+    caller = Caller(ChatRef("telegram", "1"), DAY_NOW)
+
+    settings = await commands.handle("/settings", caller)
+    removed, zone, table = (b.text for b in settings.blocks if isinstance(b, Note))
+    assert GONE in removed and "US/Pacific-New" in zone and "Asia/Shanghai" in zone
+    assert "Fields: Efficient LLM training and inference\n" in table and GONE not in table
+    assert "(Asia/Shanghai)" in table, "settings show the zone the digest really comes in"
+
+    menu = await commands.handle("/field", caller)
+    ticked = [b.label for row in menu.buttons for b in row if b.label.startswith("✅")]
+    assert len(ticked) == 1, "the menu ticks the remaining field, not nothing"
+
+    today = await commands.handle("/today", caller)
+    assert today.kind == "digest" and any(isinstance(b, PaperItem) for b in today.blocks)
+    assert isinstance(today.blocks[0], Heading) and GONE in today.blocks[1].text  # type: ignore[attr-defined]
+
+    paper = next(b for b in today.blocks if isinstance(b, PaperItem))
+    why = await commands.handle(f"/why {paper.arxiv_id}", caller)
+    assert why.kind != "error" and any(isinstance(b, PaperItem) for b in why.blocks)
+
+    # A settings change stores the served fields, keeps the stored zone (it may load again), and tells.
+    changed = await commands.handle("/min_score 6.5", caller)
+    assert GONE in "\n".join(b.text for b in changed.blocks if isinstance(b, Note))
+    row = stored(services, "1")
+    assert row["fields"] == '["efficient-llm"]' and row["timezone"] == "US/Pacific-New" and row["min_score"] == 6.5
+    fixed = await commands.handle("/timezone Europe/Berlin", caller)
+    assert "US/Pacific-New" not in "\n".join(b.text for b in fixed.blocks if isinstance(b, Note))
+    assert stored(services, "1")["timezone"] == "Europe/Berlin"
+
+
+def test_a_time_zone_folder_is_refused_not_raised() -> None:
+    assert parse_timezone("America/Argentina") is None
+    assert parse_timezone("America/Argentina/Buenos_Aires") == "America/Argentina/Buenos_Aires"
 
 
 # -- 3. an unexpected failure for one chat ------------------------------------------------------------
