@@ -128,21 +128,22 @@ async def test_an_unloadable_time_zone_is_due_at_its_time_in_digest_timezone(tmp
 async def test_rows_whose_time_language_fields_or_threshold_do_not_read_never_sink_the_pass(
     services: Services, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    for chat_id in ("1", "2", "3", "4", "5"):
+    for chat_id in ("1", "2", "3", "4", "5", "6"):
         await subscribe(services, chat_id)
     write_raw(services, "2", digest_time="25:99")
     write_raw(services, "3", lang="fr")
     write_raw(services, "4", fields="efficient-llm, not json")
     write_raw(services, "5", min_score="high")
+    write_raw(services, "6", fields='"efficient-llm"', interests=b"\xff")  # a JSON string, not a list; a blob
     sender = NoteSender()
     with caplog.at_level(logging.WARNING):
         report = await deliver_due(services, {"telegram": sender}, now=DAY_NOW)
-    assert report.sent == 5 and report.failed == 0
-    assert sender.papers_to("2") == sender.papers_to("3") == sender.papers_to("1") != []
+    assert report.sent == 6 and report.failed == 0
+    assert sender.papers_to("2") == sender.papers_to("3") == sender.papers_to("1") == sender.papers_to("6") != []
     assert "25:99" in sender.to("2")[1] and "/time" in sender.to("2")[1]
     assert "fr" in sender.to("3")[1] and "/lang" in sender.to("3")[1]
     assert sender.papers_to("4") and sender.papers_to("5"), "an unreadable value reads as the default"
-    assert "chat=telegram:4" in caplog.text and "chat=telegram:5" in caplog.text
+    assert all(f"chat=telegram:{n}" in caplog.text for n in (4, 5, 6))
     # Told once: a time or language that can never read is stored as served once the digest went out.
     assert stored(services, "2")["digest_time"] == "09:00" and stored(services, "3")["lang"] == "zh"
     [again] = (await digest_parts(services, NoteSender(), [await services.store.get_subscription(

@@ -223,9 +223,6 @@ async def deliver_due(
     due: list[tuple[Subscription, Delivery | None]] = []
     for sub in subs:
         served = renderer.checked(sub)
-        if served.stale:
-            log.warning("subscription settings no longer load chat=%s:%s %s",
-                        sub.chat.platform, sub.chat.chat_id, served.describe())
         row = ledger.get(sub.chat)
         if row is not None and row.state in ("sent", "skipped-empty"):
             report.already += 1
@@ -236,6 +233,9 @@ async def deliver_due(
         else:
             due.append((sub, row))
             renderer.expect(sub.chat.platform, sub)
+            if served.stale:  # logged when delivered, not at every tick
+                log.warning("subscription settings no longer load chat=%s:%s %s",
+                            sub.chat.platform, sub.chat.chat_id, served.describe())
 
     async def one(sub: Subscription, row: Delivery | None) -> None:
         platform = sub.chat.platform

@@ -138,29 +138,42 @@ class SubscriptionQueries(StoreBase):
 
 def _read_subscription(row: aiosqlite.Row) -> Subscription:
     """A subscriptions row as a Subscription, even when its fields or threshold no longer read."""
-    try:
-        sub = to_subscription(row)
-        if math.isfinite(sub.min_score) and all(isinstance(s, str) for s in sub.fields):
-            return sub
-    except (ValueError, TypeError):
-        pass
+    fields, min_score = _read_fields(row["fields"]), _read_score(row["min_score"])
+    texts = (row["lang"], row["digest_time"], row["timezone"], row["interests"])
+    if fields is not None and min_score is not None and all(isinstance(t, str) for t in texts):
+        return to_subscription(row)
     default = Subscription(ChatRef(row["platform"], row["chat_id"]))
-    try:
-        fields = json.loads(row["fields"])
-        fields = tuple(fields) if isinstance(fields, list) and all(isinstance(s, str) for s in fields) else None
-    except (ValueError, TypeError):
-        fields = None
-    try:
-        min_score: float | None = float(row["min_score"])
-    except (ValueError, TypeError):
-        min_score = None
-    if min_score is not None and not math.isfinite(min_score):
-        min_score = None
-    log.warning("subscription row does not read, using defaults chat=%s:%s fields=%r min_score=%r",
-                row["platform"], row["chat_id"], None if fields is not None else row["fields"],
-                None if min_score is not None else row["min_score"])
+    unread = {"fields": row["fields"]} if fields is None else {}
+    unread.update({"min_score": row["min_score"]} if min_score is None else {})
+    log.warning("subscription row does not read, using defaults chat=%s:%s %s", row["platform"], row["chat_id"],
+                " ".join(f"{name}={value!r}" for name, value in unread.items()) or "texts")
     return Subscription(
         chat=default.chat, active=bool(row["active"]), fields=default.fields if fields is None else fields,
-        min_score=default.min_score if min_score is None else min_score, lang=str(row["lang"]),
-        digest_time=str(row["digest_time"]), timezone=str(row["timezone"]), interests=str(row["interests"] or ""),
+        min_score=default.min_score if min_score is None else min_score, lang=_text(row["lang"]),
+        digest_time=_text(row["digest_time"]), timezone=_text(row["timezone"]), interests=_text(row["interests"]),
     )
+
+
+def _text(value: object) -> str:
+    """A stored text column as text, even when something else was written there (a blob, by hand)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return "" if value is None else str(value)
+
+
+def _read_fields(text: object) -> tuple[str, ...] | None:
+    """A stored JSON list of slugs, or None when it is not one."""
+    try:
+        value = json.loads(text) if isinstance(text, str | bytes) else None
+    except ValueError:
+        return None
+    return tuple(value) if isinstance(value, list) and all(isinstance(s, str) for s in value) else None
+
+
+def _read_score(value: object) -> float | None:
+    """A stored threshold, or None when it is not a finite number."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
+    return number if math.isfinite(number) else None
