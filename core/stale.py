@@ -52,7 +52,7 @@ TEXT = {
 }
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)  # about 600 names in the tz database
 def _load(name: str) -> bool:
     try:
         ZoneInfo(name)
