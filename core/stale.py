@@ -101,6 +101,8 @@ class CheckedSubscription:
 
     def notes(self, fields: Sequence[Field]) -> tuple[str, ...]:
         """What changed, in the served language: one line per problem (none when nothing did)."""
+        if self.sub is self.stored:
+            return ()
         lang = self.sub.lang
         table = TEXT.get(lang, TEXT["en"])
         notes = []
@@ -139,8 +141,11 @@ def check_subscription(stored: Subscription, fields: Sequence[Field], settings: 
     DIGEST_TIMEZONE (UTC when that does not load either); a malformed time becomes DIGEST_TIME; a language
     we do not speak becomes DIGEST_LANGUAGE.
     """
-    timezone, digest_time, lang = settings.digest_timezone, settings.digest_time, settings.digest_language
     known = {f.slug for f in fields}
+    if (all(s in known for s in stored.fields) and stored.lang in LANGUAGES and time_reads(stored.digest_time)
+            and timezone_loads(stored.timezone)):
+        return CheckedSubscription(stored, stored)  # the usual case, kept cheap: a pass checks every chat
+    timezone, digest_time, lang = settings.digest_timezone, settings.digest_time, settings.digest_language
     chosen = tuple(s for s in stored.fields if s in known)
     removed = tuple(s for s in stored.fields if s not in known)
     checked = CheckedSubscription(stored, stored)

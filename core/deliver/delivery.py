@@ -115,10 +115,13 @@ class _Renderer:
         self._interests: dict[str, InterestScores] = {}
         self._locks: dict[object, asyncio.Lock] = {}
         self._users: Counter[tuple[object, ...]] = Counter()
+        self._served: dict[Subscription, CheckedSubscription] = {}
 
     def checked(self, sub: Subscription) -> CheckedSubscription:
         """`sub` as stored, read as it can be served today (its groups and keys are the stored values)."""
-        return check_subscription(sub, self.services.fields, self.services.settings)
+        if sub not in self._served:
+            self._served[sub] = check_subscription(sub, self.services.fields, self.services.settings)
+        return self._served[sub]
 
     def group(self, sub: Subscription) -> tuple[object, ...]:
         """What makes two subscribers' digests the same (a chat that voted shares with nobody)."""
