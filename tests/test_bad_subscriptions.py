@@ -17,6 +17,7 @@ from bot.parsing import parse_timezone
 from core.config import Settings
 from core.deliver.delivery import deliver_due, digest_parts
 from core.errors import DeliveryError
+from core.fields import load_fields
 from core.models import Block, ChatRef, Heading, Note, PaperItem, Subscription
 from core.services import Services
 from core.stale import check_subscription
@@ -289,3 +290,35 @@ async def test_a_failure_while_recording_a_failure_stays_with_its_chat(
         report = await deliver_due(services, {"telegram": sender}, now=DAY_NOW)
     assert report.sent == 2 and report.failed == 1 and sender.papers_to("1") and sender.papers_to("3")
     assert "chat=telegram:2" in caplog.text and "database is locked" in caplog.text
+
+
+# -- what core/stale.py reads (pure) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "reads"), [
+    ("09:00", True), ("9:05", True), ("23:59", True), ("24:00", False), ("09:60", False), ("9", False),
+    ("09:00:00", False), ("９:00", False), ("", False), ("ab:cd", False),
+])
+def test_a_delivery_time_reads_only_as_hh_mm(value: str, reads: bool) -> None:
+    sub = Subscription(ChatRef("t", "1"), digest_time=value)
+    checked = check_subscription(sub, (), Settings.from_env({"DIGEST_TIME": "07:30"}))
+    assert (checked.bad_time is None) is reads
+    assert checked.sub.digest_time == (value if reads else "07:30")
+
+
+def test_every_stale_value_is_told_in_the_served_language_and_only_the_zone_is_kept() -> None:
+    settings = Settings.from_env({"DIGEST_LANGUAGE": "en", "DIGEST_TIMEZONE": "Europe/Paris"})
+    fields = tuple(load_fields(settings.fields_path))
+    sub = Subscription(ChatRef("t", "1"), fields=("dl-theory", GONE, "gone-too"), lang="xx",
+                       digest_time="7h", timezone="Europe/Atlantis")
+    checked = check_subscription(sub, fields, settings)
+    assert checked.sub.fields == ("dl-theory",) and checked.removed_fields == (GONE, "gone-too")
+    assert (checked.sub.lang, checked.sub.digest_time, checked.sub.timezone) == ("en", "09:00", "Europe/Paris")
+    removed, lang, time, zone = checked.notes(fields)
+    assert "fields “quantum-gravity”, “gone-too” you followed were removed" in removed
+    assert "“xx”" in lang and "“7h”" in time and "at 09:00 Europe/Paris" in zone
+    repaired = checked.repaired()
+    assert (repaired.fields, repaired.lang, repaired.digest_time, repaired.timezone) == (
+        ("dl-theory",), "en", "09:00", "Europe/Atlantis")
+    fine = Subscription(ChatRef("t", "2"), fields=("dl-theory",))
+    assert check_subscription(fine, fields, settings).notes(fields) == ()
