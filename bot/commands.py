@@ -35,6 +35,7 @@ from core.models import Block, ChatRef, Heading, Note, PaperItem, Subscription
 from core.prepare.explain import explain_paper
 from core.score.profile import parse_interests
 from core.services import Services
+from core.stale import CheckedSubscription, check_subscription, timezone_loads, with_notes
 from core.views import digest_for_subscription
 
 # The command layer's face to the adapters: the reply shapes (bot/replies.py) and `say` (bot/texts.py) come
@@ -95,7 +96,8 @@ class Commands:
     async def handle(self, text: str, caller: Caller) -> Reply:
         """Answer one command line. Never raises a DigestError: it becomes a short message."""
         name, arg = parse_command(text)
-        sub = await self.subscription(caller)
+        checked = await self.checked(caller)
+        sub = checked.sub
         lang = sub.lang
         handler = getattr(self, f"cmd_{name}", None) if name else None
         if handler is None:
@@ -105,7 +107,7 @@ class Commands:
             return info(say(lang, "admins_only"), kind="error")
         try:
             reply: Reply = await handler(arg, caller, sub)
-            return reply
+            return _told(reply, checked, name or "", changes, self.services) if checked.stale else reply
         except DigestError as exc:
             log.warning("command %s failed for %s: %s", name, caller.chat, exc)
             return info(failure_text(lang, exc), kind="error")
@@ -132,24 +134,33 @@ class Commands:
             if set(new_fields) == set(slugs):
                 new_fields = ()
             sub = replace(sub, fields=new_fields)
-            await self.services.store.save_subscription(sub, caller.now)
+            await self._save(sub, caller)
             return ActionResult(say(sub.lang, "field_set", names=self._names(sub)), self._field_menu(sub))
         return ActionResult("?")
 
     # -- state -------------------------------------------------------------------------------------
 
     async def subscription(self, caller: Caller) -> Subscription:
-        """The chat's stored settings, or the defaults (inactive) for a chat never seen."""
+        """The chat's settings as they can be served (core/stale.py), or the defaults (inactive) for a new chat."""
+        return (await self.checked(caller)).sub
+
+    async def checked(self, caller: Caller) -> CheckedSubscription:
+        """The chat's stored settings read against today's fields and defaults (a new chat: the defaults)."""
         found = await self.services.store.get_subscription(caller.chat)
         if found is not None:
-            return found
+            return check_subscription(found, self.services.fields, self.services.settings)
         s = self.services.settings
         hint = caller.language_hint.lower()[:2]
         lang = hint if hint in ("zh", "en") else s.digest_language
-        return Subscription(caller.chat, active=False, min_score=s.min_score, lang=lang,
-                            digest_time=s.digest_time, timezone=s.digest_timezone)
+        new = Subscription(caller.chat, active=False, min_score=s.min_score, lang=lang,
+                           digest_time=s.digest_time, timezone=s.digest_timezone)
+        return CheckedSubscription(new, new)
 
-    async def _save(self, sub: Subscription, caller: Caller) -> None:
+    async def _save(self, sub: Subscription, caller: Caller, *, timezone_set: bool = False) -> None:
+        if not timezone_set:  # a stored time zone that does not load is kept until it does (core/stale.py)
+            stored = await self.services.store.get_subscription(caller.chat)
+            if stored is not None and not timezone_loads(stored.timezone):
+                sub = replace(sub, timezone=stored.timezone)
         await self.services.store.save_subscription(sub, caller.now)
 
     def _names(self, sub: Subscription) -> str:
@@ -317,7 +328,7 @@ class Commands:
         value = parse_timezone(arg)
         if value is None:
             return info(say(sub.lang, "tz_bad", arg=arg), kind="error")
-        await self._save(replace(sub, timezone=value), caller)
+        await self._save(replace(sub, timezone=value), caller, timezone_set=True)
         return info(say(sub.lang, "tz_set", tz=value))
 
     async def cmd_lang(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
@@ -356,10 +367,33 @@ class Commands:
     async def subscribed_chats(self, platform: str, lang: str) -> list[tuple[Subscription, str]]:
         """Every active subscription on `platform`, with its fields' names in `lang` (Slack's App Home)."""
         names = {f.slug: f.name(lang) for f in self.services.fields}
-        return [(sub, ", ".join(names.get(s, s) for s in sub.fields) or say(lang, "all_fields"))
-                for sub in await self.services.store.list_subscriptions(platform=platform)]
+        served = [check_subscription(sub, self.services.fields, self.services.settings).sub
+                  for sub in await self.services.store.list_subscriptions(platform=platform)]
+        return [(sub, ", ".join(names.get(s, s) for s in sub.fields) or say(lang, "all_fields")) for sub in served]
 
 
 def menu(lang: str) -> Sequence[tuple[str, str]]:
     """(command, description) pairs for a platform's command menu."""
     return [(name, zh if lang == "zh" else en) for name, en, zh in COMMANDS]
+
+
+# What a command that sets one value makes moot: its own note about that value's stored form.
+_SETS = {"field": "removed_fields", "timezone": "bad_timezone", "time": "bad_time", "lang": "bad_lang"}
+
+
+def _told(reply: Reply, checked: CheckedSubscription, name: str, changes: bool, services: Services) -> Reply:
+    """`reply` with the notes on stored settings that no longer load, where the chat should see them.
+
+    /settings and /today always tell; a command that saves the settings tells too, since saving stores
+    the served values over the stale ones (bar the one it just set).
+    """
+    if name not in ("settings", "today") and (not changes or name == "unsubscribe" or reply.kind == "error"):
+        return reply
+    if changes and name in _SETS:
+        checked = replace(checked, **{_SETS[name]: () if name == "field" else None})
+    notes = checked.notes(services.fields)
+    if not notes:
+        return reply
+    if reply.kind == "digest":
+        return replace(reply, blocks=tuple(with_notes(reply.blocks, notes)))
+    return replace(reply, blocks=(*(Note(n) for n in notes), *reply.blocks))

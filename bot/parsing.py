@@ -8,7 +8,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.stale import timezone_loads
 
 
 def parse_command(text: str) -> tuple[str, str]:
@@ -45,11 +46,8 @@ def parse_timezone(arg: str) -> str | None:
     name = arg.strip()
     if not name or "/" not in name and name.upper() != "UTC":
         return None
-    try:
-        ZoneInfo(name)
+    if timezone_loads(name):  # not ZoneInfo alone: a folder such as America/Argentina raises OSError
         return name
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
     from zoneinfo import available_timezones
 
     lowered = {tz.lower(): tz for tz in available_timezones()}

@@ -54,7 +54,8 @@ def _selection_inputs(prepared: PreparedReader) -> tuple[
     """What the digest's selection reads: the reader's fields, the scored papers, watch matches, vote adjustments."""
     ctx, reader = prepared.day, prepared.reader
     profile = parse_interests(reader.interests)
-    fields = [f for f in prepared.fields if not reader.field_slugs or f.slug in reader.field_slugs]
+    # Fields removed from the fields file since the reader chose them are dropped; none left: all fields.
+    fields = [f for f in prepared.fields if f.slug in reader.field_slugs] or list(prepared.fields)
     if profile.has_interests and prepared.interest_scores:
         fields.insert(0, profile.field())
     day_papers = [p for p, _ in ctx.scored]

@@ -5,8 +5,9 @@ A Sender (implemented in bot/) renders neutral blocks into the platform's messag
 and for each one whose local delivery time has come and whose digest day has been scored, sends
 the parts not yet acknowledged, recording each acknowledged part in the ledger. So a delivery
 killed midway resumes at its first unsent part, a second pass sends nothing twice, and one bad
-chat or platform never stops the others. Platform errors arrive here already translated into
-DeliveryError. Time is a parameter.
+chat, stored setting or platform never stops the others: each subscription is served as core/stale.py
+reads it (removed fields dropped, an unloadable time zone replaced), and told so atop its digest.
+Platform errors arrive here already translated into DeliveryError. Time is a parameter.
 
 Exactly once, as far as it can be: a part is recorded only after the platform acknowledged it, and
 the record is committed before the next part goes out, so nothing is ever lost. Neither Telegram's
@@ -24,7 +25,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Protocol
@@ -34,12 +35,14 @@ from core.build.digest import digest_blocks
 from core.build.reader import Reader, build_reader_digest
 from core.calendar import announced_at
 from core.deliver.pacing import ChatPacer
+from core.deliver.report import DeliveryReport
 from core.errors import DeliveryError
 from core.models import Block, ChatRef, Delivery, Digest, Subscription
 from core.prepare.day import DayContext, delivery_day, latest_digest_day, load_day
 from core.prepare.reader import load_feedback, prepare_reader, score_interests
 from core.score.interests import InterestScores
 from core.services import Services
+from core.stale import CheckedSubscription, check_subscription, with_notes
 
 log = logging.getLogger(__name__)
 
@@ -88,31 +91,6 @@ def due_at(sub: Subscription, day: date) -> datetime:
     return candidate
 
 
-@dataclass
-class DeliveryReport:
-    """What one delivery pass did, by outcome."""
-
-    day: date | None
-    sent: int = 0
-    parts: int = 0
-    already: int = 0
-    not_due: int = 0
-    skipped_empty: int = 0
-    failed: int = 0
-    deactivated: int = 0
-    migrated: int = 0
-    gave_up: int = 0
-    note: str = ""
-    errors: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        if self.day is None:
-            return self.note or "nothing to deliver"
-        return (f"{self.day}: sent {self.sent} ({self.parts} messages), already {self.already}, "
-                f"not due {self.not_due}, empty {self.skipped_empty}, failed {self.failed}, "
-                f"deactivated {self.deactivated}, migrated {self.migrated}" + (f"; {self.note}" if self.note else ""))
-
-
 class _Renderer:
     """Renders each distinct (platform, settings) digest once per pass: thousands of subscribers share.
 
@@ -137,6 +115,13 @@ class _Renderer:
         self._interests: dict[str, InterestScores] = {}
         self._locks: dict[object, asyncio.Lock] = {}
         self._users: Counter[tuple[object, ...]] = Counter()
+        self._served: dict[Subscription, CheckedSubscription] = {}
+
+    def checked(self, sub: Subscription) -> CheckedSubscription:
+        """`sub` as stored, read as it can be served today (its groups and keys are the stored values)."""
+        if sub not in self._served:
+            self._served[sub] = check_subscription(sub, self.services.fields, self.services.settings)
+        return self._served[sub]
 
     def group(self, sub: Subscription) -> tuple[object, ...]:
         """What makes two subscribers' digests the same (a chat that voted shares with nobody)."""
@@ -144,8 +129,8 @@ class _Renderer:
         return (sub.lang, sub.min_score, sub.fields, sub.interests.strip(), own)
 
     def key(self, platform: str, sub: Subscription) -> tuple[object, ...]:
-        """What makes two subscribers' message parts the same: their digest, platform and time zone."""
-        return (platform, sub.timezone, *self.group(sub))
+        """What makes two subscribers' message parts the same: their digest, platform, time zone and notes."""
+        return (platform, sub.timezone, *self.group(sub), self.checked(sub).notes(self.services.fields))
 
     def expect(self, platform: str, sub: Subscription) -> None:
         self._users[self.key(platform, sub)] += 1
@@ -166,9 +151,10 @@ class _Renderer:
         key = self.key(sender.platform, sub)
         async with self._lock(key):
             if key not in self._parts:
-                digest = await self.digest(sub)
+                digest, served = await self.digest(sub), self.checked(sub)
                 has_papers = any(section.items for section in digest.sections)
-                self._parts[key] = sender.render(digest_blocks(digest, sub.timezone), sub.lang) if has_papers else ()
+                blocks = with_notes(digest_blocks(digest, served.sub.timezone), served.notes(self.services.fields))
+                self._parts[key] = sender.render(blocks, served.sub.lang) if has_papers else ()
         return self._parts[key]
 
     async def digest(self, sub: Subscription) -> Digest:
@@ -178,7 +164,7 @@ class _Renderer:
             if group not in self._digests:
                 mine = await self.interests(sub.interests)
                 feedback = await load_feedback(self.services, sub.chat) if sub.chat in self.voters else None
-                prepared = await prepare_reader(self.services, Reader.of(sub), self.ctx, now=self.now,
+                prepared = await prepare_reader(self.services, Reader.of(self.checked(sub).sub), self.ctx, now=self.now,
                                                 feedback=feedback, interest_scores=mine)
                 self._digests[group] = build_reader_digest(prepared)
             return self._digests[group]
@@ -242,22 +228,29 @@ async def deliver_due(
     started = stamp()
     due: list[tuple[Subscription, Delivery | None]] = []
     for sub in subs:
+        served = renderer.checked(sub)
         row = ledger.get(sub.chat)
         if row is not None and row.state in ("sent", "skipped-empty"):
             report.already += 1
         elif row is not None and row.state == "failed" and row.attempts >= MAX_ATTEMPTS:
             report.gave_up += 1
-        elif not force and now < due_at(sub, day):
+        elif not force and now < due_at(served.sub, day):
             report.not_due += 1
         else:
             due.append((sub, row))
             renderer.expect(sub.chat.platform, sub)
+            if served.stale:  # logged when delivered, not at every tick
+                log.warning("subscription settings no longer load chat=%s:%s %s",
+                            sub.chat.platform, sub.chat.chat_id, served.describe())
 
     async def one(sub: Subscription, row: Delivery | None) -> None:
         platform = sub.chat.platform
         try:
             await _deliver_one(
                 _Delivery(services, senders[platform], slots[platform], renderer, day, report, stamp), sub, row)
+        except Exception:  # even recording a failure failed (the store): log this chat, go on with the rest
+            log.exception("delivery crashed chat=%s:%s day=%s", platform, sub.chat.chat_id, day)
+            report.failed += 1
         finally:
             renderer.release(platform, sub)
             under_way[platform].release()
@@ -311,8 +304,9 @@ async def _deliver_one(d: _Delivery, sub: Subscription, row: Delivery | None) ->
     try:
         async with d.slots:
             parts = await d.renderer.parts(d.sender, sub)
-    except Exception:  # one subscriber's broken settings must not sink the pass
+    except Exception as exc:  # one subscriber's broken settings or a formatter bug must not sink the pass
         log.exception("delivery render failed chat=%s:%s day=%s", chat.platform, chat.chat_id, day)
+        await store.finish_delivery(chat, day, "failed", d.stamp(), error=f"render: {type(exc).__name__}: {exc}")
         report.failed += 1
         return
     if not parts:
@@ -323,6 +317,7 @@ async def _deliver_one(d: _Delivery, sub: Subscription, row: Delivery | None) ->
     if first >= len(parts):  # every part went out before a crash; only the final record was missing
         await store.finish_delivery(chat, day, "sent", d.stamp())
         report.sent += 1
+        await _repair(d, sub)
         return
     try:
         await _send_parts(d, chat, parts, first)
@@ -358,6 +353,20 @@ async def _deliver_one(d: _Delivery, sub: Subscription, row: Delivery | None) ->
         report.failed += 1
         return
     report.sent += 1
+    await _repair(d, sub)
+
+
+async def _repair(d: _Delivery, sub: Subscription) -> None:
+    """Once the digest telling the chat went out, store the values that can never load again as served."""
+    served = d.renderer.checked(sub)
+    if not served.repairable:
+        return
+    chat = sub.chat
+    try:
+        if await d.services.store.repair_subscription(sub, served.repaired(), d.stamp()):
+            log.info("subscription repaired chat=%s:%s %s", chat.platform, chat.chat_id, served.describe())
+    except Exception:  # the digest is out; the notice is simply told again next time
+        log.exception("subscription repair failed chat=%s:%s", chat.platform, chat.chat_id)
 
 
 async def _send_parts(d: _Delivery, chat: ChatRef, parts: Sequence[object], first: int) -> None:

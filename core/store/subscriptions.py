@@ -1,18 +1,26 @@
 """The subscriptions and votes tables: each chat's settings, whether it is active, and its 👍/👎 on papers.
 
 What a chat's settings or votes mean for its digest is decided outside the store (core/score/feedback.py,
-core/deliver/); this module only stores and reads them.
+core/deliver/); this module only stores and reads them. A row whose fields or threshold no longer read
+(hand-edited JSON, a text threshold) is read with the default for that value and a logged warning, never
+an exception: one bad row must not hide every other chat (core/stale.py judges the values that do read).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 from datetime import datetime
 from typing import Any
+
+import aiosqlite
 
 from core.models import ChatRef, Paper, Subscription
 from core.store.base import StoreBase
 from core.store.rows import iso, to_paper, to_subscription
+
+log = logging.getLogger(__name__)
 
 
 class SubscriptionQueries(StoreBase):
@@ -22,7 +30,7 @@ class SubscriptionQueries(StoreBase):
             "SELECT * FROM subscriptions WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id)
         ) as cur:
             row = await cur.fetchone()
-        return to_subscription(row) if row else None
+        return _read_subscription(row) if row else None
 
     async def save_subscription(self, sub: Subscription, now: datetime) -> None:
         """Insert or update a chat's settings."""
@@ -60,6 +68,21 @@ class SubscriptionQueries(StoreBase):
         )
         await self._db.commit()
 
+    async def repair_subscription(self, stored: Subscription, repaired: Subscription, now: datetime) -> bool:
+        """Store `repaired`'s fields, time and language for the chat, unless its row changed since `stored`
+        was read (the chat set something meanwhile); return whether it was stored."""
+        chat = stored.chat
+        rows = await self._db.execute_fetchall(
+            "UPDATE subscriptions SET fields = ?, digest_time = ?, lang = ?, updated_at = ?"
+            " WHERE platform = ? AND chat_id = ? AND digest_time = ? AND lang = ? AND timezone = ?"
+            " AND (CASE WHEN json_valid(fields) THEN json(fields) END) = json(?) RETURNING chat_id",
+            (json.dumps(list(repaired.fields)), repaired.digest_time, repaired.lang, iso(now),
+             chat.platform, chat.chat_id, stored.digest_time, stored.lang, stored.timezone,
+             json.dumps(list(stored.fields))),
+        )
+        await self._db.commit()
+        return bool(list(rows))
+
     async def list_subscriptions(self, *, active_only: bool = True, platform: str | None = None) -> list[Subscription]:
         """Every subscription (only active ones by default, optionally of one platform), by chat."""
         sql = "SELECT * FROM subscriptions WHERE 1 = 1"
@@ -70,7 +93,7 @@ class SubscriptionQueries(StoreBase):
             sql += " AND platform = ?"
             args.append(platform)
         async with self._db.execute(sql + " ORDER BY platform, chat_id", args) as cur:
-            return [to_subscription(row) async for row in cur]
+            return [_read_subscription(row) async for row in cur]
 
     async def subscription_langs(self, interests: str) -> list[str]:
         """The languages of the active chats whose interests text is exactly `interests`."""
@@ -111,3 +134,46 @@ class SubscriptionQueries(StoreBase):
             (chat.platform, chat.chat_id, limit),
         ) as cur:
             return [(to_paper(row), int(row["vote"])) async for row in cur]
+
+
+def _read_subscription(row: aiosqlite.Row) -> Subscription:
+    """A subscriptions row as a Subscription, even when its fields or threshold no longer read."""
+    fields, min_score = _read_fields(row["fields"]), _read_score(row["min_score"])
+    texts = (row["lang"], row["digest_time"], row["timezone"], row["interests"])
+    if fields is not None and min_score is not None and all(isinstance(t, str) for t in texts):
+        return to_subscription(row)
+    default = Subscription(ChatRef(row["platform"], row["chat_id"]))
+    unread = {"fields": row["fields"]} if fields is None else {}
+    unread.update({"min_score": row["min_score"]} if min_score is None else {})
+    log.warning("subscription row does not read, using defaults chat=%s:%s %s", row["platform"], row["chat_id"],
+                " ".join(f"{name}={value!r}" for name, value in unread.items()) or "texts")
+    return Subscription(
+        chat=default.chat, active=bool(row["active"]), fields=default.fields if fields is None else fields,
+        min_score=default.min_score if min_score is None else min_score, lang=_text(row["lang"]),
+        digest_time=_text(row["digest_time"]), timezone=_text(row["timezone"]), interests=_text(row["interests"]),
+    )
+
+
+def _text(value: object) -> str:
+    """A stored text column as text, even when something else was written there (a blob, by hand)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return "" if value is None else str(value)
+
+
+def _read_fields(text: object) -> tuple[str, ...] | None:
+    """A stored JSON list of slugs, or None when it is not one."""
+    try:
+        value = json.loads(text) if isinstance(text, str | bytes) else None
+    except ValueError:
+        return None
+    return tuple(value) if isinstance(value, list) and all(isinstance(s, str) for s in value) else None
+
+
+def _read_score(value: object) -> float | None:
+    """A stored threshold, or None when it is not a finite number."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
+    return number if math.isfinite(number) else None
