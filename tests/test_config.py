@@ -127,3 +127,8 @@ def test_str_redacts_secrets_too() -> None:
     assert repr(s).startswith("Settings(database_path=")
     for text in (repr(s), str(s), f"{s}"):
         assert "sk-live-123" not in text and "hook-secret" not in text and "openai_api_key='***'" in text
+
+
+def test_a_folder_of_time_zones_is_a_clear_error_not_a_traceback() -> None:
+    with pytest.raises(ConfigError, match="DIGEST_TIMEZONE"):
+        Settings.from_env({"DIGEST_TIMEZONE": "America"})
