@@ -49,7 +49,6 @@ class Scored:
     scored: int  # papers judged anew (not from the cache)
     tokens_in: int = 0
     tokens_out: int = 0
-    notes: tuple[str, ...] = ()
 
 
 def offline_scorer_key(fields: Sequence[Field]) -> str:
@@ -179,24 +178,9 @@ async def _score_llm(
     if use_cache and (fresh or completed):
         await store.save_scores(key, [*fresh, *completed], now)
     by_id = {**cached, **{s.arxiv_id: s for s in completed}, **{s.arxiv_id: s for s in fresh}}
-    notes = []
-    budget_hits = sum(1 for s in result.scores if s.stage == "offline-budget")
-    failed = sum(1 for s in result.scores if s.stage == "offline-fallback")
-    zh = lang == "zh"
-    if budget_hits:
-        notes.append(
-            f"已达到每日 Token 预算，{budget_hits} 篇论文改用离线评分。" if zh
-            else f"The daily token budget was reached: {budget_hits} papers were scored offline."
-        )
-    if failed:
-        notes.append(
-            f"{failed} 篇论文的 LLM 评分失败，改用离线评分。" if zh
-            else f"The LLM could not score {failed} papers; they carry their offline score."
-        )
     return Scored(
         key, settings.llm_model, tuple(by_id[i] for i in ids), scored=len(fresh),
         tokens_in=result.tokens_in + embed_tokens + reason_tokens[0], tokens_out=result.tokens_out + reason_tokens[1],
-        notes=tuple(notes),
     )
 
 
