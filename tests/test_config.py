@@ -20,7 +20,7 @@ def test_defaults_build_with_an_empty_environment() -> None:
     assert s.arxiv_announce_types == ("new", "cross")
     assert s.database_path == PROJECT_ROOT / "data" / "arxiv_digest.db"
     assert s.digest_language == "zh" and s.min_score == 7.0
-    assert s.llm_json_mode == "json_schema"
+    assert s.llm_json_mode == "auto"
     assert not s.llm_enabled
 
 

@@ -546,5 +546,5 @@ async def test_rejected_request_is_logged_with_the_providers_reason(
     with caplog.at_level("WARNING", logger="core.score.llm"):
         result = await run(llm, [make_paper(1)])
     assert result.scores[0].stage == "offline-fallback"
-    assert "fake 400" in caplog.text and "LLM_JSON_MODE=json_object" in caplog.text
+    assert "fake 400" in caplog.text and "LLM_JSON_MODE=auto" in caplog.text
     assert "test" not in caplog.text.replace("test-model", "")  # the API key never reaches the log

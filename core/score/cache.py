@@ -20,6 +20,7 @@ from core.errors import ScoringError
 from core.models import Field, Paper, Score
 from core.prompts import load_prompt
 from core.score.embed import score_by_embedding
+from core.score.jsonmode import json_modes_for
 from core.score.llm import LLMConfig, TokenBudget, score_papers, scorer_key, select_candidates
 from core.score.offline import OfflineScorer
 from core.services import Services, uses_llm
@@ -143,13 +144,14 @@ async def _score_llm(
         progress("llm", 0, len(to_llm))
     result = await score_papers(
         services.llm, to_llm, fields, prompt=prompt, config=LLMConfig.from_settings(settings, lang),
-        fallback=offline_scores, budget=budget,
+        fallback=offline_scores, budget=budget, modes=await json_modes_for(services, now),
     )
     if progress:
         progress("llm", len(to_llm), len(to_llm))
     fresh = [*kept_offline, *result.scores]
     if use_cache and fresh:
         await store.save_scores(key, fresh, now)
+        await store.save_json_modes(key, result.json_modes, now)
     by_id = {**cached, **{s.arxiv_id: s for s in fresh}}
     notes = []
     budget_hits = sum(1 for s in result.scores if s.stage == "offline-budget")

@@ -23,12 +23,14 @@ from dataclasses import dataclass
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionUserMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionUserMessageParam
+from openai.types.chat.completion_create_params import ResponseFormat
 
 from core.config import Settings
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.prompts import Prompt
+from core.score.jsonmode import AUTO, JsonModes
 from core.score.replies import ReplyEntry, parse_score_reply
 from core.score.requests import ABSTRACT_CHARS, LANG_TEXT, render_request, response_format
 
@@ -41,7 +43,7 @@ class LLMConfig:
     """How to talk to the LLM; built from Settings once per run."""
 
     model: str
-    json_mode: str = "json_schema"  # or "json_object"
+    json_mode: str = AUTO  # LLM_JSON_MODE: auto, or one of core/score/jsonmode.py's LADDER
     batch_size: int = 25
     concurrency: int = 4
     timeout: float = 120.0
@@ -93,6 +95,7 @@ class LLMResult:
     requests: int = 0  # chat.completions calls made; the client's own 429/5xx retries are not counted
     fallbacks: int = 0  # papers whose LLM score failed: stage "offline-fallback"
     budget_skipped: int = 0  # papers never sent because the budget was spent: stage "offline-budget"
+    json_modes: Mapping[str, str] = dataclasses.field(default_factory=dict)  # arXiv id -> JSON mode (stage "llm")
 
     @property
     def tokens(self) -> int:
@@ -153,6 +156,7 @@ class BatchRun:
         config: LLMConfig,
         fallback: Mapping[str, Score],
         budget: TokenBudget | None,
+        modes: JsonModes | None = None,
     ) -> None:
         self.llm = llm.with_options(max_retries=config.max_retries, timeout=config.timeout)
         self.fields = fields
@@ -161,7 +165,8 @@ class BatchRun:
         self.config = config
         self.fallback = fallback
         self.budget = budget
-        self.format = response_format(config.json_mode, self.slugs)
+        self.modes = modes if modes is not None else JsonModes(config.json_mode, retries=config.max_retries)
+        self.used: dict[str, str] = {}  # arXiv id -> the JSON mode of the reply that scored it
         self.semaphore = asyncio.Semaphore(config.concurrency)
         self.decided: dict[str, Score] = {}
         self.tokens_in = 0
@@ -218,6 +223,23 @@ class BatchRun:
             self._fallback(paper, "offline-fallback")
         log.warning("LLM gave no valid score for %d papers; using the offline score", len(missing))
 
+    def format_for(self, mode: str) -> ResponseFormat | None:
+        """The `response_format` of a request in JSON mode `mode` (None: send none)."""
+        return response_format(mode, self.slugs)
+
+    async def create(
+        self, messages: list[ChatCompletionUserMessageParam], mode: str, max_retries: int | None,
+    ) -> ChatCompletion:
+        """Send one chat request in JSON mode `mode` (with `max_retries` client retries, None: as configured)."""
+        fmt = self.format_for(mode)
+        client = self.llm if max_retries is None else self.llm.with_options(max_retries=max_retries)
+        return await client.chat.completions.create(
+            model=self.config.model,
+            messages=messages,
+            temperature=0,
+            response_format=openai.omit if fmt is None else fmt,
+        )
+
     def render(self, batch: Sequence[Paper]) -> tuple[str, dict[str, str]]:
         """Return one batch's request text and the ids it uses, mapped to arXiv ids."""
         content = render_request(self.prompt, self.fields, batch, self.config.lang,
@@ -240,12 +262,8 @@ class BatchRun:
                     return None
                 self.requests += 1
                 try:
-                    response = await self.llm.chat.completions.create(
-                        model=self.config.model,
-                        messages=messages,
-                        temperature=0,
-                        response_format=self.format,
-                    )
+                    response, mode = await self.modes.send(
+                        lambda mode, retries: self.create(messages, mode, retries))
                 except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
                     self.dead = True
                     log.error("LLM endpoint refused the request (%s, status %s); check OPENAI_BASE_URL, "
@@ -253,7 +271,7 @@ class BatchRun:
                     return {}
                 except openai.BadRequestError as exc:
                     # The provider's own words say which parameter it refused (json_schema, temperature...).
-                    hint = " Try LLM_JSON_MODE=json_object." if self.config.json_mode == "json_schema" else ""
+                    hint = " Try LLM_JSON_MODE=auto." if self.config.json_mode != AUTO else ""
                     log.warning("LLM endpoint rejected the request for %d papers (400: %.200s).%s",
                                 len(batch), exc.message, hint)
                     return {}
@@ -270,6 +288,7 @@ class BatchRun:
                 text = response.choices[0].message.content if response.choices else None
                 if text and text.strip():
                     entries = {aliases[k]: v for k, v in self.parse(text, aliases).items()}
+                    self.used.update(dict.fromkeys(entries, mode))
                     if len(entries) < len(batch):
                         log.info("LLM reply had %d valid scores for %d papers", len(entries), len(batch))
                     return entries
@@ -287,6 +306,7 @@ def result_of(run: BatchRun, papers: Sequence[Paper]) -> LLMResult:
         requests=run.requests,
         fallbacks=sum(1 for s in scores if s.stage == "offline-fallback"),
         budget_skipped=sum(1 for s in scores if s.stage == "offline-budget"),
+        json_modes={s.arxiv_id: run.used[s.arxiv_id] for s in scores if s.stage == "llm" and s.arxiv_id in run.used},
     )
 
 
@@ -299,8 +319,12 @@ async def score_papers(
     config: LLMConfig,
     fallback: Mapping[str, Score],
     budget: TokenBudget | None = None,
+    modes: JsonModes | None = None,
 ) -> LLMResult:
-    """Score papers in batches; return exactly one Score per input paper, in input order."""
+    """Score papers in batches; return exactly one Score per input paper, in input order.
+
+    `modes` is the JSON mode negotiation to share (core/score/jsonmode.py); by default one of its own.
+    """
     if not papers:
         return LLMResult(scores=[])
     if not fields:
@@ -309,7 +333,7 @@ async def score_papers(
         raise ConfigError("LLM batch size and concurrency must be at least 1")
     if config.lang not in LANG_TEXT:
         raise ConfigError(f"unsupported language {config.lang!r}")
-    run = BatchRun(llm, fields, prompt, config, fallback, budget)
+    run = BatchRun(llm, fields, prompt, config, fallback, budget, modes)
     unique = list({p.arxiv_id: p for p in papers}.values())
     batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]
     await asyncio.gather(*(run.score_batch(b, reask=True) for b in batches))
