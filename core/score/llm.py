@@ -233,6 +233,7 @@ class BatchRun:
         """Send one chat request in JSON mode `mode` (with `max_retries` client retries, None: as configured)."""
         fmt = self.format_for(mode)
         client = self.llm if max_retries is None else self.llm.with_options(max_retries=max_retries)
+        self.requests += 1  # a refused JSON mode's request counts too
         return await client.chat.completions.create(
             model=self.config.model,
             messages=messages,
@@ -260,7 +261,6 @@ class BatchRun:
                     return {}
                 if self.budget is not None and self.budget.exhausted:
                     return None
-                self.requests += 1
                 try:
                     response, mode = await self.modes.send(
                         lambda mode, retries: self.create(messages, mode, retries))

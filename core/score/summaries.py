@@ -188,10 +188,10 @@ async def summarize(
         async with gate:
             if dead or (budget is not None and budget.exhausted):
                 return
-            totals[2] += 1
             async def create(mode: str, retries: int | None) -> ChatCompletion:
                 fmt = summary_response_format(mode)
                 sender = client if retries is None else client.with_options(max_retries=retries)
+                totals[2] += 1
                 return await sender.chat.completions.create(
                     model=config.model, messages=messages, temperature=0,
                     response_format=openai.omit if fmt is None else fmt,
