@@ -548,3 +548,29 @@ async def test_rejected_request_is_logged_with_the_providers_reason(
     assert result.scores[0].stage == "offline-fallback"
     assert "fake 400" in caplog.text and "LLM_JSON_MODE=auto" in caplog.text
     assert "test" not in caplog.text.replace("test-model", "")  # the API key never reaches the log
+
+
+# -- what SmolLM2-135M really replies through llama.cpp (tests/real_llm), read as far as it is unambiguous ----
+
+
+def test_a_placeholder_copied_from_the_prompt_is_no_reason() -> None:
+    reply = ('{"scores":[{"id":"2512.16928","field":"dl-theory","score":0,"reason":"<text>"},'
+             '{"id":"347.16928","field":"dl-theory","score":0,"reason":"<text>"}]}')
+    entries = parse_score_reply(reply, ["2512.16928", "2512.16929"], SLUGS)
+    assert list(entries) == ["2512.16928"]
+    assert entries["2512.16928"].reason == "" and entries["2512.16928"].score == 1.0
+    kept = parse_score_reply('{"scores":[{"id":"1","field":"dl-theory","score":7,"reason":"Uses <b>ReLU</b> nets"}]}',
+                             ["1"], SLUGS)
+    assert kept["1"].reason == "Uses <b>ReLU</b> nets"
+
+
+def test_one_entry_back_for_the_one_paper_sent_is_that_papers_whatever_id_it_names() -> None:
+    reply = '{"scores":[{"id":"2513.0498","field":"dl-theory","score":6,"reason":"Dion2"}]}'
+    assert parse_score_reply(reply, ["2512.16928"], SLUGS)["2512.16928"].score == 6
+    # Two papers sent, or two strays back: which is which is a guess, so nothing is taken.
+    assert parse_score_reply(reply, ["2512.16928", "2512.16929"], SLUGS) == {}
+    two = ('{"scores":[{"id":"9","field":"dl-theory","score":6,"reason":"a"},'
+           '{"id":"8","field":"dl-theory","score":2,"reason":"b"}]}')
+    assert parse_score_reply(two, ["2512.16928"], SLUGS) == {}
+    # A stray with an unknown field is no answer either.
+    assert parse_score_reply('{"scores":[{"id":"9","field":"dion-l","score":6}]}', ["1"], SLUGS) == {}
