@@ -21,6 +21,7 @@ from core.score.embed import score_by_embedding
 from core.score.llm import LLMConfig, LLMResult, TokenBudget, score_papers, scorer_key, select_candidates
 from core.score.replies import parse_score_reply
 from core.score.requests import ABSTRACT_CHARS, shorten_abstract
+from core.score.summaries import parse_summary_reply
 from tests.fakes.openai_server import FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -574,3 +575,11 @@ def test_one_entry_back_for_the_one_paper_sent_is_that_papers_whatever_id_it_nam
     assert parse_score_reply(two, ["2512.16928"], SLUGS) == {}
     # A stray with an unknown field is no answer either.
     assert parse_score_reply('{"scores":[{"id":"9","field":"dion-l","score":6}]}', ["1"], SLUGS) == {}
+
+
+def test_one_summary_back_for_the_one_paper_sent_is_that_papers() -> None:
+    reply = '{"summaries":[{"id":"2512.16934","summary":"BIONIX: A Wireless, Low-Cost Prosthetic Arm"}]}'
+    assert parse_summary_reply(reply, ["2512.16929"]) == {"2512.16929": "BIONIX: A Wireless, Low-Cost Prosthetic Arm"}
+    assert parse_summary_reply(reply, ["2512.16929", "2512.16930"]) == {}
+    both = '{"summaries":[{"id":"2512.16928","summary":"Dion2."},{"id":"2047.3128","summary":"The Muon Optimizer"}]}'
+    assert parse_summary_reply(both, ["2512.16928"]) == {"2512.16928": "Dion2."}

@@ -119,10 +119,15 @@ def render_summary_request(
 
 
 def parse_summary_reply(text: str, sent_ids: Collection[str]) -> dict[str, str]:
-    """Read a reply into summaries keyed by id; ignore ids not sent and blank summaries; never raise."""
+    """Read a reply into summaries keyed by id; ignore ids not sent and blank summaries; never raise.
+
+    One summary back for the one paper sent is that paper's, whatever id it names (small local models
+    misspell ids: tests/real_llm).
+    """
     sent = set(sent_ids)
     out: dict[str, str] = {}
     for value in json_values(text or ""):
+        strays: list[str] = []
         items: list[object] = []
         if isinstance(value, list):
             items = value
@@ -138,11 +143,17 @@ def parse_summary_reply(text: str, sent_ids: Collection[str]) -> dict[str, str]:
             if not isinstance(item, dict):
                 continue
             arxiv_id, summary = str(item.get("id", "")).strip(), item.get("summary")
-            if arxiv_id in sent and isinstance(summary, str) and summary.strip() and arxiv_id not in out:
-                summary = " ".join(summary.split())
-                if len(summary) > SUMMARY_MAX_CHARS:
-                    summary = summary[: SUMMARY_MAX_CHARS - 1].rstrip() + "…"
+            if not isinstance(summary, str) or not summary.strip():
+                continue
+            summary = " ".join(summary.split())
+            if len(summary) > SUMMARY_MAX_CHARS:
+                summary = summary[: SUMMARY_MAX_CHARS - 1].rstrip() + "…"
+            if arxiv_id not in sent:
+                strays.append(summary)
+            elif arxiv_id not in out:
                 out[arxiv_id] = summary
+        if not out and len(sent) == 1 and len(strays) == 1:
+            out[next(iter(sent))] = strays[0]
         if out:
             break
     return out
