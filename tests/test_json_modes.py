@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+import openai
 import pytest
 from openai import AsyncOpenAI
 
@@ -22,7 +24,7 @@ from core.fields import load_fields
 from core.models import Field, Paper
 from core.prompts import load_prompt
 from core.runs import summarise_runs
-from core.score.jsonmode import JsonModes, json_modes_for
+from core.score.jsonmode import JsonModes, json_modes_for, refuses_mode
 from core.score.judge import score_summaries
 from core.score.llm import LLMConfig, LLMResult, score_papers
 from core.score.requests import json_response_format
@@ -232,3 +234,20 @@ def test_the_setting_takes_auto_and_every_mode() -> None:
         assert Settings.from_env({"LLM_JSON_MODE": mode}).llm_json_mode == mode
     with pytest.raises(ConfigError, match="one of auto, json_schema"):
         Settings.from_env({"LLM_JSON_MODE": "xml"})
+
+
+def test_which_answers_count_as_refusing_a_json_mode() -> None:
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+
+    def error(status: int, message: str) -> openai.APIStatusError:
+        response = httpx.Response(status, json={"error": {"message": message}}, request=request)
+        return openai.APIStatusError(message, response=response, body={"message": message})
+
+    llama = "1 validation error: ('body', 'response_format', 'type') Input should be 'text' or 'json_object'"
+    assert refuses_mode(error(500, llama), "json_schema")
+    assert not refuses_mode(error(500, "out of memory"), "json_schema")  # a plain server error
+    assert refuses_mode(error(400, "Invalid parameter"), "json_object") and refuses_mode(error(422, ""), "json_schema")
+    for status in (401, 403, 404, 408, 409, 413, 429):
+        assert not refuses_mode(error(status, "response_format"), "json_schema"), status
+    assert not refuses_mode(error(400, "response_format"), "none")  # no response_format was sent
+    assert not refuses_mode(openai.APIConnectionError(request=request), "json_schema")

@@ -3,8 +3,8 @@
 LLM_JSON_MODE=auto (the default) tries the modes of LADDER in order: `json_schema` (OpenAI structured
 output), `json_object_schema` (`{"type": "json_object", "schema": ...}`, which llama.cpp's servers accept
 and constrain their output with), plain `json_object`, and `none` (no `response_format`: the prompt alone).
-A mode counts as refused when the server answers it with a 4xx (other than auth, not-found, rate-limit and
-conflict statuses) or with a 5xx whose body names `response_format`; llama-cpp-python's server answers
+A mode counts as refused when the server answers it with a 4xx (other than auth, not-found, timeout,
+conflict, too-large and rate-limit statuses) or with a 5xx whose body names `response_format`; llama-cpp-python's server answers
 `json_schema` with a 500 saying "Input should be 'text' or 'json_object'". The `none` mode sends no
 `response_format`, so its failures are never a refusal: the request itself is at fault, and nothing is
 learned from it.
@@ -43,8 +43,9 @@ AUTO = "auto"
 # The JSON modes, most constrained first: what `auto` tries, in this order.
 LADDER = ("json_schema", "json_object_schema", "json_object", "none")
 assert JSON_MODES == (AUTO, *LADDER), "core/config.py's LLM_JSON_MODE values are auto and the ladder"
-# Statuses that say nothing about the request's shape: the key, the model, the rate limit, a conflict.
-NOT_A_REFUSAL = frozenset({401, 403, 404, 408, 409, 429})
+# Statuses that say nothing about the request's JSON mode: the key, the model, a timeout, a conflict, the
+# request's size, the rate limit.
+NOT_A_REFUSAL = frozenset({401, 403, 404, 408, 409, 413, 429})
 
 T = TypeVar("T")
 # (mode, max_retries) -> the reply: the client's own retries for this request, None for the configured number
