@@ -4,10 +4,10 @@ LLM_JSON_MODE=auto (the default) tries the modes of LADDER in order: `json_schem
 output), `json_object_schema` (`{"type": "json_object", "schema": ...}`, which llama.cpp's servers accept
 and constrain their output with), plain `json_object`, and `none` (no `response_format`: the prompt alone).
 A mode counts as refused when the server answers it with a 4xx (other than auth, not-found, timeout,
-conflict, too-large and rate-limit statuses) or with a 5xx whose body names `response_format`; llama-cpp-python's server answers
-`json_schema` with a 500 saying "Input should be 'text' or 'json_object'". The `none` mode sends no
-`response_format`, so its failures are never a refusal: the request itself is at fault, and nothing is
-learned from it.
+conflict, too-large and rate-limit statuses) or with a 5xx whose body names `response_format`;
+llama-cpp-python's server answers `json_schema` with a 500 saying "Input should be 'text' or
+'json_object'". The `none` mode sends no `response_format`, so its failures are never a refusal: the
+request itself is at fault, and nothing is learned from it.
 
 Until a mode is known, requests go one at a time (the others wait), so a refused shape costs one request,
 not one per batch; a probe is sent without the client's own retries, so a 500 refusal is not sent four

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -337,4 +338,8 @@ async def score_papers(
     unique = list({p.arxiv_id: p for p in papers}.values())
     batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]
     await asyncio.gather(*(run.score_batch(b, reask=True) for b in batches))
-    return result_of(run, papers)
+    result = result_of(run, papers)
+    by_mode = Counter(result.json_modes.values())
+    log.info("LLM scored %d of %d papers in %d requests; JSON mode: %s", len(result.json_modes), len(unique),
+             result.requests, ", ".join(f"{mode} {n}" for mode, n in by_mode.items()) or "none answered")
+    return result
