@@ -164,12 +164,33 @@ ALTER TABLE scores ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE judgements ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
 """
 
+# Version 5: what an LLM endpoint accepts (its JSON mode, per base URL and model), and which JSON mode
+# gave each paper its LLM score (core/store/capabilities.py).
+CAPABILITIES = """
+CREATE TABLE IF NOT EXISTS llm_capabilities (
+    base_url TEXT NOT NULL,
+    model TEXT NOT NULL,
+    json_mode TEXT NOT NULL,        -- json_schema | json_object_schema | json_object | none
+    checked_at TEXT NOT NULL,
+    PRIMARY KEY (base_url, model)
+);
+
+CREATE TABLE IF NOT EXISTS json_modes (
+    arxiv_id TEXT NOT NULL REFERENCES papers(arxiv_id),
+    scorer_key TEXT NOT NULL,
+    json_mode TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (arxiv_id, scorer_key)
+);
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
     SUMMARIES_AND_USAGE,
     JUDGEMENTS,
     SCORE_REASONS,
+    CAPABILITIES,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
