@@ -19,7 +19,7 @@ body { margin: 0; background: var(--bg); color: var(--fg); line-height: 1.55;
   font: 16px/1.55 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Noto Sans CJK SC", sans-serif; }
 a { color: var(--accent); }
 .wrap { max-width: 52rem; margin: 0 auto; padding: 0 1rem; }
-.top { padding: .75rem 0 .25rem; display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
+.top { padding: .75rem 1rem .25rem; display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
 .top .days { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
 .top .days a, .top .days span.off { white-space: nowrap; }
 .top .days span.off { color: var(--muted); }
@@ -28,7 +28,7 @@ select, input[type=search] { font: inherit; color: inherit; background: var(--ch
 .search { flex: 1 1 12rem; }
 .search input { width: 100%; }
 nav.fields { position: sticky; top: 0; z-index: 1; background: var(--bg); border-bottom: 1px solid var(--line);
-  display: flex; gap: .4rem; overflow-x: auto; padding: .5rem 0; white-space: nowrap; }
+  display: flex; gap: .4rem; overflow-x: auto; padding: .5rem 1rem; white-space: nowrap; }
 nav.fields a { background: var(--chip); border-radius: 1rem; padding: .15rem .7rem; text-decoration: none;
   font-size: .9rem; }
 nav.fields a span { color: var(--muted); }
@@ -95,4 +95,13 @@ SITE_JS = """\
   });
   if (box.value) { render(); }
 })();
+"""
+
+# A small icon (so browsers do not ask for a missing /favicon.ico): the score badge's colours.
+FAVICON_SVG = """\
+<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">\
+<rect width="32" height="32" rx="6" fill="#b31b1b"/>\
+<text x="16" y="22" font-family="sans-serif" font-size="16" font-weight="700" fill="#fff" \
+text-anchor="middle">aD</text>\
+</svg>
 """

@@ -25,7 +25,7 @@ SITE_TEXT = {
     "en": {
         "html_lang": "en", "search": "Search titles, authors or ids…", "search_label": "Search papers",
         "day_label": "Choose a day", "prev": "← Previous day", "next": "Next day →", "score": "Score",
-        "abstract": "Abstract", "found": "{n} papers found", "none": "No paper matches", "feeds": "Atom feeds:",
+        "abstract": "Abstract", "found": "Papers found: {n}", "none": "No paper matches", "feeds": "Atom feeds:",
         "all_fields": "All fields", "empty": "No digest yet.", "fields_label": "Fields",
     },
 }
@@ -62,6 +62,7 @@ def _head(title: str, lang: str, fields: Sequence[Field]) -> list[str]:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="color-scheme" content="light dark">',
         f"<title>{esc(title)}</title>",
+        '<link rel="icon" type="image/svg+xml" href="favicon.svg">',
         '<link rel="stylesheet" href="style.css">',
         f'<link rel="alternate" type="application/atom+xml" title="{esc(site_text(lang, "all_fields"))}"'
         ' href="feed.xml">',

@@ -2,7 +2,7 @@
 
 Owns which files the site has and what each holds: `index.html` (the newest day), `<day>.html` per day,
 `search-index.js` (the index the search box reads; a script, so it also loads from file://), `style.css`,
-`site.js`, `feed.xml` and `feeds/<slug>.xml`. Deterministic: the same digests give the same bytes (no
+`site.js`, `favicon.svg`, `feed.xml` and `feeds/<slug>.xml`. Deterministic: the same digests give the same bytes (no
 "now", everything sorted). It must not read the store, the clock or write files (bot/site.py does).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from core.build.assets import SITE_JS, STYLE_CSS
+from core.build.assets import FAVICON_SVG, SITE_JS, STYLE_CSS
 from core.build.digest import format_score, short_authors
 from core.build.feeds import render_feed
 from core.build.html import day_page_name, paper_anchor, render_day_page, render_empty_page, site_text
@@ -51,6 +51,7 @@ def render_site(
     by_day = {d.day: d for d in digests}
     days = sorted(by_day)
     files: dict[str, bytes] = {
+        "favicon.svg": FAVICON_SVG.encode(),
         "style.css": STYLE_CSS.encode(),
         "site.js": SITE_JS.encode(),
         "search-index.js": f"window.SEARCH_INDEX = {json_for_script(search_index(digests, lang))};\n".encode(),
