@@ -7,6 +7,7 @@ core/views.py and writes files, each atomically and only when its bytes changed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -50,7 +51,7 @@ async def build_site(services: Services, out: Path, *, lang: str, base_url: str 
     digests = await load_site_digests(services, lang)
     files = render_site(digests, services.fields, lang=lang, timezone=services.settings.digest_timezone,
                         base_url=base_url)
-    written = write_files(out, files)
+    written = await asyncio.to_thread(write_files, out, files)  # serve's event loop keeps answering meanwhile
     return f"site: {site_summary(files)} in {out} ({written} files changed)"
 
 
