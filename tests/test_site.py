@@ -171,6 +171,14 @@ def test_untrusted_text_is_escaped_in_pages_scripts_and_feeds(tmp_path: Path) ->
     assert evil_entry.updated == "2026-01-19T04:45:54Z"  # the run's time, never "now"
 
 
+def test_a_day_without_an_announcement_gets_no_page() -> None:
+    quiet = build_digest(date(2026, 1, 24), FIELDS, [], lang="en", min_score=7, max_per_field=10, papers_read=0,
+                         model="offline", tokens=0, updated_at=None, announced=False)
+    files = render_site([*_evil_digests(), quiet], FIELDS, lang="en", timezone="UTC")
+    assert "2026-01-24.html" not in files and files["index.html"] == files["2026-01-20.html"]
+    assert "2026-01-24" not in files["2026-01-20.html"].decode()
+
+
 def test_a_feed_with_no_day_yet_is_still_valid_and_the_empty_site_has_a_front_page(tmp_path: Path) -> None:
     assert feedparser.parse(render_feed([], FIELDS, lang="zh")).bozo == 0
     files = render_site([], FIELDS, lang="zh", timezone="UTC")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -12,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.cli import main
 from bot.schedule import Scheduler
 from bot.web import SiteServer
 from core.config import PROJECT_ROOT, Settings
@@ -124,3 +128,40 @@ async def test_chromium_reads_the_site_from_file_and_from_serve_without_errors(
         assert background == "rgb(22, 23, 26)"
         await page.screenshot((SHOTS or tmp_path) / "serve-day-phone-dark.png")
         assert page.errors() == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_serve_with_only_web_port_serves_the_stored_site_and_stops_on_sigterm(
+    tmp_path: Path, fake_arxiv: FakeArxiv,  # noqa: F811
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_DIR": str(tmp_path / "d"),
+           "DIGEST_LANGUAGE": "en", "LOG_LEVEL": "INFO", "ARXIV_DIGEST_DOTENV": "", "ARXIV_REQUEST_DELAY": "0",
+           "ARXIV_MAX_TRIES": "1", **fake_arxiv.settings_env()}
+    assert await asyncio.to_thread(main, ["run", "--offline", "--quiet", "--input", str(SAMPLE)], env) == 0
+    port = _free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", cwd=PROJECT_ROOT, env={**env, "WEB_PORT": str(port)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        page = ""
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):  # poll until the server is up (at most ~30 s), never a fixed sleep
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/") as resp:
+                        page = await resp.text()
+                        break
+                except aiohttp.ClientConnectionError:
+                    assert proc.returncode is None
+                    await asyncio.sleep(0.1)
+        assert "ArXiv Daily Digest - 2025-12-22" in page
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()

@@ -47,7 +47,12 @@ def search_index(digests: Sequence[Digest], lang: str) -> dict[str, object]:
 def render_site(
     digests: Sequence[Digest], fields: Sequence[Field], *, lang: str, timezone: str, base_url: str = "",
 ) -> dict[str, bytes]:
-    """Every file of the site by relative path (sorted), from each stored day's digest in `lang`."""
+    """Every file of the site by relative path (sorted), from each stored day's digest in `lang`.
+
+    A day whose run found no announcement (a weekend, a holiday) gets no page: the front page is the
+    newest listing day.
+    """
+    digests = [d for d in digests if d.announced]
     by_day = {d.day: d for d in digests}
     days = sorted(by_day)
     files: dict[str, bytes] = {
