@@ -163,6 +163,7 @@ def render_day_page(digest: Digest, days: Sequence[date], fields: Sequence[Field
     out.extend(f"<li>{esc(line)}</li>" for line in header_lines(digest, timezone))
     out.append("</ul>")
     in_section = False
+    sections = iter(digest.sections)
     header_notes = len(header_lines(digest, timezone))
     seen_notes = 0
     for block in blocks[1:]:
@@ -173,7 +174,7 @@ def render_day_page(digest: Digest, days: Sequence[date], fields: Sequence[Field
         elif isinstance(block, Heading):
             if in_section:
                 out.append("</section>")
-            slug = next((s.field.slug for s in digest.sections if s.field.name(lang) == block.text), "")
+            slug = next(sections).field.slug  # digest_blocks gives one field heading per section, in order
             out.append(f'<section id="{esc(field_anchor(slug))}">')
             out.append(f"<h2>{esc(block.text)}</h2>")
             in_section = True
