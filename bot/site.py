@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.build.site import render_site, site_summary
+from core.errors import ConfigError
 from core.models import Digest
 from core.services import Services
 from core.views import build_day_digest
@@ -57,5 +58,7 @@ async def build_site(services: Services, out: Path, *, lang: str, base_url: str 
 
 async def cmd_site(services: Services, args: argparse.Namespace) -> int:
     lang = args.lang or services.settings.digest_language
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out}: is a file, not a folder")
     print(await build_site(services, args.out, lang=lang, base_url=args.base_url or ""))
     return 0

@@ -184,3 +184,9 @@ def test_a_feed_with_no_day_yet_is_still_valid_and_the_empty_site_has_a_front_pa
     files = render_site([], FIELDS, lang="zh", timezone="UTC")
     (tmp_path / "index.html").write_bytes(files["index.html"])
     assert "还没有任何一天的推荐" in " ".join(parse_page(tmp_path / "index.html").text)
+
+
+def test_site_refuses_a_file_as_its_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "taken").write_text("x")
+    assert main(["site", "--out", str(tmp_path / "taken")], env=env_for(tmp_path)) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err
