@@ -149,7 +149,7 @@ def build_message(
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["List-Id"] = f"arXiv digest <digest.{domain}>"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a digest
-    msg.set_content(f"{content.text}\n--\n{why}\n{words['unsubscribe']}: {unsubscribe_url}\n", cte="quoted-printable")
+    msg.set_content(f"{content.text}\n--\n{why}\n{words['unsubscribe']}: {unsubscribe_url}\n")
     page = (
         f'<!DOCTYPE html><html lang="{_e(content.lang)}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -161,5 +161,5 @@ def build_message(
         f'<a href="{_safe_url(unsubscribe_url)}" style="{STYLE["link"]}">{_e(words["unsubscribe"])}</a></td></tr>'
         "</table></body></html>\n"
     )
-    msg.add_alternative(page, subtype="html", cte="quoted-printable")
+    msg.add_alternative(page, subtype="html")
     return msg
