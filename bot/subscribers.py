@@ -80,6 +80,8 @@ TARGETS: dict[str, Target] = {
     "telegram": Target("telegram:-1001234567890", parse_telegram),
     "slack": Target("slack:C0123ABCD", parse_slack),
 }
+# The setting without which a platform's subscribers get nothing (`subscribe` says so).
+SENDER_SETTING = {"email": "smtp_host", "telegram": "telegram_bot_token", "slack": "slack_bot_token"}
 
 
 def parse_target(text: str) -> ChatRef:
@@ -169,6 +171,10 @@ async def cmd_subscribe(services: Services, args: argparse.Namespace, now: datet
     await store.save_subscription(new, now)
     verb = "subscribed" if found is None else "resubscribed" if not found.active else "updated"
     print(f"{verb}: {describe(new)}")
+    setting = SENDER_SETTING.get(args.target.platform)
+    if setting and not getattr(settings, setting):
+        print(f"arxiv-digest: note: {setting.upper()} is not set, so {args.target.platform} subscribers get nothing"
+              " until it is", file=sys.stderr)
     return 0
 
 

@@ -91,7 +91,9 @@ async def test_subscribe_stores_the_options_and_keeps_the_rest_on_a_later_change
     code = await asyncio.to_thread(cli, tmp_path, "subscribe", "email:r@example.org", "--fields",
                                    "efficient-llm,safety-alignment", "--min-score", "6.5", "--lang", "en",
                                    "--time", "7:05", "--timezone", "europe/berlin")
-    assert code == 0 and "subscribed: email:r@example.org  active  lang=en" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert code == 0 and "subscribed: email:r@example.org  active  lang=en" in out
+    assert "SMTP_HOST is not set, so email subscribers get nothing until it is" in err
     sub = await stored(tmp_path, chat)
     assert sub is not None
     assert (sub.fields, sub.min_score, sub.lang, sub.digest_time, sub.timezone, sub.active) == (  # type: ignore[attr-defined]

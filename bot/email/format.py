@@ -149,7 +149,7 @@ def build_message(
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["List-Id"] = f"arXiv digest <digest.{domain}>"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a digest
-    msg.set_content(f"{content.text}\n--\n{why}\n{words['unsubscribe']}: {unsubscribe_url}\n")
+    msg.set_content(f"{content.text}\n-- \n{why}\n{words['unsubscribe']}: {unsubscribe_url}\n")
     page = (
         f'<!DOCTYPE html><html lang="{_e(content.lang)}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
