@@ -154,7 +154,7 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         if settings.web_port:
             from bot.unsubscribe import start_web
 
-            web = await start_web(services, settings.web_port, clock)
+            web = await start_web(services, clock)
         senders = {**{bot.sender.platform: bot.sender for bot in started}, **senders}
         scheduler = Scheduler(services, senders, clock=clock)
         scheduler.start()

@@ -134,10 +134,9 @@ def unsubscribe_app(services: Services, clock: Callable[[], datetime]) -> web.Ap
     return app
 
 
-async def start_web(
-    services: Services, port: int, clock: Callable[[], datetime], *, host: str = "0.0.0.0",
-) -> web.AppRunner:
-    """Serve the unsubscribe app on `host:port` until the returned runner is cleaned up."""
+async def start_web(services: Services, clock: Callable[[], datetime], *, port: int | None = None) -> web.AppRunner:
+    """Serve the unsubscribe app on WEB_HOST:WEB_PORT (or `port`) until the returned runner is cleaned up."""
+    host, port = services.settings.web_host, port or services.settings.web_port
     root = web.Application()
     root.add_subapp(PREFIX, unsubscribe_app(services, clock))
     runner = web.AppRunner(root, access_log=None)

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     slack_app_token: str = Field("", description="xapp- token; set: Socket Mode")
     slack_api_base_url: str = Field("https://slack.com/api/", description="Slack Web API base")
     slack_port: int = Field(3000, ge=1, le=65535, description="HTTP mode port for /slack/events")
+    # the static site
+    web_port: int = Field(0, ge=0, le=65535, description="serve's port for the static site; 0: no web server")
+    web_host: str = Field("127.0.0.1", description="address the site is served on; 0.0.0.0: every interface")
+    # scheduling
+    scoring_time: str = Field("20:30", description="daily fetch and scoring, HH:MM")
+    scoring_timezone: str = Field("America/New_York", description="timezone of SCORING_TIME")
+    scoring_days: tuple[str, ...] = Field(("sun", "mon", "tue", "wed", "thu"), description="days the scoring job runs")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     # email
     smtp_host: str = Field("", description="SMTP server host; empty: no email")
     smtp_port: int | None = Field(None, ge=1, le=65535,
@@ -128,15 +136,8 @@ class Settings(BaseSettings):
     smtp_password: str = Field("", description="SMTP password")
     smtp_security: str = Field("starttls", description="starttls, ssl (implicit TLS) or none")
     email_from: str = Field("", description="the From address, e.g. arXiv digest <digest@example.org>")
-    web_port: int | None = Field(None, ge=1, le=65535,
-                                 description="local port serve's web server listens on; empty: no web server")
     web_base_url: str = Field("", description="public URL that reaches WEB_PORT, for unsubscribe links")
     unsubscribe_secret: str = Field("", description="key that signs unsubscribe links, 16+ characters")
-    # scheduling
-    scoring_time: str = Field("20:30", description="daily fetch and scoring, HH:MM")
-    scoring_timezone: str = Field("America/New_York", description="timezone of SCORING_TIME")
-    scoring_days: tuple[str, ...] = Field(("sun", "mon", "tue", "wed", "thu"), description="days the scoring job runs")
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     @field_validator(*PATH_SETTINGS)
     @classmethod

@@ -228,7 +228,7 @@ async def test_the_link_in_the_email_unsubscribes_with_one_click_and_a_plain_vis
     await deliver_due(services, {"email": sender}, now=NOW, force=True)
     header = fake_smtp.received[0].message["List-Unsubscribe"].strip("<>")
     local = header.replace("https://digest.example.org", f"http://127.0.0.1:{unused_tcp_port}")
-    runner = await start_web(services, unused_tcp_port, clock, host="127.0.0.1")
+    runner = await start_web(services, clock, port=unused_tcp_port)
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(local) as resp:  # a link scanner, or the reader's first click
