@@ -21,7 +21,7 @@ from core.config import Settings
 from core.deliver.delivery import deliver_due
 from core.models import ChatRef, Subscription
 from core.services import Services
-from tests.fakes.smtp import FakeSMTP, fake_smtp  # noqa: F401
+from tests.fakes.smtp import FakeSMTP, fake_smtp, tls_contexts  # noqa: F401
 from tests.samples import sample_digest, scored_sample
 
 DAY = date(2025, 12, 22)
@@ -204,6 +204,26 @@ async def test_one_connection_carries_many_messages_and_a_closed_one_is_reopened
         protocol.transport.close()
     await sender.send_part(ChatRef("email", "r3@example.org"), content)
     assert fake_smtp.connections == 2 and len(fake_smtp.received) == 4
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+async def test_starttls_and_implicit_tls_deliver_over_a_verified_connection(tmp_path: Path, security: str) -> None:
+    server_tls, client_tls = tls_contexts()
+    server = await FakeSMTP(auth=True, security=security, tls=server_tls).start()
+    try:
+        env = {"DATABASE_PATH": str(tmp_path / "db.sqlite"), **server.settings()}
+        async with scored_sample(Settings.from_env(env), NOW) as services:
+            await subscribe(services, READER.chat_id)
+            untrusting = EmailSender(services.settings, clock=clock)  # the system's CAs: not our test CA
+            report = await deliver_due(services, {"email": untrusting}, now=NOW, force=True)
+            assert (report.failed, report.deactivated) == (1, 0) and server.received == []
+            assert "SMTP server unreachable" in report.errors[0]
+            sender = EmailSender(services.settings, clock=clock, tls_context=client_tls)
+            report = await deliver_due(services, {"email": sender}, now=NOW, force=True)
+            await sender.close()
+            assert report.sent == 1 and server.logins == ["digest"] and len(server.received) == 1
+    finally:
+        await server.close()
 
 
 # -- the unsubscribe link -------------------------------------------------------------------------------

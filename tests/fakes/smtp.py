@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ssl
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -41,8 +42,12 @@ class Received:
 class FakeSMTP:
     """aiosmtpd's SMTP protocol served with `loop.create_server` in the running loop."""
 
-    def __init__(self, *, auth: bool = False) -> None:
+    def __init__(self, *, auth: bool = False, security: str = "none", tls: ssl.SSLContext | None = None) -> None:
+        """`security` is SMTP_SECURITY's: "starttls" requires STARTTLS, "ssl" speaks TLS from the start, both with
+        the server context `tls` (see `tls_contexts`)."""
         self.auth = auth
+        self.security = security
+        self.tls = tls
         self.received: list[Received] = []
         self.refused: dict[str, str] = {}  # address -> the reply to its RCPT
         self.data_failures: list[str] = []  # replies to the next DATA commands
@@ -68,7 +73,7 @@ class FakeSMTP:
 
     def settings(self) -> dict[str, str]:
         """The settings that point the app's email at this server."""
-        env = {"SMTP_HOST": self.host, "SMTP_PORT": str(self.port), "SMTP_SECURITY": "none",
+        env = {"SMTP_HOST": self.host, "SMTP_PORT": str(self.port), "SMTP_SECURITY": self.security,
                "EMAIL_FROM": "arXiv digest <digest@example.org>", "WEB_BASE_URL": "https://digest.example.org",
                "UNSUBSCRIBE_SECRET": "test-unsubscribe-secret-0123456789"}
         if self.auth:
@@ -111,14 +116,17 @@ class FakeSMTP:
         self.connections += 1
         with warnings.catch_warnings():  # "AUTH without TLS": on 127.0.0.1, in a test, that is the point
             warnings.simplefilter("ignore", UserWarning)
+            starttls = self.security == "starttls"
             protocol = SMTP(self, hostname="fake-smtp.test", ident="fake-smtp", auth_require_tls=False,
-                            authenticator=self._authenticate if self.auth else None, auth_required=False)
+                            authenticator=self._authenticate if self.auth else None, auth_required=False,
+                            tls_context=self.tls if starttls else None, require_starttls=starttls)
         self._protocols.append(protocol)
         return protocol
 
     async def start(self) -> FakeSMTP:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, "127.0.0.1", 0)
+        implicit = self.tls if self.security == "ssl" else None
+        self._server = await loop.create_server(self._protocol, "127.0.0.1", 0, ssl=implicit)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -130,6 +138,18 @@ class FakeSMTP:
                     protocol.transport.close()
             await self._server.wait_closed()
             self._server = None
+
+
+def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server, client) contexts: a certificate for 127.0.0.1 from a throwaway CA the client alone trusts."""
+    import trustme
+
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
 
 
 @pytest.fixture
