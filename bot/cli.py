@@ -194,7 +194,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = 
         if args.command == "unsubscribe":
             return await cmd_unsubscribe(services, args, now)
         if args.command == "subscribers":
-            return await cmd_subscribers(services, args)
+            return await cmd_subscribers(services, args, now)
     raise ConfigError(f"unknown command {args.command}")
 
 

@@ -21,6 +21,7 @@ from bot.parsing import closest_slugs, parse_min_score, parse_time, parse_timezo
 from core.build.digest import format_score
 from core.errors import ConfigError
 from core.models import LANGUAGES, ChatRef, Subscription
+from core.prepare.day import latest_digest_day
 from core.services import Services
 
 MAX_EMAIL = 254  # RFC 5321's limit on a forward path
@@ -191,13 +192,22 @@ async def cmd_unsubscribe(services: Services, args: argparse.Namespace, now: dat
     return 0
 
 
-async def cmd_subscribers(services: Services, args: argparse.Namespace) -> int:
+async def cmd_subscribers(services: Services, args: argparse.Namespace, now: datetime) -> int:
     subs = await services.store.list_subscriptions(active_only=False, platform=args.platform)
     if not subs:
         print("no subscriptions", file=sys.stderr)
         return 0
+    # The latest digest day's ledger: an operator sees what happened to each, e.g. why an address went inactive.
+    day = await latest_digest_day(services, now)
+    ledger = await services.store.deliveries_for_day(day) if day is not None else {}
     for sub in subs:
-        print(describe(sub))
+        row = ledger.get(sub.chat)
+        last = ""
+        if day is not None:
+            last = f"  {day}: {row.state if row else 'not sent'}"
+            if row is not None and row.state == "failed" and row.last_error:
+                last += f" ({' '.join(row.last_error.split())[:120]})"
+        print(describe(sub) + last)
     counts: dict[str, list[int]] = {}
     for sub in subs:
         counts.setdefault(sub.chat.platform, [0, 0])[0 if sub.active else 1] += 1

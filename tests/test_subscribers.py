@@ -164,6 +164,18 @@ async def test_an_email_subscriber_receives_the_sample_day_through_deliver(
         outs.append(out.decode())
         [got] = fake_smtp.to("reader@example.org")  # the second run sends nothing twice
     assert "sent 1 (1 messages)" in outs[0] and "sent 0 (0 messages), already 1" in outs[1]
+    fake_smtp.refuse("gone@example.org")
+    assert await asyncio.to_thread(cli, tmp_path, "subscribe", "email:gone@example.org", **smtp) == 0
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "deliver", "--force", "--date", "2025-12-22", cwd=tmp_path, env=process_env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    await asyncio.wait_for(proc.communicate(), 60)
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, tmp_path, "subscribers", "--platform", "email", **smtp) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("email:gone@example.org  inactive") and "2025-12-22: failed (" in listing[0]
+    assert "550 5.1.1" in listing[0]
+    assert listing[1].startswith("email:reader@example.org  active") and listing[1].endswith("2025-12-22: sent")
     assert got.message["Subject"] == "ArXiv Daily Digest - 2025-12-22"
     assert got.message.get_body(("html",)) is not None and got.message.get_body(("plain",)) is not None
 
