@@ -16,6 +16,7 @@ named for:
     summaries.py      summaries and LLM usage outside the field run
     deliveries.py     the delivery ledger
     judgements.py     interest profiles' judgements of papers (never a paper's field score)
+    follows.py        the authors each chat follows
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
 core/runs.py.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from core.listing import LOOKUP as LOOKUP
 from core.store.deliveries import DeliveryQueries
+from core.store.follows import FollowQueries
 from core.store.judgements import JudgementQueries
 from core.store.papers import PaperQueries
 from core.store.papers import fts_query as fts_query
@@ -45,5 +47,6 @@ class Store(
     SummaryQueries,
     DeliveryQueries,
     JudgementQueries,
+    FollowQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""
