@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from bot.follows import FollowCommands
 from bot.parsing import closest_slugs, parse_command, parse_min_score, parse_time, parse_timezone
 from bot.replies import ActionResult, Button, Caller, IsAdmin, Reply, field_names, info, vote_buttons
 from bot.texts import say
@@ -54,6 +55,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("field", "Show or set this chat's fields", "查看或设置本聊天的方向"),
     ("min_score", "Set the score threshold (1-10)", "设置推荐阈值（1-10）"),
     ("interests", "Set personal interests in your own words", "用自己的话设置个人兴趣"),
+    ("follow", "Follow an author: /follow Yann LeCun", "关注作者：/follow Yann LeCun"),
+    ("unfollow", "Stop following an author", "取消关注作者"),
     ("paper", "Show one paper: /paper 2601.08151", "查看一篇论文：/paper 2601.08151"),
     ("why", "Why a paper scored so for you: /why 2601.08151", "这篇论文为何得此分：/why 2601.08151"),
     ("search", "Search stored papers", "搜索已收录的论文"),
@@ -64,7 +67,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("settings", "This chat's settings", "本聊天的设置"),
 )
 # Commands that change the chat's settings when given an argument (in groups: admins only).
-MUTATING = frozenset({"subscribe", "unsubscribe", "field", "min_score", "interests", "time", "timezone", "lang"})
+MUTATING = frozenset({"subscribe", "unsubscribe", "field", "min_score", "interests", "follow", "unfollow", "time",
+                      "timezone", "lang"})
 MAX_INTERESTS = 500
 SEARCH_LIMIT = 10
 
@@ -84,7 +88,7 @@ def failure_text(lang: str, exc: DigestError) -> str:
     return say(lang, "error", error=str(exc))
 
 
-class Commands:
+class Commands(FollowCommands):
     """The command set over one Services; adapters hold one instance."""
 
     def __init__(self, services: Services) -> None:
