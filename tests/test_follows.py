@@ -170,3 +170,14 @@ def test_the_learned_model_ranks_like_the_likes_deterministically_within_bounds(
     assert learned_moves(papers, [(disliked, -1)]) == {}  # nothing liked: the similarity rule stands in
     moved = adjustments(papers, Feedback(tuple(votes)))
     assert moved[SIMILAR].delta == round(moves[SIMILAR], 1) and moved[SIMILAR].liked_id == LIKED
+
+
+async def test_why_names_the_followed_author_and_the_avoided_topic(services: Services) -> None:
+    commands = Commands(services)
+    caller = Caller(chat=A, now=NOW)
+    await commands.handle("/follow Marcel Guhner", caller)
+    assert "Followed author: Marcel Gühner" in notes(await commands.handle(f"/why {GUEHNER}", caller))
+    await commands.handle("/interests load forecasting, not electric vehicles", caller)
+    why = notes(await commands.handle(f"/why {LIKED}", caller))
+    assert "Your interests exclude: electric vehicles" in why and "no vote-based adjustment" in why
+
