@@ -12,7 +12,7 @@ import pytest
 
 from bot.commands import COMMANDS, Caller, Commands, Reply
 from bot.slack.format import command_line
-from core.build.digest import AVOID_PENALTY, FOLLOW_BOOST, FOLLOWED_SLUG, INTERESTS_SLUG, digest_blocks
+from core.build.digest import AVOID_PENALTY, FOLLOW_BOOST, FOLLOWED_SLUG, INTERESTS_SLUG, digest_blocks, short_authors
 from core.build.reader import Reader, build_reader_digest
 from core.config import PROJECT_ROOT, Settings
 from core.fetch.jsonl import load_papers
@@ -181,3 +181,26 @@ async def test_why_names_the_followed_author_and_the_avoided_topic(services: Ser
     why = notes(await commands.handle(f"/why {LIKED}", caller))
     assert "Your interests exclude: electric vehicles" in why and "no vote-based adjustment" in why
 
+
+
+async def test_every_formatter_shows_the_followed_author_mark(services: Services) -> None:
+    import json
+
+    from bot.slack.format import to_slack_messages
+    from bot.telegram.format import to_telegram_html
+    from core.build.markdown import to_markdown
+
+    await Commands(services).handle("/follow Marcel Gühner", Caller(chat=A, now=NOW))
+    digest = await digest_for_subscription(services, Subscription(A, lang="en", min_score=10.0), now=NOW)
+    assert digest is not None
+    blocks = digest_blocks(digest)
+    html = "".join(part.html for part in to_telegram_html(blocks, "en"))
+    slack = json.dumps([m["blocks"] for m in to_slack_messages(blocks, "en")], ensure_ascii=False)
+    for spelled in (html, slack, to_markdown(blocks)):
+        assert "⭐ Marcel Gühner" in spelled and "followed author: Marcel Gühner" in spelled
+
+
+def test_a_followed_author_is_never_cut_from_a_long_author_list() -> None:
+    authors = [f"Author {i}" for i in range(10)] + ["⭐ Marcel Gühner"]
+    shown = short_authors(authors, "en")
+    assert shown.startswith("Author 0, ") and "⭐ Marcel Gühner" in shown and "Author 7" not in shown

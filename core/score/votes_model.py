@@ -49,23 +49,33 @@ def train_vote_model(
     samples += [(x, 0.0, DOWN_WEIGHT / neg_mass) for x in disliked]
     samples += [(x, 0.0, 1.0 / neg_mass) for x in unvoted]
     total = sum(wt for _, _, wt in samples)
-    weights: dict[str, float] = {}
+    # Only the voted papers' terms are features: a term no voted paper has says nothing about the chat's
+    # taste. As list positions: the loops below are the whole cost, so they index lists, not dicts.
+    index: dict[str, int] = {}
+    for x in (*liked, *disliked):
+        for t in x:
+            index.setdefault(t, len(index))
+    rows = []
+    for x, y, wt in samples:
+        row = [(index[t], v) for t, v in x.items() if t in index]
+        rows.append((row, y, wt / total))
+    weights = [0.0] * len(index)
     bias = 0.0
+    decay = 1.0 - LEARNING_RATE * L2
     for _ in range(STEPS):
-        grad: dict[str, float] = {}
+        grad = [0.0] * len(index)
         grad_bias = 0.0
-        for x, y, wt in samples:
-            z = bias + sum(v * weights.get(t, 0.0) for t, v in x.items())
-            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-            g = wt * (p - y) / total
+        for row, y, wt in rows:
+            z = bias
+            for j, v in row:
+                z += v * weights[j]
+            g = wt * (1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))) - y)
             grad_bias += g
-            for t, v in x.items():
-                grad[t] = grad.get(t, 0.0) + g * v
-        for t in set(grad) | set(weights):
-            w = weights.get(t, 0.0)
-            weights[t] = w - LEARNING_RATE * (grad.get(t, 0.0) + L2 * w)
+            for j, v in row:
+                grad[j] += g * v
+        weights = [w * decay - LEARNING_RATE * d for w, d in zip(weights, grad, strict=True)]
         bias -= LEARNING_RATE * grad_bias
-    return VoteModel(weights, bias)
+    return VoteModel({t: weights[j] for t, j in index.items()}, bias)
 
 
 def score_moves(model: VoteModel, vectors: Mapping[str, Vector], cap: float) -> dict[str, float]:
