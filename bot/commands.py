@@ -335,10 +335,11 @@ class Commands(FollowCommands):
 
     async def cmd_settings(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
         lang = sub.lang
+        follows = ", ".join(name for _, name in await self.services.store.get_follows(caller.chat))
         return info(say(
             lang, "settings", active=say(lang, "yes" if sub.active else "no"), names=self._names(sub),
             score=format_score(sub.min_score), time=sub.digest_time, tz=sub.timezone, lang=lang,
-            interests=sub.interests or say(lang, "none"),
+            interests=sub.interests or say(lang, "none"), follows=follows or say(lang, "none"),
         ))
 
     # -- what adapters report and read (they never touch the store) ----------------------------

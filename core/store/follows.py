@@ -15,13 +15,13 @@ from core.store.rows import iso
 
 class FollowQueries(StoreBase):
     async def save_follow(self, chat: ChatRef, name: str, key: str, now: datetime) -> bool:
-        """Follow an author under `key`; False when the chat already follows that key (the spelling is updated)."""
+        """Follow an author under `key`; False when the chat already follows that key (its first spelling stays)."""
         rows = await self._db.execute_fetchall(
             "SELECT 1 FROM follows WHERE platform = ? AND chat_id = ? AND key = ?", (chat.platform, chat.chat_id, key)
         )
         await self._db.execute(
             "INSERT INTO follows (platform, chat_id, key, name, created_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(platform, chat_id, key) DO UPDATE SET name = excluded.name",
+            " ON CONFLICT(platform, chat_id, key) DO NOTHING",
             (chat.platform, chat.chat_id, key, name, iso(now)),
         )
         await self._db.commit()
