@@ -168,7 +168,7 @@ def test_the_learned_model_ranks_like_the_likes_deterministically_within_bounds(
     moves = learned_moves(papers, votes)
     assert moves and moves == learned_moves(papers, votes)
     assert all(-MAX_DELTA <= m <= MAX_DELTA for m in moves.values())
-    assert moves[SIMILAR] > 0.5 and moves[SIMILAR] == max(m for i, m in moves.items() if i not in (LIKED,))
+    assert moves[SIMILAR] > 0.3 and moves[SIMILAR] == max(m for i, m in moves.items() if i not in (LIKED,))
     assert learned_moves(papers, [(disliked, -1)]) == {}  # nothing liked: the similarity rule stands in
     moved = adjustments(papers, Feedback(tuple(votes)))
     assert moved[SIMILAR].delta == round(moves[SIMILAR], 1) and moved[SIMILAR].liked_id == LIKED

@@ -22,6 +22,7 @@ STEPS = 80
 LEARNING_RATE = 4.0
 L2 = 0.01
 DOWN_WEIGHT = 3.0
+FULL_TRUST = 3  # liked papers before the model moves papers by up to the whole cap
 SPREAD = 2.0  # a paper SPREAD standard deviations above the day's median decision gets tanh(1) of the cap
 DEAD_ZONE = 0.25  # smaller moves are none: the votes leave the many papers unlike anything voted alone
 
@@ -32,6 +33,7 @@ class VoteModel:
 
     weights: Mapping[str, float]
     bias: float
+    trust: float = 1.0  # how far its moves go, as a share of the cap: it grows with the liked papers
 
     def decision(self, x: Vector) -> float:
         w = self.weights
@@ -49,15 +51,11 @@ def train_vote_model(
     samples += [(x, 0.0, DOWN_WEIGHT / neg_mass) for x in disliked]
     samples += [(x, 0.0, 1.0 / neg_mass) for x in unvoted]
     total = sum(wt for _, _, wt in samples)
-    # Only the voted papers' terms are features: a term no voted paper has says nothing about the chat's
-    # taste. As list positions: the loops below are the whole cost, so they index lists, not dicts.
+    # Terms as list positions: the loops below are the whole cost, so they index lists, not dicts.
     index: dict[str, int] = {}
-    for x in (*liked, *disliked):
-        for t in x:
-            index.setdefault(t, len(index))
     rows = []
     for x, y, wt in samples:
-        row = [(index[t], v) for t, v in x.items() if t in index]
+        row = [(index.setdefault(t, len(index)), v) for t, v in x.items()]
         rows.append((row, y, wt / total))
     weights = [0.0] * len(index)
     bias = 0.0
@@ -75,7 +73,7 @@ def train_vote_model(
                 grad[j] += g * v
         weights = [w * decay - LEARNING_RATE * d for w, d in zip(weights, grad, strict=True)]
         bias -= LEARNING_RATE * grad_bias
-    return VoteModel({t: weights[j] for t, j in index.items()}, bias)
+    return VoteModel({t: weights[j] for t, j in index.items()}, bias, min(1.0, len(liked) / FULL_TRUST))
 
 
 def score_moves(model: VoteModel, vectors: Mapping[str, Vector], cap: float) -> dict[str, float]:
@@ -86,5 +84,5 @@ def score_moves(model: VoteModel, vectors: Mapping[str, Vector], cap: float) -> 
     values = list(decisions.values())
     middle = statistics.median(values)
     spread = statistics.pstdev(values) or 1.0
-    moves = {i: cap * math.tanh((d - middle) / (SPREAD * spread)) for i, d in decisions.items()}
+    moves = {i: model.trust * cap * math.tanh((d - middle) / (SPREAD * spread)) for i, d in decisions.items()}
     return {i: m for i, m in moves.items() if abs(m) >= DEAD_ZONE}
