@@ -8,9 +8,9 @@ Adjustment and says why.
 The rule, per paper of a digest:
 - the chat voted on this paper: 👎 hides it from that chat's later digests, 👍 adds MAX_DELTA;
 - otherwise, once the chat has liked a paper, a per-chat linear model (arxiv-sanity's classic: tf-idf
-  features, logistic regression on 👍 against 👎 and the unvoted papers) moves it by at most ±MAX_DELTA,
-  relative to the day's typical paper, so the day as a whole is not moved and a few votes cannot bury
-  a field;
+  features, logistic regression on 👍 against 👎 and the unvoted papers) moves it by at most ±MAX_DELTA
+  (a third of that after one like, the whole from three), relative to the day's typical paper, so the day
+  as a whole is not moved and a few votes cannot bury a field;
 - with only 👎 votes: its most similar disliked paper takes away VOTE_WEIGHT x (similarity -
   SIMILARITY_FLOOR), capped at MAX_DELTA (the similarity rule, which also names the nearest liked and
   disliked papers in every note);
