@@ -184,6 +184,19 @@ CREATE TABLE IF NOT EXISTS json_modes (
 );
 """
 
+# Version 6: the authors each chat follows (/follow), under a spelling-blind key (core/score/authors.py)
+# so "S\"oren Auer", "Sören Auer" and "Auer, Soren" are one follow.
+FOLLOWS = """
+CREATE TABLE IF NOT EXISTS follows (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    key TEXT NOT NULL,              -- the normalised name
+    name TEXT NOT NULL,             -- as the chat wrote it
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id, key)
+);
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
@@ -191,6 +204,7 @@ MIGRATIONS: tuple[str, ...] = (
     JUDGEMENTS,
     SCORE_REASONS,
     CAPABILITIES,
+    FOLLOWS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
