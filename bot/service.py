@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.commands import Commands
+from bot.feishu.sender import FeishuSender
 from bot.schedule import Scheduler
 from bot.wiring import Clock, system_clock
 from core.build.digest import llm_share_lines
@@ -31,11 +32,24 @@ from core.services import Services
 log = logging.getLogger(__name__)
 
 
+def feishu_sender(services: Services, clock: Clock) -> FeishuSender:
+    """The Feishu/Lark webhook sender, on the process's HTTP session, signing with each webhook's stored secret."""
+    return FeishuSender(services.http, services.store.get_webhook_secret, clock=clock)
+
+
+async def has_feishu(services: Services) -> bool:
+    """Whether any Feishu group is subscribed (Feishu alone is then enough to deliver)."""
+    return bool(await services.store.list_subscriptions(platform="feishu"))
+
+
 @asynccontextmanager
-async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
-    """Senders for every configured platform, without receiving updates (for `deliver`)."""
+async def open_senders(services: Services, clock: Clock = system_clock) -> AsyncIterator[dict[str, Sender]]:
+    """Senders for every configured platform, without receiving updates (for `deliver`).
+
+    Feishu needs no setting (each subscription is its own webhook), so its sender is always there.
+    """
     settings = services.settings
-    senders: dict[str, Sender] = {}
+    senders: dict[str, Sender] = {"feishu": feishu_sender(services, clock)}
     telegram = None
     if settings.telegram_bot_token:
         from bot.telegram import TelegramBot
@@ -50,6 +64,7 @@ async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
             senders["slack"] = SlackSender(build_slack_client(settings))
         yield senders
     finally:
+        await senders["feishu"].close()  # type: ignore[attr-defined]
         if telegram is not None:
             await telegram.application.shutdown()
 
@@ -57,9 +72,9 @@ async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
 async def cmd_deliver(
     services: Services, args: argparse.Namespace, now: datetime, clock: Clock = system_clock,
 ) -> int:
-    async with open_senders(services) as senders:
-        if not senders:
-            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
+    async with open_senders(services, clock) as senders:
+        if set(senders) == {"feishu"} and not await has_feishu(services):
+            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN, or a Feishu subscription")
         # SIGTERM (cron timeouts, systemd) stops the pass as Ctrl-C does: the parts on the wire finish
         # and are recorded, so the next run resumes without a duplicate.
         task = asyncio.ensure_future(deliver_due(services, senders, now=now, day=args.date, force=args.force,
@@ -125,8 +140,10 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         from bot.slack import SlackBot
 
         bots.append(SlackBot(settings, commands, clock=clock))
-    if not bots:
-        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN (see README)")
+    feishu = feishu_sender(services, clock)
+    if not bots and not await has_feishu(services):
+        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN, or a Feishu subscription"
+                          " (see README)")
     started: list[Any] = []
     scheduler: Scheduler | None = None
     try:
@@ -136,11 +153,13 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
                 started.append(bot)
             except DeliveryError as exc:  # one unreachable platform must not keep the other down
                 log.error("could not start %s: %s", type(bot).__name__, exc)
-        if not started:
+        if not started and not await has_feishu(services):
             raise ConfigError("no chat platform could be started")
-        scheduler = Scheduler(services, {bot.sender.platform: bot.sender for bot in started}, clock=clock)
+        senders: dict[str, Sender] = {bot.sender.platform: bot.sender for bot in started}
+        senders["feishu"] = feishu
+        scheduler = Scheduler(services, senders, clock=clock)
         scheduler.start()
-        log.info("serving: %s; scoring %s %s on %s", ", ".join(b.sender.platform for b in started),
+        log.info("serving: %s; scoring %s %s on %s", ", ".join(senders),
                  settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -151,6 +170,7 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        await feishu.close()
         for bot in reversed(started):
             await bot.stop()
     return 0

@@ -16,6 +16,7 @@ named for:
     summaries.py      summaries and LLM usage outside the field run
     deliveries.py     the delivery ledger
     judgements.py     interest profiles' judgements of papers (never a paper's field score)
+    secrets.py        webhook signing secrets, apart from the subscriptions they belong to
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
 core/runs.py.
@@ -33,6 +34,7 @@ from core.store.schema import MIGRATIONS as MIGRATIONS
 from core.store.schema import SCHEMA as SCHEMA
 from core.store.schema import SCHEMA_VERSION as SCHEMA_VERSION
 from core.store.scores import ScoreQueries
+from core.store.secrets import SecretQueries
 from core.store.subscriptions import SubscriptionQueries
 from core.store.summaries import SummaryQueries
 
@@ -45,5 +47,6 @@ class Store(
     SummaryQueries,
     DeliveryQueries,
     JudgementQueries,
+    SecretQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""

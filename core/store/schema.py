@@ -164,12 +164,25 @@ ALTER TABLE scores ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE judgements ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
 """
 
+# Version 5: a subscription's signing secret (a Feishu/Lark webhook's), kept apart from its settings so
+# that listing, logging or exporting subscriptions never carries it. No row: the webhook signs nothing.
+WEBHOOK_SECRETS = """
+CREATE TABLE webhook_secrets (
+    platform   TEXT NOT NULL,
+    chat_id    TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
     SUMMARIES_AND_USAGE,
     JUDGEMENTS,
     SCORE_REASONS,
+    WEBHOOK_SECRETS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
