@@ -311,3 +311,14 @@ async def test_arxiv_digest_deliver_sends_the_sample_day_to_a_feishu_group(
     async with Store.open(db) as store:
         row = await store.get_delivery(ChatRef("feishu", url), DAY)
     assert row is not None and row.state == "sent" and row.parts_sent == len(calls)
+
+
+def test_logs_show_a_webhook_url_with_its_token_cut_short() -> None:
+    from bot.logs import JsonLogFormatter, RedactSecrets
+
+    url = "https://open.feishu.cn/open-apis/bot/v2/hook/5e3d587e-d78e-4a07-bd07-265f269f86fd"
+    record = logging.LogRecord("core.deliver.delivery", logging.WARNING, __file__, 1,
+                               "delivery refused, deactivating chat=feishu:%s", (url,), None)
+    assert RedactSecrets([]).filter(record)
+    line = JsonLogFormatter([]).format(record)
+    assert "265f269f86fd" not in line and "hook/5e3d58…" in line

@@ -7,6 +7,7 @@ the subscription's chat id (ChatRef("feishu", url)); the secret is stored apart 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,6 +19,8 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})  # plain http only here 
 MAX_URL = 2000
 MAX_SECRET = 256
 SHOWN_TOKEN = 6  # characters of the hook token shown in listings and logs
+_TOKEN_CHAR = r"[^/\s?#\"'<>]"
+_HOOK_TOKEN = re.compile(rf"(/hook/{_TOKEN_CHAR}{{{SHOWN_TOKEN}}}){_TOKEN_CHAR}+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +87,8 @@ def show_webhook(url: str) -> str:
     if not slash or len(token) <= SHOWN_TOKEN:
         return url
     return f"{head}/{token[:SHOWN_TOKEN]}…"
+
+
+def hide_webhook_tokens(text: str) -> str:
+    """`text` with every webhook token (the path segment after /hook/) cut short, as show_webhook does."""
+    return _HOOK_TOKEN.sub(r"\1…", text)
