@@ -75,6 +75,8 @@ class RedactSecrets(logging.Filter):
         redacted = self.redact(text)
         if redacted != text:
             record.msg, record.args = redacted, None
+        if not self.secrets:  # nothing configured to leak from a traceback: keep the exception as it is
+            return True
         if record.exc_info:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None

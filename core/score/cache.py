@@ -26,6 +26,7 @@ from core.errors import ScoringError
 from core.models import LANGUAGES, Field, Paper, Score
 from core.prompts import load_prompt
 from core.score.embed import score_by_embedding
+from core.score.jsonmode import json_modes_for
 from core.score.llm import LLMConfig, TokenBudget, score_papers, scorer_key, select_candidates
 from core.score.offline import OfflineScorer
 from core.services import Services, uses_llm
@@ -169,7 +170,7 @@ async def _score_llm(
         progress("llm", 0, len(to_llm))
     result = await score_papers(
         services.llm, to_llm, fields, prompt=prompt, config=LLMConfig.from_settings(settings, lang, langs),
-        fallback=offline_scores, budget=budget,
+        fallback=offline_scores, budget=budget, modes=await json_modes_for(services, now),
     )
     if progress:
         progress("llm", len(to_llm), len(to_llm))
@@ -177,6 +178,7 @@ async def _score_llm(
     completed, reason_tokens = await _add_reasons(services, papers, cached, langs, lang=lang, budget=budget)
     if use_cache and (fresh or completed):
         await store.save_scores(key, [*fresh, *completed], now)
+        await store.save_json_modes(key, result.json_modes, now)
     by_id = {**cached, **{s.arxiv_id: s for s in completed}, **{s.arxiv_id: s for s in fresh}}
     return Scored(
         key, settings.llm_model, tuple(by_id[i] for i in ids), scored=len(fresh),

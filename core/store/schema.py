@@ -164,7 +164,27 @@ ALTER TABLE scores ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE judgements ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
 """
 
-# Version 5: a subscription's signing secret (a Feishu/Lark webhook's), kept apart from its settings so
+# Version 5: what an LLM endpoint accepts (its JSON mode, per base URL and model), and which JSON mode
+# gave each paper its LLM score (core/store/capabilities.py).
+CAPABILITIES = """
+CREATE TABLE IF NOT EXISTS llm_capabilities (
+    base_url TEXT NOT NULL,
+    model TEXT NOT NULL,
+    json_mode TEXT NOT NULL,        -- json_schema | json_object_schema | json_object | none
+    checked_at TEXT NOT NULL,
+    PRIMARY KEY (base_url, model)
+);
+
+CREATE TABLE IF NOT EXISTS json_modes (
+    arxiv_id TEXT NOT NULL REFERENCES papers(arxiv_id),
+    scorer_key TEXT NOT NULL,
+    json_mode TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (arxiv_id, scorer_key)
+);
+"""
+
+# Version 6: a subscription's signing secret (a Feishu/Lark webhook's), kept apart from its settings so
 # that listing, logging or exporting subscriptions never carries it. No row: the webhook signs nothing.
 WEBHOOK_SECRETS = """
 CREATE TABLE webhook_secrets (
@@ -182,6 +202,7 @@ MIGRATIONS: tuple[str, ...] = (
     SUMMARIES_AND_USAGE,
     JUDGEMENTS,
     SCORE_REASONS,
+    CAPABILITIES,
     WEBHOOK_SECRETS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
