@@ -19,6 +19,7 @@ from typing import Any
 from bot.commands import Commands
 from bot.feishu.sender import FeishuSender
 from bot.schedule import Scheduler
+from bot.web import SiteServer
 from bot.wiring import Clock, system_clock
 from core.build.digest import llm_share_lines
 from core.calendar import latest_listing_day
@@ -141,25 +142,30 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
 
         bots.append(SlackBot(settings, commands, clock=clock))
     feishu = feishu_sender(services, clock)
-    if not bots and not await has_feishu(services):
-        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN, or a Feishu subscription"
+    if not bots and not settings.web_port and not await has_feishu(services):
+        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN, WEB_PORT, or a Feishu subscription"
                           " (see README)")
     started: list[Any] = []
     scheduler: Scheduler | None = None
+    web: SiteServer | None = None
     try:
+        if settings.web_port:
+            web = SiteServer(services)
+            await web.start()
         for bot in bots:
             try:
                 await bot.start()
                 started.append(bot)
             except DeliveryError as exc:  # one unreachable platform must not keep the other down
                 log.error("could not start %s: %s", type(bot).__name__, exc)
-        if not started and not await has_feishu(services):
+        if bots and not started and not await has_feishu(services):
             raise ConfigError("no chat platform could be started")
         senders: dict[str, Sender] = {bot.sender.platform: bot.sender for bot in started}
-        senders["feishu"] = feishu
-        scheduler = Scheduler(services, senders, clock=clock)
+        if started or await has_feishu(services):  # a site-only service has nothing to deliver
+            senders["feishu"] = feishu
+        scheduler = Scheduler(services, senders, clock=clock, after_scoring=web.rebuild if web is not None else None)
         scheduler.start()
-        log.info("serving: %s; scoring %s %s on %s", ", ".join(senders),
+        log.info("serving: %s; scoring %s %s on %s", ", ".join([*senders] + (["web"] if web is not None else [])),
                  settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -173,4 +179,6 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         await feishu.close()
         for bot in reversed(started):
             await bot.stop()
+        if web is not None:
+            await web.stop()
     return 0

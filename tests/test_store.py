@@ -257,3 +257,18 @@ def test_all_sql_lives_in_the_store() -> None:
     ]
     assert offenders == []
     assert sql.search((store / "papers.py").read_text(encoding="utf-8")), "the pattern finds SQL where it is"
+
+
+def test_stores_opened_at_once_on_a_new_file_migrate_it_once(tmp_path: Path) -> None:
+    # Two processes starting together (a cron `run` and `serve`) each open the file; the second must see the
+    # first one's migrations, not run them again ("duplicate column name").
+    import subprocess
+    import sys
+
+    path = tmp_path / "db.sqlite"
+    code = ("import asyncio, sys\nfrom core.store import Store\n"
+            "async def main():\n    async with Store.open(sys.argv[1]):\n        pass\nasyncio.run(main())\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(4)]
+    results = [p.communicate() for p in procs]  # all four started before the first is waited for
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err.decode() for _, err in results]
+    assert _user_version(path) == SCHEMA_VERSION
