@@ -58,14 +58,21 @@ async def open_senders(services: Services, clock: Clock = system_clock) -> Async
         telegram = TelegramBot(settings, Commands(services))
         await telegram.application.initialize()
         senders["telegram"] = telegram.sender
+    email = None
     try:
         if settings.slack_bot_token:
             from bot.slack import SlackSender, build_slack_client
 
             senders["slack"] = SlackSender(build_slack_client(settings))
+        if settings.smtp_host:
+            from bot.email.sender import EmailSender
+
+            senders["email"] = email = EmailSender(settings, clock=clock)
         yield senders
     finally:
         await senders["feishu"].close()  # type: ignore[attr-defined]
+        if email is not None:
+            await email.close()
         if telegram is not None:
             await telegram.application.shutdown()
 
@@ -75,7 +82,7 @@ async def cmd_deliver(
 ) -> int:
     async with open_senders(services, clock) as senders:
         if set(senders) == {"feishu"} and not await has_feishu(services):
-            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN, or a Feishu subscription")
+            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN, SMTP_HOST or a Feishu subscription")
         # SIGTERM (cron timeouts, systemd) stops the pass as Ctrl-C does: the parts on the wire finish
         # and are recorded, so the next run resumes without a duplicate.
         task = asyncio.ensure_future(deliver_due(services, senders, now=now, day=args.date, force=args.force,
@@ -141,16 +148,29 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         from bot.slack import SlackBot
 
         bots.append(SlackBot(settings, commands, clock=clock))
+    senders: dict[str, Sender] = {}
+    if settings.smtp_host:
+        from bot.email.sender import EmailSender
+
+        senders["email"] = EmailSender(settings, clock=clock)
     feishu = feishu_sender(services, clock)
-    if not bots and not settings.web_port and not await has_feishu(services):
-        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN, WEB_PORT, or a Feishu subscription"
-                          " (see README)")
+    if await has_feishu(services):
+        senders["feishu"] = feishu
+    if not bots and not senders and not settings.web_port:
+        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN, SMTP_HOST, WEB_PORT and/or a Feishu"
+                          " subscription (see README)")
     started: list[Any] = []
     scheduler: Scheduler | None = None
     web: SiteServer | None = None
     try:
         if settings.web_port:
-            web = SiteServer(services)
+            # One web server: the static site, and with email the one-click unsubscribe links.
+            mounts: dict[str, Any] = {}
+            if settings.smtp_host:
+                from bot.unsubscribe import PREFIX, unsubscribe_app
+
+                mounts[PREFIX] = unsubscribe_app(services, clock)
+            web = SiteServer(services, mounts=mounts)
             await web.start()
         for bot in bots:
             try:
@@ -158,14 +178,15 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
                 started.append(bot)
             except DeliveryError as exc:  # one unreachable platform must not keep the other down
                 log.error("could not start %s: %s", type(bot).__name__, exc)
-        if bots and not started and not await has_feishu(services):
+        if bots and not started and not senders:
             raise ConfigError("no chat platform could be started")
-        senders: dict[str, Sender] = {bot.sender.platform: bot.sender for bot in started}
-        if started or await has_feishu(services):  # a site-only service has nothing to deliver
+        senders = {**{bot.sender.platform: bot.sender for bot in started}, **senders}
+        if senders:  # a delivery tick runs anyway: Feishu groups subscribed while serving get theirs too
             senders["feishu"] = feishu
-        scheduler = Scheduler(services, senders, clock=clock, after_scoring=web.rebuild if web is not None else None)
+        scheduler = Scheduler(services, senders, clock=clock,
+                              after_scoring=web.rebuild if web is not None else None)
         scheduler.start()
-        log.info("serving: %s; scoring %s %s on %s", ", ".join([*senders] + (["web"] if web is not None else [])),
+        log.info("serving: %s; scoring %s %s on %s", ", ".join([*senders, *(["web"] if web is not None else [])]),
                  settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -175,8 +196,11 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         log.info("stopping")
     finally:
         if scheduler is not None:
-            scheduler.shutdown()
+            await scheduler.aclose()
         await feishu.close()
+        for sender in senders.values():
+            if sender.platform == "email":
+                await sender.close()  # type: ignore[attr-defined]
         for bot in reversed(started):
             await bot.stop()
         if web is not None:

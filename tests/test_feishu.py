@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.feishu.format import MAX_BODY, body_size, escape_md, to_feishu_cards
 from bot.feishu.sender import FeishuSender, MinuteBudget, sign
 from bot.feishu.target import parse_feishu_target, show_webhook
@@ -294,8 +295,11 @@ async def test_arxiv_digest_deliver_sends_the_sample_day_to_a_feishu_group(
     db = tmp_path / "db.sqlite"
     url = fake_feishu.add_hook(SECRET)  # signed with the subprocess's own clock, checked against ours
     settings = Settings.from_env({"DATABASE_PATH": str(db)})
-    async with scored_sample(settings, NOW) as services:
-        await subscribe(services, url, SECRET)
+    async with scored_sample(settings, NOW):
+        pass
+    # The operator's command, as the set-up guide gives it.
+    assert await asyncio.to_thread(main, ["subscribe", f"feishu:{url}", "--secret", SECRET, "--min-score", "5"],
+                                   {"DATABASE_PATH": str(db), "LOG_LEVEL": "WARNING"}, clock=lambda: NOW) == 0
     # Only what the test passes: no .env, no chat platform tokens, no proxy.
     env = {"PATH": os.environ.get("PATH", ""), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
            "ARXIV_DIGEST_DOTENV": "", "DATABASE_PATH": str(db), "LOG_LEVEL": "WARNING"}
@@ -322,3 +326,38 @@ def test_logs_show_a_webhook_url_with_its_token_cut_short() -> None:
     assert RedactSecrets([]).filter(record)
     line = JsonLogFormatter([]).format(record)
     assert "265f269f86fd" not in line and "hook/5e3d58…" in line
+
+
+async def test_the_operator_subscribes_a_webhook_with_its_secret_which_no_listing_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = "https://open.feishu.cn/open-apis/bot/v2/hook/5e3d587e-d78e-4a07-bd07-265f269f86fd"
+    chat = ChatRef("feishu", url)
+    env = {"DATABASE_PATH": str(tmp_path / "db.sqlite"), "LOG_LEVEL": "WARNING"}
+
+    def cli(*argv: str) -> int:
+        return main(list(argv), env, clock=lambda: NOW)
+
+    async def secret() -> str | None:
+        async with Store.open(tmp_path / "db.sqlite") as store:
+            return await store.get_webhook_secret(chat)
+
+    assert await asyncio.to_thread(cli, "subscribe", f"feishu:{url}", "--secret", SECRET, "--lang", "en") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("subscribed: feishu:https://open.feishu.cn/open-apis/bot/v2/hook/5e3d58… ")
+    assert await secret() == SECRET
+    assert await asyncio.to_thread(cli, "subscribe", f"feishu:{url}", "--time", "08:30") == 0  # the secret is kept
+    assert await secret() == SECRET
+    assert await asyncio.to_thread(cli, "subscribers") == 0
+    out, err = capsys.readouterr()
+    assert "time=08:30" in out and "feishu: 1 active" in err
+    assert await asyncio.to_thread(cli, "unsubscribe", f"feishu:{url}") == 0
+    assert await asyncio.to_thread(cli, "subscribe", f"feishu:{url}", "--secret", "") == 0  # verification turned off
+    assert await secret() is None
+    out, err = capsys.readouterr()
+    assert SECRET not in out + err and "265f269f86fd" not in out + err
+    assert await asyncio.to_thread(cli, "subscribe", "email:a@example.org", "--secret", "x") == 1
+    assert "--secret is for feishu" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        await asyncio.to_thread(cli, "subscribe", "feishu:http://open.feishu.cn/open-apis/bot/v2/hook/x")
+    assert "must be https" in capsys.readouterr().err
