@@ -132,7 +132,8 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     subscribe.add_argument("--timezone", type=_checked(parse_timezone, "not a time zone like Europe/Berlin"),
                            metavar="AREA/CITY", help="IANA time zone (default DIGEST_TIMEZONE)")
     subscribe.add_argument("--secret", metavar="SECRET", help="feishu: only: the custom bot's signing secret, when"
-                           " it verifies signatures ('' removes it; not given: the stored one is kept)")
+                           " it verifies signatures; - reads it from stdin, out of the shell's history and ps"
+                           " ('' removes it; not given: the stored one is kept)")
     unsubscribe = sub.add_parser("unsubscribe", help="stop a subscriber's digest (its settings are kept)")
     unsubscribe.add_argument("target", type=parse_target, metavar="PLATFORM:ID")
     listing = sub.add_parser("subscribers", help="every subscription of every platform, active or not")
@@ -173,6 +174,8 @@ async def cmd_subscribe(services: Services, args: argparse.Namespace, now: datet
     if secret is not None:
         if args.target.platform != FEISHU:
             raise ConfigError(f"--secret is for feishu: webhooks, not {args.target.platform}:")
+        if secret == "-":
+            secret = sys.stdin.readline().strip()
         try:
             secret = parse_feishu_target(args.target.chat_id, secret).secret
         except ValueError as exc:

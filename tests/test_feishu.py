@@ -361,3 +361,16 @@ async def test_the_operator_subscribes_a_webhook_with_its_secret_which_no_listin
     with pytest.raises(SystemExit):
         await asyncio.to_thread(cli, "subscribe", "feishu:http://open.feishu.cn/open-apis/bot/v2/hook/x")
     assert "must be https" in capsys.readouterr().err
+
+
+async def test_the_secret_can_come_from_stdin_out_of_the_shells_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    url = "https://open.larksuite.com/open-apis/bot/v2/hook/0a1b2c3d-4e5f"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(SECRET + "\n"))
+    env = {"DATABASE_PATH": str(tmp_path / "db.sqlite"), "LOG_LEVEL": "WARNING"}
+    assert await asyncio.to_thread(main, ["subscribe", f"feishu:{url}", "--secret", "-"], env, clock=lambda: NOW) == 0
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        assert await store.get_webhook_secret(ChatRef("feishu", url)) == SECRET
