@@ -197,6 +197,18 @@ CREATE TABLE IF NOT EXISTS follows (
 );
 """
 
+# Version 7: a subscription's signing secret (a Feishu/Lark webhook's), kept apart from its settings so
+# that listing, logging or exporting subscriptions never carries it. No row: the webhook signs nothing.
+WEBHOOK_SECRETS = """
+CREATE TABLE IF NOT EXISTS webhook_secrets (
+    platform   TEXT NOT NULL,
+    chat_id    TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
@@ -205,6 +217,7 @@ MIGRATIONS: tuple[str, ...] = (
     SCORE_REASONS,
     CAPABILITIES,
     FOLLOWS,
+    WEBHOOK_SECRETS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
