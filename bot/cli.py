@@ -274,5 +274,5 @@ async def cmd_stats(services: Services, args: argparse.Namespace) -> int:
     for r in runs:
         per = f"{r.tokens / r.papers_read:.0f}" if r.papers_read else "-"
         print(f"{r.day.isoformat():<10}  {r.status:<15}  {r.papers_read:>6}  {r.scored:>6}  {r.tokens_in:>9}  "
-              f"{r.tokens_out:>10}  {per:>9}  {r.durationseconds:>6.1f}  {r.model}")
+              f"{r.tokens_out:>10}  {per:>9}  {r.duration_seconds:>6.1f}  {r.model}")
     return 0
