@@ -270,7 +270,7 @@ class Commands(FollowCommands, ChatEvents):
         blocks: list[Block] = [
             PaperItem(arxiv_id=p.arxiv_id, title=p.title, url=p.url, authors=short_authors(p.authors, sub.lang),
                       published=p.published, score=float(s.value or 0.0), why=s.reason_in(sub.lang),
-                      field_slug=s.field_slug or "", stage=s.stage, code_url=find_code_link(p.abstract))
+                      field_slug=s.field_slug or "", stage=s.stage, code_url=find_code_link(p.abstract, p.comment))
         ]
         wanted = set(sub.fields) or set(names)
         per_field = sorted(((v, slug) for slug, v in s.field_scores.items() if slug in wanted), reverse=True)

@@ -24,6 +24,7 @@ class Paper:
     published: date  # the listing (announcement) day
     version: int = 1
     announce_type: str = "new"  # new | cross | replace | replace-cross
+    comment: str = ""  # the authors' arXiv comment ("10 pages; code at ..."); the export API has it, RSS does not
 
     @property
     def url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,20 @@ async def test_paper_command_shows_the_code_link(commands: Commands) -> None:  #
     reply = await commands.handle("/paper 2512.17065", caller())
     [item] = [b for b in reply.blocks if isinstance(b, PaperItem)]
     assert item.code_url == "https://github.com/dhruvdcoder/xlm-core"
+
+
+async def test_a_link_given_only_in_the_comment_is_stored_and_shown(tmp_path: Path) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from core.store import Store
+
+    commented = replace(paper(3, abstract="We study scaling. It helps."), comment="9 pages; code: github.com/org/x")
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        await store.save_papers([commented], datetime(2026, 1, 19, tzinfo=UTC))
+        stored = await store.get_paper(commented.arxiv_id)
+    assert stored is not None and stored.comment == commented.comment
+    digest = build_digest(DAY, FIELDS, [(stored, score(stored, "efficient-llm", 9.0))], lang="en", min_score=7,
+                          max_per_field=10, papers_read=1, model="offline", tokens=0, updated_at=UPDATED)
+    [item] = [b for b in digest_blocks(digest) if isinstance(b, PaperItem)]
+    assert item.code_url == "https://github.com/org/x"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core.build.links import find_code_link
 from core.errors import SourceError
 from core.fetch.atom import parse_atom, parse_atom_page
 from core.fetch.ids import normalize_arxiv_id
@@ -251,6 +252,14 @@ def test_parse_atom_reads_both_shapes(shape: str) -> None:
     # Primary category first, as in the RSS listing; published is the entry's (UTC) submission date.
     assert page.papers == (replace(p, categories=("cs.LG", "cs.DC"), published=date(2025, 12, 18)),)
     assert parse_atom(xml, "u", published=MON)[0].published == MON
+
+
+def test_parse_atom_reads_the_authors_comment_where_code_links_often_are() -> None:
+    p = replace(paper("2512.16928"), comment="12 pages. Code: https://github.com/org/dion2")
+    xml = atom_document([CatalogueEntry(p, datetime(2025, 12, 18, 21, 5, tzinfo=UTC))], total=1, start=0)
+    [parsed] = parse_atom(xml, "u")
+    assert parsed.comment == "12 pages. Code: https://github.com/org/dion2"
+    assert find_code_link(parsed.abstract, parsed.comment) == "https://github.com/org/dion2"
 
 
 def test_parse_atom_reads_the_legacy_per_element_namespaces() -> None:

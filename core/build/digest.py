@@ -378,7 +378,7 @@ def digest_blocks(digest: Digest, timezone: str = "Asia/Shanghai") -> list[Block
                     why=clean_reason(score.reason_in(lang)),
                     field_slug=section.field.slug,
                     stage=score.stage,
-                    code_url=find_code_link(paper.abstract),
+                    code_url=find_code_link(paper.abstract, paper.comment),
                 )
             )
     blocks.extend(Note(n) for n in digest.notes)

@@ -43,13 +43,13 @@ def feed_id(slug: str, base_url: str) -> str:
 
 
 def _entry(paper_title: str, url: str, arxiv_id: str, authors: Sequence[str], field: Field, score: float,
-           reason: str, abstract: str, updated: str, lang: str) -> list[str]:
+           reason: str, abstract: str, updated: str, lang: str, comment: str = "") -> list[str]:
     content = [f"<p><b>{html.escape(f'{score:.1f}')}/10</b> · {html.escape(field.name(lang))}</p>"]
     if reason:
         content.append(f"<p>{html.escape(reason)}</p>")
     if abstract:
         content.append(f"<p>{html.escape(abstract)}</p>")
-    code = find_code_link(abstract)
+    code = find_code_link(abstract, comment)
     if code:
         content.append(f'<p><a href="{html.escape(code)}">{html.escape(link_label(code))}</a></p>')
     names = [a for a in authors if a.strip()] or ["arXiv"]
@@ -91,7 +91,7 @@ def render_feed(digests: Sequence[Digest], fields: Sequence[Field], *, lang: str
                 stamps.append(updated)
                 entries.append(_entry(paper.title, paper.url, paper.arxiv_id, paper.authors, section.field,
                                       float(score.value or 0.0), clean_reason(score.reason_in(lang)),
-                                      paper.abstract, updated, lang))
+                                      paper.abstract, updated, lang, paper.comment))
     feed_updated = max(stamps) if stamps else (_stamp(newest[0]) if newest else "1970-01-01T00:00:00Z")
     base = base_url.rstrip("/") + "/" if base_url else ""
     page = base + "index.html" if base else ("../index.html" if slug else "index.html")

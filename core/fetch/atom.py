@@ -65,6 +65,7 @@ def _atom_paper(entry: ET.Element, url: str, published: date | None) -> Paper | 
         primary_category=primary,
         published=published,
         version=parsed[1],
+        comment=clean(entry.findtext("arxiv:comment", namespaces=NS)),
     )
 
 

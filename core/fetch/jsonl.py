@@ -93,4 +93,5 @@ def parse_paper_line(line: str) -> Paper:
         published=day,
         version=1,
         announce_type="new",
+        comment=_text(record, "comment", required=False),
     )

@@ -44,10 +44,11 @@ class PaperQueries(StoreBase):
         """Insert papers not stored yet, and index them for search (the caller commits)."""
         await self._executemany(
             "INSERT INTO papers (arxiv_id, version, title, abstract, authors, categories, primary_category,"
-            " published, announce_type, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " published, announce_type, first_seen, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (p.arxiv_id, p.version, p.title, p.abstract, json.dumps(p.authors, ensure_ascii=False),
-                 json.dumps(p.categories), p.primary_category, p.published.isoformat(), p.announce_type, iso(now))
+                 json.dumps(p.categories), p.primary_category, p.published.isoformat(), p.announce_type, iso(now),
+                 p.comment)
                 for p in papers
             ],
         )
@@ -59,8 +60,10 @@ class PaperQueries(StoreBase):
     async def _promote_lookups(self, papers: Sequence[Paper]) -> None:
         """Give stored papers the listing day, announce type and version of `papers` (the caller commits)."""
         await self._executemany(
-            "UPDATE papers SET published = ?, announce_type = ?, version = MAX(version, ?) WHERE arxiv_id = ?",
-            [(p.published.isoformat(), p.announce_type, p.version, p.arxiv_id) for p in papers],
+            "UPDATE papers SET published = ?, announce_type = ?, version = MAX(version, ?),"
+            " comment = CASE WHEN ? != '' THEN ? ELSE comment END WHERE arxiv_id = ?",
+            [(p.published.isoformat(), p.announce_type, p.version, p.comment, p.comment, p.arxiv_id)
+             for p in papers],
         )
 
     async def known_ids(self, ids: Sequence[str]) -> dict[str, date]:

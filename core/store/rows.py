@@ -30,6 +30,7 @@ def to_paper(row: aiosqlite.Row) -> Paper:
         published=date.fromisoformat(row["published"]),
         version=row["version"],
         announce_type=row["announce_type"],
+        comment=row["comment"],
     )
 
 

@@ -209,6 +209,11 @@ CREATE TABLE IF NOT EXISTS webhook_secrets (
 );
 """
 
+# Version 8: a paper's arXiv comment, where code links are often given ("Code: https://github.com/...").
+PAPER_COMMENTS = """
+ALTER TABLE papers ADD COLUMN comment TEXT NOT NULL DEFAULT '';
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
@@ -218,6 +223,7 @@ MIGRATIONS: tuple[str, ...] = (
     CAPABILITIES,
     FOLLOWS,
     WEBHOOK_SECRETS,
+    PAPER_COMMENTS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

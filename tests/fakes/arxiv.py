@@ -189,7 +189,8 @@ def _atom_entry_current(entry: CatalogueEntry) -> str:
         f"    <published>{_iso(entry.submitted)}</published>\n"
         f"    <arxiv:primary_category term={quoteattr(p.primary_category)}/>\n"
         f"{authors}"
-        "  </entry>\n"
+        + (f"    <arxiv:comment>{_text(p.comment)}</arxiv:comment>\n" if p.comment else "")  # absent when none
+        + "  </entry>\n"
     )
 
 
@@ -204,6 +205,7 @@ def _atom_entry_old(entry: CatalogueEntry) -> str:
     ns = 'xmlns:arxiv="http://arxiv.org/schemas/atom"'
     authors = _authors_xml(p.authors)
     cats = _categories_xml(p.categories)
+    comment = f"    <arxiv:comment {ns}>{_text(p.comment)}</arxiv:comment>\n" if p.comment else ""  # absent when none
     return (
         "  <entry>\n"
         f"    <id>http://arxiv.org/abs/{vid}</id>\n"
@@ -212,7 +214,7 @@ def _atom_entry_old(entry: CatalogueEntry) -> str:
         f"    <title>{_text(_wrap(p.title))}</title>\n"
         f"    <summary>  {_text(_wrap(p.abstract))}\n</summary>\n"
         f"{authors}"
-        f"    <arxiv:comment {ns}>10 pages</arxiv:comment>\n"
+        f"{comment}"
         f'    <link href="http://arxiv.org/abs/{vid}" rel="alternate" type="text/html"/>\n'
         f'    <link title="pdf" href="http://arxiv.org/pdf/{vid}" rel="related" type="application/pdf"/>\n'
         f"    <arxiv:primary_category {ns} term={quoteattr(p.primary_category)} "
