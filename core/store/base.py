@@ -75,12 +75,13 @@ class StoreBase:
         try:
             try:
                 db.row_factory = aiosqlite.Row
+                # First: every later statement (WAL on a new file, migrations) waits for another process's lock.
+                await db.execute("PRAGMA busy_timeout=5000")
                 await db.execute("PRAGMA journal_mode=WAL")
                 # Under WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives the process
                 # being killed, and only a power loss can undo the last few (a ledger row forgotten there
                 # means a part sent twice, never one lost).
                 await db.execute("PRAGMA synchronous=NORMAL")
-                await db.execute("PRAGMA busy_timeout=5000")
                 await db.execute("PRAGMA foreign_keys=ON")
                 async with _migration_lock(path):
                     await migrate(db, str(path))
