@@ -1,10 +1,9 @@
 """Platform-neutral chat commands: (text, Caller, services) -> Reply. One implementation per command.
 
-Telegram and Slack adapters turn their events into a command line (`/field efficient-llm`) and a
-Caller, call `handle` or `handle_action`, and spell the Reply's neutral blocks and buttons in their
-own markup. Everything a command *means* (arguments, validation, wording, which settings change,
-who may change them) lives here; this module imports no platform library. Argument parsing is in
-bot/parsing.py, the reply shapes in bot/replies.py, the /why wording in bot/why.py.
+Telegram and Slack adapters turn their events into a command line (`/field efficient-llm`) and a Caller, call `handle`
+or `handle_action`, and spell the Reply's neutral blocks and buttons in their own markup. Everything a command *means*
+(arguments, validation, wording, which settings change, who may change them) lives here; this module imports no
+platform library. Parsing: bot/parsing.py; reply shapes: bot/replies.py; /why: bot/why.py; /weekly: bot/weekly.py.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from datetime import datetime
 from bot.parsing import closest_slugs, parse_command, parse_min_score, parse_time, parse_timezone
 from bot.replies import ActionResult, Button, Caller, IsAdmin, Reply, field_names, info, vote_buttons
 from bot.texts import say
+from bot.weekly import WeeklyCommands
 from bot.why import why_reply
 from core.build.digest import digest_blocks, format_score, short_authors
 from core.calendar import latest_listing_day
@@ -59,6 +59,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("why", "Why a paper scored so for you: /why 2601.08151", "这篇论文为何得此分：/why 2601.08151"),
     ("search", "Search stored papers", "搜索已收录的论文"),
     ("today", "Today's digest, now", "立即发送今日推荐"),
+    ("weekly", "The past week's best with a chart; on/off: every Monday", "过去一周精选和图表；on/off：每周一推送"),
     ("time", "Daily delivery time, HH:MM", "每日推送时间 HH:MM"),
     ("timezone", "Your timezone, e.g. Europe/Berlin", "时区，例如 Asia/Shanghai"),
     ("lang", "Language: zh or en", "语言：zh 或 en"),
@@ -85,7 +86,7 @@ def failure_text(lang: str, exc: DigestError) -> str:
     return say(lang, "error", error=str(exc))
 
 
-class Commands:
+class Commands(WeeklyCommands):
     """The command set over one Services; adapters hold one instance."""
 
     def __init__(self, services: Services) -> None:

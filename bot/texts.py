@@ -80,6 +80,13 @@ T = {
         "why_no_vote": "投票：没有基于投票的调整。",
         "why_shown": "在你 {day} 的推荐中：{section}，{score} 分（阈值 {threshold}）。",
         "why_hidden": "不在你 {day} 的推荐中（阈值 {threshold}，方向：{names}）。",
+        # /weekly
+        "weekly_none": "还没有评分过的发布日，暂无每周精选。",
+        "weekly_on": "已开启每周精选：每周一 {time}（{tz}）推送过去一周各方向的最佳论文和一张图表。/weekly off 关闭。",
+        "weekly_already_on": "每周精选已经开启：每周一 {time}（{tz}）推送。",
+        "weekly_off": "已关闭每周精选。/weekly on 可重新开启。",
+        "weekly_already_off": "每周精选没有开启。/weekly on 开启，/weekly 立即查看本周精选。",
+        "weekly_usage": "用法：/weekly（立即查看过去一周的精选），/weekly on（每周一推送），/weekly off（停止），收到：{arg}",
     },
     "en": {
         "intro": "I read each day's new arXiv papers, score them against research fields (1-10) and post the best here.",
@@ -154,6 +161,13 @@ T = {
         "why_no_vote": "Votes: no vote-based adjustment.",
         "why_shown": "In your digest for {day}: {section}, {score} (threshold {threshold}).",
         "why_hidden": "Not in your digest for {day} (threshold {threshold}, fields: {names}).",
+        # /weekly
+        "weekly_none": "No listing day has been scored yet, so there is no weekly digest.",
+        "weekly_on": "Weekly digest on: every Monday at {time} ({tz}), the past week's best papers per field with a chart. /weekly off stops it.",
+        "weekly_already_on": "The weekly digest is already on: every Monday at {time} ({tz}).",
+        "weekly_off": "Weekly digest off. /weekly on starts it again.",
+        "weekly_already_off": "The weekly digest is not on. /weekly on starts it; /weekly shows this week's now.",
+        "weekly_usage": "Usage: /weekly (the past week's digest now), /weekly on (every Monday), /weekly off (stop). Got: {arg}",
     },
 }
 

@@ -16,6 +16,7 @@ named for:
     summaries.py      summaries and LLM usage outside the field run
     deliveries.py     the delivery ledger
     judgements.py     interest profiles' judgements of papers (never a paper's field score)
+    weekly.py         the chats that asked for the weekly digest, and its ledger
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
 core/runs.py.
@@ -35,6 +36,7 @@ from core.store.schema import SCHEMA_VERSION as SCHEMA_VERSION
 from core.store.scores import ScoreQueries
 from core.store.subscriptions import SubscriptionQueries
 from core.store.summaries import SummaryQueries
+from core.store.weekly import WeeklyQueries
 
 
 class Store(
@@ -45,5 +47,6 @@ class Store(
     SummaryQueries,
     DeliveryQueries,
     JudgementQueries,
+    WeeklyQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""
