@@ -72,10 +72,9 @@ def render_chart(weekly: WeeklyDigest) -> Chart:
     """Draw `weekly` as a WIDTH x HEIGHT PNG: stacked bars of papers per field per day above, the rising terms
     (this week against the week before) below."""
     lang = weekly.lang
-    fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
-    FigureCanvasAgg(fig)
-    with matplotlib.rc_context({"font.family": FONT, "svg.hashsalt": "arxiv-digest", "axes.spines.top": False,
-                                "axes.spines.right": False}):
+    with matplotlib.rc_context({"font.family": FONT, "axes.spines.top": False, "axes.spines.right": False}):
+        fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
+        FigureCanvasAgg(fig)
         fig.suptitle(_say(lang, "title", start=weekly.start.isoformat(), end=weekly.end.isoformat()), fontsize=16)
         top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": (3, 2)})
         top.set_title(_say(lang, "per_day"), fontsize=12, loc="left")
