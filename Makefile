@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DAY    ?= data/arxiv/2025-12-22.jsonl
 
-.PHONY: run test install install-test lint bench clean
+.PHONY: run test test-llm install install-test install-llm lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,23 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
+$(VENV)/.installed-llm: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e '.[test,real-llm]'
+	touch $@
+
 install-test: $(VENV)/.installed-test
+
+install-llm: $(VENV)/.installed-llm
 
 run: install
 	$(BIN)/arxiv-digest run --offline --input $(DAY)
 
 test: install-test
 	NO_PROXY=127.0.0.1,localhost PTB_TIMEDELTA=true $(BIN)/python -m pytest
+
+# The real-server tier: llama-cpp-python's server with SmolLM2-135M on 127.0.0.1 (tests/real_llm).
+test-llm: install-llm
+	NO_PROXY=127.0.0.1,localhost PTB_TIMEDELTA=true $(BIN)/python -m pytest -m real_llm tests/real_llm
 
 lint: install-test
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -24,13 +24,13 @@ from core.config import SECRET_FIELDS, Settings
 from core.errors import ConfigError, DigestError
 from core.fetch.client import ArxivClient
 from core.fields import load_fields
+from core.score.jsonmode import AUTO, LADDER, JsonModes
+from core.score.requests import json_response_format
 from core.store.base import inspect_database
 from core.store.schema import SCHEMA_VERSION
 
 PROBE_TIMEOUT = 30.0  # seconds per network probe, at most (a check should answer quickly)
 PROBE_PAPER = "1706.03762"  # a paper the export API has had for years
-# JSON modes from the most to the least structured; "prompt" sends no response_format at all.
-PROBE_MODES = ("json_schema", "json_object", "prompt")
 PROBE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
                 "additionalProperties": False}
 
@@ -114,52 +114,28 @@ def check_digest_dir(settings: Settings) -> Outcome:
 # -- the LLM -----------------------------------------------------------------------------------------------
 
 
-def _response_format(mode: str) -> dict[str, Any] | None:
-    if mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": "check", "schema": PROBE_SCHEMA, "strict": True}}
-    if mode == "json_object":
-        return {"type": "json_object"}
-    return None
-
-
-def refuses_response_format(exc: Exception) -> bool:
-    """Whether an API error means "this response_format is not supported" (a 4xx, or a 5xx naming it)."""
-    from openai import APIStatusError
-
-    if not isinstance(exc, APIStatusError) or exc.status_code in (401, 403, 404, 429):
-        return False
-    return exc.status_code < 500 or "response_format" in str(exc.body or exc.message)
-
-
 async def probe_json_mode(llm: Any, model: str) -> tuple[str, int]:
-    """Ask the LLM one tiny question in each JSON mode until one is accepted: (mode, tokens used).
+    """Ask the LLM one tiny question, negotiating the JSON mode as scoring does: (mode, tokens used).
 
-    The one place `check` negotiates JSON modes; when core's capability negotiation lands, this function is
-    the one to swap for it. Raises the client's error when the endpoint fails for another reason.
+    Uses core's ladder (core/score/jsonmode.py), so `check` reports exactly the mode `auto` would settle
+    on. Raises the client's error when the endpoint fails for another reason than a refused format.
     """
-    last: Exception | None = None
-    for mode in PROBE_MODES:
-        options: dict[str, Any] = {}
-        response_format = _response_format(mode)
-        if response_format is not None:
-            options["response_format"] = response_format
-        try:
-            # No temperature or max_tokens: reasoning models refuse both, and the refusal would read as the
-            # JSON mode's.
-            reply = await llm.chat.completions.create(
-                model=model,
-                messages=[{"role": "user", "content": 'Reply with the JSON object {"ok": true} and nothing else.'}],
-                **options,
-            )
-        except Exception as exc:  # the openai client's errors; anything but a refused format is re-raised
-            if not refuses_response_format(exc):
-                raise
-            last = exc
-            continue
-        usage = getattr(reply, "usage", None)
-        return mode, int(getattr(usage, "total_tokens", 0) or 0)
-    assert last is not None
-    raise last
+    modes = JsonModes(AUTO)
+
+    async def send(mode: str, retries: int | None) -> Any:
+        response_format = json_response_format(mode, "check", PROBE_SCHEMA)
+        options: dict[str, Any] = {} if response_format is None else {"response_format": response_format}
+        # No temperature or max_tokens: reasoning models refuse both, and the refusal would read as the
+        # JSON mode's.
+        return await llm.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": 'Reply with the JSON object {"ok": true} and nothing else.'}],
+            **options,
+        )
+
+    reply, mode = await modes.send(send)
+    usage = getattr(reply, "usage", None)
+    return mode, int(getattr(usage, "total_tokens", 0) or 0)
 
 
 def _llm_failure(settings: Settings, exc: Exception) -> str:
@@ -195,9 +171,8 @@ async def check_llm(settings: Settings, probe: Callable[[Any, str], Awaitable[tu
         await llm.close()
     answered = f"{settings.llm_model} at {settings.openai_base_url} answers ({tokens} tokens); accepts {mode}"
     wanted = settings.llm_json_mode
-    if wanted in PROBE_MODES and PROBE_MODES.index(mode) > PROBE_MODES.index(wanted):
-        better = "json_object" if mode == "json_object" else "auto"
-        return fail("llm", f"{answered}, but LLM_JSON_MODE is {wanted}: set LLM_JSON_MODE={better}")
+    if wanted in LADDER and LADDER.index(mode) > LADDER.index(wanted):
+        return fail("llm", f"{answered}, but LLM_JSON_MODE is {wanted}: set LLM_JSON_MODE={mode} (or auto)")
     return ok("llm", answered)
 
 

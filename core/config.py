@@ -35,7 +35,8 @@ SECRET_FIELDS = frozenset(
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-JSON_MODES = ("json_schema", "json_object")
+# LLM_JSON_MODE: auto finds what the server accepts (core/score/jsonmode.py); the others are used as given.
+JSON_MODES = ("auto", "json_schema", "json_object_schema", "json_object", "none")
 # Telegram's rule for setWebhook's secret_token: 1-256 characters, only A-Z, a-z, 0-9, _ and -.
 WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -96,7 +97,8 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("", description="LLM key; empty: offline scorer")
     openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible endpoint")
     llm_model: str = Field("gpt-4o-mini", description="chat model (or Ark endpoint id)")
-    llm_json_mode: str = Field("json_schema", description="json_schema or json_object")
+    llm_json_mode: str = Field(
+        "auto", description="auto, json_schema, json_object_schema, json_object or none (response_format sent)")
     llm_batch_size: int = Field(25, ge=1, le=200, description="papers per LLM request")
     llm_abstract_chars: int = Field(450, ge=200, le=5000, description="abstract characters sent per paper")
     llm_concurrency: int = Field(4, ge=1, le=64, description="LLM requests in flight")
@@ -177,7 +179,7 @@ class Settings(BaseSettings):
     @classmethod
     def _json_mode(cls, value: str) -> str:
         if value not in JSON_MODES:
-            raise ValueError(f"must be {' or '.join(JSON_MODES)}")
+            raise ValueError(f"must be one of {', '.join(JSON_MODES)}")
         return value
 
     @field_validator("log_level")

@@ -167,7 +167,8 @@ async def test_the_llm_item_fails_when_the_configured_json_mode_is_refused(
     code, lines, _ = await run_check(env)
     assert code == 1
     assert lines["llm"].startswith("FAIL llm: tiny-model at ")
-    assert lines["llm"].endswith("accepts json_object, but LLM_JSON_MODE is json_schema: set LLM_JSON_MODE=json_object")
+    assert lines["llm"].endswith(
+        "accepts json_object_schema, but LLM_JSON_MODE is json_schema: set LLM_JSON_MODE=json_object_schema (or auto)")
 
 
 async def test_an_unreachable_llm_is_named_by_its_url(

@@ -21,7 +21,7 @@ def test_defaults_build_with_an_empty_environment() -> None:
     assert s.database_path == Path.cwd() / "data" / "arxiv_digest.db"
     assert s.fields_path is None  # the shipped default fields
     assert s.digest_language == "zh" and s.min_score == 7.0
-    assert s.llm_json_mode == "json_schema"
+    assert s.llm_json_mode == "auto"
     assert not s.llm_enabled
 
 

@@ -21,6 +21,7 @@ from core.score.embed import score_by_embedding
 from core.score.llm import LLMConfig, LLMResult, TokenBudget, score_papers, scorer_key, select_candidates
 from core.score.replies import parse_score_reply
 from core.score.requests import ABSTRACT_CHARS, shorten_abstract
+from core.score.summaries import parse_summary_reply
 from tests.fakes.openai_server import FakeOpenAI, fake_openai, find_papers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -545,5 +546,39 @@ async def test_rejected_request_is_logged_with_the_providers_reason(
     with caplog.at_level("WARNING", logger="core.score.llm"):
         result = await run(llm, [make_paper(1)])
     assert result.scores[0].stage == "offline-fallback"
-    assert "fake 400" in caplog.text and "LLM_JSON_MODE=json_object" in caplog.text
+    assert "fake 400" in caplog.text and "LLM_JSON_MODE=auto" in caplog.text
     assert "test" not in caplog.text.replace("test-model", "")  # the API key never reaches the log
+
+
+# -- what SmolLM2-135M really replies through llama.cpp (tests/real_llm), read as far as it is unambiguous ----
+
+
+def test_a_placeholder_copied_from_the_prompt_is_no_reason() -> None:
+    reply = ('{"scores":[{"id":"2512.16928","field":"dl-theory","score":0,"reason":"<text>"},'
+             '{"id":"347.16928","field":"dl-theory","score":0,"reason":"<text>"}]}')
+    entries = parse_score_reply(reply, ["2512.16928", "2512.16929"], SLUGS)
+    assert list(entries) == ["2512.16928"]
+    assert entries["2512.16928"].reason == "" and entries["2512.16928"].score == 1.0
+    kept = parse_score_reply('{"scores":[{"id":"1","field":"dl-theory","score":7,"reason":"Uses <b>ReLU</b> nets"}]}',
+                             ["1"], SLUGS)
+    assert kept["1"].reason == "Uses <b>ReLU</b> nets"
+
+
+def test_one_entry_back_for_the_one_paper_sent_is_that_papers_whatever_id_it_names() -> None:
+    reply = '{"scores":[{"id":"2513.0498","field":"dl-theory","score":6,"reason":"Dion2"}]}'
+    assert parse_score_reply(reply, ["2512.16928"], SLUGS)["2512.16928"].score == 6
+    # Two papers sent, or two strays back: which is which is a guess, so nothing is taken.
+    assert parse_score_reply(reply, ["2512.16928", "2512.16929"], SLUGS) == {}
+    two = ('{"scores":[{"id":"9","field":"dl-theory","score":6,"reason":"a"},'
+           '{"id":"8","field":"dl-theory","score":2,"reason":"b"}]}')
+    assert parse_score_reply(two, ["2512.16928"], SLUGS) == {}
+    # A stray with an unknown field is no answer either.
+    assert parse_score_reply('{"scores":[{"id":"9","field":"dion-l","score":6}]}', ["1"], SLUGS) == {}
+
+
+def test_one_summary_back_for_the_one_paper_sent_is_that_papers() -> None:
+    reply = '{"summaries":[{"id":"2512.16934","summary":"BIONIX: A Wireless, Low-Cost Prosthetic Arm"}]}'
+    assert parse_summary_reply(reply, ["2512.16929"]) == {"2512.16929": "BIONIX: A Wireless, Low-Cost Prosthetic Arm"}
+    assert parse_summary_reply(reply, ["2512.16929", "2512.16930"]) == {}
+    both = '{"summaries":[{"id":"2512.16928","summary":"Dion2."},{"id":"2047.3128","summary":"The Muon Optimizer"}]}'
+    assert parse_summary_reply(both, ["2512.16928"]) == {"2512.16928": "Dion2."}

@@ -175,7 +175,7 @@ async def test_a_version_1_database_migrates_and_keeps_its_data(tmp_path: Path) 
     con.commit()
     con.close()
     async with Store.open(path) as store:
-        assert _user_version(path) == SCHEMA_VERSION == len(MIGRATIONS) == 5
+        assert _user_version(path) == SCHEMA_VERSION == len(MIGRATIONS) == 6
         assert (await store.get_paper("2601.00001")) is not None
         assert await store.get_votes(ChatRef("telegram", "42")) == {"2601.00001": -1}
         [(voted, vote)] = await store.voted_papers(ChatRef("telegram", "42"))
@@ -257,3 +257,18 @@ def test_all_sql_lives_in_the_store() -> None:
     ]
     assert offenders == []
     assert sql.search((store / "papers.py").read_text(encoding="utf-8")), "the pattern finds SQL where it is"
+
+
+def test_stores_opened_at_once_on_a_new_file_migrate_it_once(tmp_path: Path) -> None:
+    # Two processes starting together (a cron `run` and `serve`) each open the file; the second must see the
+    # first one's migrations, not run them again ("duplicate column name").
+    import subprocess
+    import sys
+
+    path = tmp_path / "db.sqlite"
+    code = ("import asyncio, sys\nfrom core.store import Store\n"
+            "async def main():\n    async with Store.open(sys.argv[1]):\n        pass\nasyncio.run(main())\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(4)]
+    results = [p.communicate() for p in procs]  # all four started before the first is waited for
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err.decode() for _, err in results]
+    assert _user_version(path) == SCHEMA_VERSION

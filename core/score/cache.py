@@ -26,6 +26,7 @@ from core.errors import ScoringError
 from core.models import LANGUAGES, Field, Paper, Score
 from core.prompts import load_prompt
 from core.score.embed import score_by_embedding
+from core.score.jsonmode import JsonModes, json_modes_for
 from core.score.llm import LLMConfig, TokenBudget, score_papers, scorer_key, select_candidates
 from core.score.offline import OfflineScorer
 from core.services import Services, uses_llm
@@ -167,16 +168,19 @@ async def _score_llm(
     budget = TokenBudget(limit=settings.llm_daily_token_budget, spent=spent + embed_tokens)
     if progress:
         progress("llm", 0, len(to_llm))
+    modes = await json_modes_for(services, now)  # one negotiation for the scores and any missing reasons
     result = await score_papers(
         services.llm, to_llm, fields, prompt=prompt, config=LLMConfig.from_settings(settings, lang, langs),
-        fallback=offline_scores, budget=budget,
+        fallback=offline_scores, budget=budget, modes=modes,
     )
     if progress:
         progress("llm", len(to_llm), len(to_llm))
     fresh = [*kept_offline, *result.scores]
-    completed, reason_tokens = await _add_reasons(services, papers, cached, langs, lang=lang, budget=budget)
+    completed, reason_tokens = await _add_reasons(services, papers, cached, langs, lang=lang, budget=budget,
+                                                  modes=modes)
     if use_cache and (fresh or completed):
         await store.save_scores(key, [*fresh, *completed], now)
+        await store.save_json_modes(key, result.json_modes, now)
     by_id = {**cached, **{s.arxiv_id: s for s in completed}, **{s.arxiv_id: s for s in fresh}}
     return Scored(
         key, settings.llm_model, tuple(by_id[i] for i in ids), scored=len(fresh),
@@ -192,6 +196,7 @@ async def _add_reasons(
     *,
     lang: str,
     budget: TokenBudget,
+    modes: JsonModes,
 ) -> tuple[list[Score], tuple[int, int]]:
     """Ask the LLM for the reasons stored LLM scores lack in `langs`; return the completed scores and tokens.
 
@@ -216,7 +221,7 @@ async def _add_reasons(
         log.info("asking the LLM for %s reasons of %d stored scores", "/".join(missing), len(group))
         config = LLMConfig.from_settings(services.settings, lang, missing)
         result = await score_papers(services.llm, group, services.fields, prompt=load_prompt("score_papers"),
-                                    config=config, fallback=cached, budget=budget)
+                                    config=config, fallback=cached, budget=budget, modes=modes)
         tokens_in += result.tokens_in
         tokens_out += result.tokens_out
         for fresh in result.scores:

@@ -28,6 +28,7 @@ from datetime import date, datetime
 from core.models import LANGUAGES, Paper, Score, Summary
 from core.prompts import load_prompt
 from core.score.cache import RETRY_STAGES, reader_languages, wanted_languages
+from core.score.jsonmode import json_modes_for
 from core.score.judge import score_summaries
 from core.score.llm import LLMConfig, TokenBudget
 from core.score.profile import Profile, parse_interests, rank_matches, watch_matches
@@ -162,13 +163,15 @@ async def _judge(
     budget = TokenBudget(limit=settings.llm_daily_token_budget, spent=await store.tokens_spent(day))
     gate = asyncio.Semaphore(settings.llm_concurrency)
     totals = [0, 0, 0]
+    modes = await json_modes_for(services, now)  # one negotiation for every profile's judgement
 
     async def one(plan: _Plan) -> list[Score]:
         assert services.llm is not None
         fallback = {p.arxiv_id: plan.offline[p.arxiv_id] for p in plan.todo}
         async with gate:
             result = await score_summaries(services.llm, plan.todo, plan.profile.judge_field(), gists,
-                                           prompt=prompt, config=config, fallback=fallback, budget=budget)
+                                           prompt=prompt, config=config, fallback=fallback, budget=budget,
+                                           modes=modes)
         totals[0] += result.tokens_in
         totals[1] += result.tokens_out
         totals[2] += result.requests

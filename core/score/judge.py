@@ -18,6 +18,7 @@ from openai.types.chat.completion_create_params import ResponseFormat
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.prompts import Prompt
+from core.score.jsonmode import JsonModes
 from core.score.llm import BatchRun, LLMConfig, LLMResult, TokenBudget, result_of
 from core.score.replies import ReplyEntry, parse_score_reply
 from core.score.requests import LANG_TEXT, json_response_format, reason_keys, scores_schema
@@ -37,7 +38,7 @@ def judge_schema(langs: Sequence[str] = ()) -> dict[str, Any]:
                           **{key: {"type": "string"} for key in reason_keys(langs)}})
 
 
-def judge_response_format(json_mode: str, langs: Sequence[str] = ()) -> ResponseFormat:
+def judge_response_format(json_mode: str, langs: Sequence[str] = ()) -> ResponseFormat | None:
     """Return the `response_format` of a profile judgement for the JSON mode the provider supports."""
     return json_response_format(json_mode, JUDGE_SCHEMA_NAME, judge_schema(langs))
 
@@ -86,10 +87,13 @@ class _SummaryJudgeRun(BatchRun):
         config: LLMConfig,
         fallback: Mapping[str, Score],
         budget: TokenBudget | None,
+        modes: JsonModes | None = None,
     ) -> None:
-        super().__init__(llm, [field], prompt, config, fallback, budget)
+        super().__init__(llm, [field], prompt, config, fallback, budget, modes)
         self.summaries = summaries
-        self.format = judge_response_format(config.json_mode, config.reason_langs)
+
+    def format_for(self, mode: str) -> ResponseFormat | None:
+        return judge_response_format(mode, self.config.reason_langs)
 
     def render(self, batch: Sequence[Paper]) -> tuple[str, dict[str, str]]:
         aliases = {str(i): p.arxiv_id for i, p in enumerate(batch, 1)}
@@ -111,11 +115,12 @@ async def score_summaries(
     config: LLMConfig,
     fallback: Mapping[str, Score],
     budget: TokenBudget | None = None,
+    modes: JsonModes | None = None,
 ) -> LLMResult:
     """Score papers against one profile from their one-sentence `summaries` (keyed by arXiv id).
 
     Same contract as `score_papers`: exactly one Score per input paper, in input order, falling back
-    to `fallback` when the LLM fails or the budget is spent.
+    to `fallback` when the LLM fails or the budget is spent. `modes` is the JSON mode negotiation to share.
     """
     if not papers:
         return LLMResult(scores=[])
@@ -126,7 +131,7 @@ async def score_summaries(
     missing = [p.arxiv_id for p in papers if p.arxiv_id not in summaries]
     if missing:
         raise ValueError(f"no summary for {', '.join(missing[:3])}")
-    run = _SummaryJudgeRun(llm, field, summaries, prompt, config, fallback, budget)
+    run = _SummaryJudgeRun(llm, field, summaries, prompt, config, fallback, budget, modes)
     unique = list({p.arxiv_id: p for p in papers}.values())
     batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]
     await asyncio.gather(*(run.score_batch(b, reask=True) for b in batches))

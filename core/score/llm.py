@@ -20,17 +20,20 @@ import dataclasses
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionUserMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionUserMessageParam
+from openai.types.chat.completion_create_params import ResponseFormat
 
 from core.config import Settings
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.prompts import Prompt
+from core.score.jsonmode import AUTO, JsonModes
 from core.score.replies import ReplyEntry, parse_score_reply
 from core.score.requests import ABSTRACT_CHARS, LANG_TEXT, render_request, response_format
 
@@ -45,7 +48,7 @@ class LLMConfig:
     """How to talk to the LLM; built from Settings once per run."""
 
     model: str
-    json_mode: str = "json_schema"  # or "json_object"
+    json_mode: str = AUTO  # LLM_JSON_MODE: auto, or one of core/score/jsonmode.py's LADDER
     batch_size: int = 25
     concurrency: int = 4
     timeout: float = 120.0
@@ -105,6 +108,7 @@ class LLMResult:
     requests: int = 0  # chat.completions calls made; the client's own 429/5xx retries are not counted
     fallbacks: int = 0  # papers whose LLM score failed: stage "offline-fallback"
     budget_skipped: int = 0  # papers never sent because the budget was spent: stage "offline-budget"
+    json_modes: Mapping[str, str] = dataclasses.field(default_factory=dict)  # arXiv id -> JSON mode (stage "llm")
 
     @property
     def tokens(self) -> int:
@@ -181,6 +185,7 @@ class BatchRun:
         config: LLMConfig,
         fallback: Mapping[str, Score],
         budget: TokenBudget | None,
+        modes: JsonModes | None = None,
     ) -> None:
         self.llm = llm.with_options(max_retries=config.max_retries, timeout=config.timeout)
         self.fields = fields
@@ -189,7 +194,8 @@ class BatchRun:
         self.config = config
         self.fallback = fallback
         self.budget = budget
-        self.format = response_format(config.json_mode, self.slugs, config.reason_langs)
+        self.modes = modes if modes is not None else JsonModes(config.json_mode, retries=config.max_retries)
+        self.used: dict[str, str] = {}  # arXiv id -> the JSON mode of the reply that scored it
         self.semaphore = asyncio.Semaphore(config.concurrency)
         self.decided: dict[str, Score] = {}
         self.tokens_in = 0
@@ -250,6 +256,24 @@ class BatchRun:
             self._fallback(paper, "offline-fallback")
         log.warning("LLM gave no valid score for %d papers; using the offline score", len(missing))
 
+    def format_for(self, mode: str) -> ResponseFormat | None:
+        """The `response_format` of a request in JSON mode `mode` (None: send none)."""
+        return response_format(mode, self.slugs, self.config.reason_langs)
+
+    async def create(
+        self, messages: list[ChatCompletionUserMessageParam], mode: str, max_retries: int | None,
+    ) -> ChatCompletion:
+        """Send one chat request in JSON mode `mode` (with `max_retries` client retries, None: as configured)."""
+        fmt = self.format_for(mode)
+        client = self.llm if max_retries is None else self.llm.with_options(max_retries=max_retries)
+        self.requests += 1  # a refused JSON mode's request counts too
+        return await client.chat.completions.create(
+            model=self.config.model,
+            messages=messages,
+            temperature=0,
+            response_format=openai.omit if fmt is None else fmt,
+        )
+
     def render(self, batch: Sequence[Paper]) -> tuple[str, dict[str, str]]:
         """Return one batch's request text and the ids it uses, mapped to arXiv ids."""
         content = render_request(self.prompt, self.fields, batch, self.config.lang,
@@ -270,14 +294,9 @@ class BatchRun:
                     return {}
                 if self.budget is not None and self.budget.exhausted:
                     return None
-                self.requests += 1
                 try:
-                    response = await self.llm.chat.completions.create(
-                        model=self.config.model,
-                        messages=messages,
-                        temperature=0,
-                        response_format=self.format,
-                    )
+                    response, mode = await self.modes.send(
+                        lambda mode, retries: self.create(messages, mode, retries))
                 except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
                     self.dead = True
                     log.error("LLM endpoint refused the request (%s, status %s); check OPENAI_BASE_URL, "
@@ -285,7 +304,7 @@ class BatchRun:
                     return {}
                 except openai.BadRequestError as exc:
                     # The provider's own words say which parameter it refused (json_schema, temperature...).
-                    hint = " Try LLM_JSON_MODE=json_object." if self.config.json_mode == "json_schema" else ""
+                    hint = " Try LLM_JSON_MODE=auto." if self.config.json_mode != AUTO else ""
                     log.warning("LLM endpoint rejected the request for %d papers (400: %.200s).%s",
                                 len(batch), exc.message, hint)
                     return {}
@@ -302,6 +321,7 @@ class BatchRun:
                 text = response.choices[0].message.content if response.choices else None
                 if text and text.strip():
                     entries = {aliases[k]: v for k, v in self.parse(text, aliases).items()}
+                    self.used.update(dict.fromkeys(entries, mode))
                     if len(entries) < len(batch):
                         log.info("LLM reply had %d valid scores for %d papers", len(entries), len(batch))
                     return entries
@@ -319,6 +339,7 @@ def result_of(run: BatchRun, papers: Sequence[Paper]) -> LLMResult:
         requests=run.requests,
         fallbacks=sum(1 for s in scores if s.stage == "offline-fallback"),
         budget_skipped=sum(1 for s in scores if s.stage == "offline-budget"),
+        json_modes={s.arxiv_id: run.used[s.arxiv_id] for s in scores if s.stage == "llm" and s.arxiv_id in run.used},
     )
 
 
@@ -331,8 +352,12 @@ async def score_papers(
     config: LLMConfig,
     fallback: Mapping[str, Score],
     budget: TokenBudget | None = None,
+    modes: JsonModes | None = None,
 ) -> LLMResult:
-    """Score papers in batches; return exactly one Score per input paper, in input order."""
+    """Score papers in batches; return exactly one Score per input paper, in input order.
+
+    `modes` is the JSON mode negotiation to share (core/score/jsonmode.py); by default one of its own.
+    """
     if not papers:
         return LLMResult(scores=[])
     if not fields:
@@ -342,8 +367,12 @@ async def score_papers(
     for lang in (config.lang, *config.reason_langs):
         if lang not in LANG_TEXT:
             raise ConfigError(f"unsupported language {lang!r}")
-    run = BatchRun(llm, fields, prompt, config, fallback, budget)
+    run = BatchRun(llm, fields, prompt, config, fallback, budget, modes)
     unique = list({p.arxiv_id: p for p in papers}.values())
     batches = [unique[i : i + config.batch_size] for i in range(0, len(unique), config.batch_size)]
     await asyncio.gather(*(run.score_batch(b, reask=True) for b in batches))
-    return result_of(run, papers)
+    result = result_of(run, papers)
+    by_mode = Counter(result.json_modes.values())
+    log.info("LLM scored %d of %d papers in %d requests; JSON mode: %s", len(result.json_modes), len(unique),
+             result.requests, ", ".join(f"{mode} {n}" for mode, n in by_mode.items()) or "none answered")
+    return result

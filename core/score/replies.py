@@ -3,6 +3,9 @@
 Real models wrap JSON in code fences and prose, write single quotes or trailing commas, stop in the middle
 of an array, and write scores as "8/10". What is unambiguous is recovered: JSON5 syntax is read as JSON5,
 and from a cut-off reply every object that closed is kept (the one cut in half is dropped, never guessed).
+Small local models (SmolLM2-135M through llama.cpp, tests/real_llm) also copy the prompt's placeholders
+(`"reason": "<text>"`: no reason, so none is kept) and misspell the id of the one paper they were sent
+(one entry back for one paper sent is that paper's, whatever id it names).
 Never raises on a bad reply: invalid JSON, unknown ids, out-of-range scores and unknown fields come back
 as fewer entries, and the caller decides what to ask again. It knows nothing about requests or storage.
 """
@@ -32,6 +35,7 @@ _FENCE_RE = re.compile(r"```[a-zA-Z0-9]*\s*\n?(.*?)(?:```|$)", re.DOTALL)  # an 
 _SCORE_TEXT_RE = re.compile(r"^\s*(\d{1,2}(?:\.\d+)?)\s*(?:/\s*10|out of 10|分)?\s*$", re.IGNORECASE)
 _ARXIV_PREFIX_RE = re.compile(r"^(?:arxiv:|https?://arxiv\.org/abs/)", re.IGNORECASE)
 _VERSION_RE = re.compile(r"v\d+$")
+_PLACEHOLDER_RE = re.compile(r"^<[^<>]{1,40}>$")  # "<text>", "<reason>": the prompt's example, copied
 _REASON_KEY_RE = re.compile(r"^reason[_-]([a-z]{2})$", re.IGNORECASE)
 
 
@@ -240,6 +244,7 @@ def parse_score_reply(
     slugs = set(field_slugs)
     result: dict[str, ReplyEntry] = {}
     for candidate in _json_candidates(text):
+        strays: list[ReplyEntry] = []  # valid entries for ids that were not sent
         for item in _entries(candidate):
             if not isinstance(item, dict):
                 continue
@@ -249,10 +254,24 @@ def parse_score_reply(
                 entry = ReplyEntry.model_validate(item)
             except ValidationError:
                 continue
+            if entry.field not in slugs:
+                continue
+            if _PLACEHOLDER_RE.match(entry.reason) or any(_PLACEHOLDER_RE.match(r) for r in entry.reasons.values()):
+                entry = entry.model_copy(update={
+                    "reason": "" if _PLACEHOLDER_RE.match(entry.reason) else entry.reason,
+                    "reasons": {k: r for k, r in entry.reasons.items() if not _PLACEHOLDER_RE.match(r)},
+                })
             arxiv_id = _normalise_id(entry.id, sent)
-            if arxiv_id not in sent or entry.field not in slugs or arxiv_id in result:
+            if arxiv_id not in sent:
+                strays.append(entry)
+                continue
+            if arxiv_id in result:
                 continue
             result[arxiv_id] = entry.model_copy(update={"id": arxiv_id}) if arxiv_id != entry.id else entry
+        if not result and len(sent) == 1 and len(strays) == 1:
+            # One paper asked about, one answer given: it can only be about that paper.
+            [only] = sent
+            result[only] = strays[0].model_copy(update={"id": only})
         if result:
             break
     return result

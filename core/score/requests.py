@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from openai.types.chat.completion_create_params import ResponseFormat
 
@@ -66,16 +66,26 @@ def reply_schema(field_slugs: Sequence[str], langs: Sequence[str] = ()) -> dict[
     })
 
 
-def json_response_format(json_mode: str, name: str, schema: Mapping[str, Any]) -> ResponseFormat:
-    """Return the `response_format` for the JSON mode the provider supports (LLM_JSON_MODE)."""
-    if json_mode == "json_object":
-        return {"type": "json_object"}
+def json_response_format(json_mode: str, name: str, schema: Mapping[str, Any]) -> ResponseFormat | None:
+    """Return the `response_format` of a JSON mode (core/score/jsonmode.py's LADDER); None sends none.
+
+    `json_object_schema` is llama.cpp's spelling of a schema-constrained reply: `{"type": "json_object",
+    "schema": ...}` (other servers ignore the key or refuse the shape, and `auto` then tries the next mode).
+    """
     if json_mode == "json_schema":
         return {"type": "json_schema", "json_schema": {"name": name, "schema": dict(schema), "strict": True}}
-    raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
+    if json_mode == "json_object_schema":
+        return cast(ResponseFormat, {"type": "json_object", "schema": dict(schema)})
+    if json_mode == "json_object":
+        return {"type": "json_object"}
+    if json_mode == "none":
+        return None
+    raise ConfigError(f"no response_format for JSON mode {json_mode!r}")
 
 
-def response_format(json_mode: str, field_slugs: Sequence[str], langs: Sequence[str] = ()) -> ResponseFormat:
+def response_format(
+    json_mode: str, field_slugs: Sequence[str], langs: Sequence[str] = (),
+) -> ResponseFormat | None:
     """Return the `response_format` of a scoring request."""
     return json_response_format(json_mode, SCHEMA_NAME, reply_schema(field_slugs, langs))
 

@@ -22,19 +22,20 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionUserMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionUserMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 
 from core.errors import ConfigError
 from core.models import Paper, Summary
 from core.prompts import Prompt, load_prompt
+from core.score.jsonmode import JsonModes, json_modes_for
 from core.score.llm import LLMConfig, TokenBudget
 from core.score.replies import json_values
-from core.score.requests import LANG_TEXT, shorten_abstract
+from core.score.requests import LANG_TEXT, json_response_format, shorten_abstract
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -84,25 +85,24 @@ def summary_key(model: str, prompt: Prompt, abstract_chars: int = SUMMARY_ABSTRA
     return f"llm:{model}|{prompt.name}@{prompt.version}|abs{abstract_chars}"
 
 
-def summary_response_format(json_mode: str) -> ResponseFormat:
-    """Return the `response_format` of a summary request for the JSON mode the provider supports."""
-    if json_mode == "json_object":
-        return {"type": "json_object"}
-    if json_mode == "json_schema":
-        entry = {
+def summary_schema() -> dict[str, Any]:
+    """Return the JSON schema of a summary reply: `{"summaries": [{"id", "summary"}, ...]}`."""
+    return {
+        "type": "object",
+        "properties": {"summaries": {"type": "array", "items": {
             "type": "object",
             "properties": {"id": {"type": "string"}, "summary": {"type": "string"}},
             "required": ["id", "summary"],
             "additionalProperties": False,
-        }
-        schema = {
-            "type": "object",
-            "properties": {"summaries": {"type": "array", "items": entry}},
-            "required": ["summaries"],
-            "additionalProperties": False,
-        }
-        return {"type": "json_schema", "json_schema": {"name": SUMMARY_SCHEMA_NAME, "schema": schema, "strict": True}}
-    raise ConfigError(f"LLM_JSON_MODE must be json_schema or json_object, got {json_mode!r}")
+        }}},
+        "required": ["summaries"],
+        "additionalProperties": False,
+    }
+
+
+def summary_response_format(json_mode: str) -> ResponseFormat | None:
+    """Return the `response_format` of a summary request in JSON mode `json_mode` (None: send none)."""
+    return json_response_format(json_mode, SUMMARY_SCHEMA_NAME, summary_schema())
 
 
 def render_summary_request(
@@ -119,10 +119,15 @@ def render_summary_request(
 
 
 def parse_summary_reply(text: str, sent_ids: Collection[str]) -> dict[str, str]:
-    """Read a reply into summaries keyed by id; ignore ids not sent and blank summaries; never raise."""
+    """Read a reply into summaries keyed by id; ignore ids not sent and blank summaries; never raise.
+
+    One summary back for the one paper sent is that paper's, whatever id it names (small local models
+    misspell ids: tests/real_llm).
+    """
     sent = set(sent_ids)
     out: dict[str, str] = {}
     for value in json_values(text or ""):
+        strays: list[str] = []
         items: list[object] = []
         if isinstance(value, list):
             items = value
@@ -138,11 +143,17 @@ def parse_summary_reply(text: str, sent_ids: Collection[str]) -> dict[str, str]:
             if not isinstance(item, dict):
                 continue
             arxiv_id, summary = str(item.get("id", "")).strip(), item.get("summary")
-            if arxiv_id in sent and isinstance(summary, str) and summary.strip() and arxiv_id not in out:
-                summary = " ".join(summary.split())
-                if len(summary) > SUMMARY_MAX_CHARS:
-                    summary = summary[: SUMMARY_MAX_CHARS - 1].rstrip() + "…"
+            if not isinstance(summary, str) or not summary.strip():
+                continue
+            summary = " ".join(summary.split())
+            if len(summary) > SUMMARY_MAX_CHARS:
+                summary = summary[: SUMMARY_MAX_CHARS - 1].rstrip() + "…"
+            if arxiv_id not in sent:
+                strays.append(summary)
+            elif arxiv_id not in out:
                 out[arxiv_id] = summary
+        if not out and len(sent) == 1 and len(strays) == 1:
+            out[next(iter(sent))] = strays[0]
         if out:
             break
     return out
@@ -167,11 +178,15 @@ async def summarize(
     config: LLMConfig,
     translate: bool,
     budget: TokenBudget | None = None,
+    modes: JsonModes | None = None,
 ) -> SummaryResult:
-    """Ask the LLM for summaries of `items` in batches; ids it fails on are simply missing from the result."""
+    """Ask the LLM for summaries of `items` in batches; ids it fails on are simply missing from the result.
+
+    `modes` is the JSON mode negotiation to share (core/score/jsonmode.py); by default one of its own.
+    """
     client = llm.with_options(max_retries=config.max_retries, timeout=config.timeout)
     gate = asyncio.Semaphore(config.concurrency)
-    fmt = summary_response_format(config.json_mode)
+    modes = modes if modes is not None else JsonModes(config.json_mode, retries=config.max_retries)
     found: dict[str, str] = {}
     totals = [0, 0, 0]
     dead = False
@@ -184,11 +199,17 @@ async def summarize(
         async with gate:
             if dead or (budget is not None and budget.exhausted):
                 return
-            totals[2] += 1
-            try:
-                response = await client.chat.completions.create(
-                    model=config.model, messages=messages, temperature=0, response_format=fmt,
+            async def create(mode: str, retries: int | None) -> ChatCompletion:
+                fmt = summary_response_format(mode)
+                sender = client if retries is None else client.with_options(max_retries=retries)
+                totals[2] += 1
+                return await sender.chat.completions.create(
+                    model=config.model, messages=messages, temperature=0,
+                    response_format=openai.omit if fmt is None else fmt,
                 )
+
+            try:
+                response, _ = await modes.send(create)
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
                 dead = True
                 log.error("LLM endpoint refused a summary request (%s); using abstract excerpts", type(exc).__name__)
@@ -237,12 +258,14 @@ async def get_summaries(
     key = summary_key(settings.llm_model, prompt)
     config = LLMConfig.from_settings(settings, lang)
     budget = TokenBudget(limit=settings.llm_daily_token_budget, spent=await store.tokens_spent(day))
-    readings = await _ensure(services, unique, READ_LANG, key, prompt, config, budget, now=now, day=day)
+    modes = await json_modes_for(services, now)
+    readings = await _ensure(services, unique, READ_LANG, key, prompt, config, budget, now=now, day=day,
+                             modes=modes)
     if lang == READ_LANG:
         found = readings
     else:
         found = await _ensure(services, unique, lang, key, prompt, config, budget, now=now, day=day,
-                              source=readings)
+                              source=readings, modes=modes)
     return {p.arxiv_id: found.get(p.arxiv_id) or excerpt(p, lang, excerpt_sentences) for p in unique}
 
 
@@ -258,6 +281,7 @@ async def _ensure(
     now: datetime,
     day: date,
     source: Mapping[str, Summary] | None = None,
+    modes: JsonModes | None = None,
 ) -> dict[str, Summary]:
     """Cached summaries in `lang`, plus new ones for the rest: read from abstracts, or translated from `source`."""
     assert services.llm is not None
@@ -274,7 +298,7 @@ async def _ensure(
     else:
         items = [{"id": p.arxiv_id, "text": source[p.arxiv_id].text} for p in todo]
     result = await summarize(services.llm, items, lang, prompt=prompt, config=config,
-                             translate=source is not None, budget=budget)
+                             translate=source is not None, budget=budget, modes=modes)
     fresh = [Summary(arxiv_id, lang, text, "llm") for arxiv_id, text in result.summaries.items()]
     await store.save_summaries(key, fresh, now)
     await store.add_usage(day, SUMMARY_PURPOSE, tokens_in=result.tokens_in, tokens_out=result.tokens_out,

@@ -16,6 +16,7 @@ named for:
     summaries.py      summaries and LLM usage outside the field run
     deliveries.py     the delivery ledger
     judgements.py     interest profiles' judgements of papers (never a paper's field score)
+    capabilities.py   the JSON mode an LLM endpoint accepts, and the one that scored each paper
     weekly.py         the chats that asked for the weekly digest, and its ledger
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
@@ -25,6 +26,7 @@ core/runs.py.
 from __future__ import annotations
 
 from core.listing import LOOKUP as LOOKUP
+from core.store.capabilities import CapabilityQueries
 from core.store.deliveries import DeliveryQueries
 from core.store.judgements import JudgementQueries
 from core.store.papers import PaperQueries
@@ -47,6 +49,7 @@ class Store(
     SummaryQueries,
     DeliveryQueries,
     JudgementQueries,
+    CapabilityQueries,
     WeeklyQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""

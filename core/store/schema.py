@@ -166,7 +166,27 @@ ALTER TABLE scores ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE judgements ADD COLUMN reasons TEXT NOT NULL DEFAULT '{}';
 """
 
-# Version 5: the weekly digest. `weekly` holds the chats that asked for it every week (`/weekly on`), apart
+# Version 5: what an LLM endpoint accepts (its JSON mode, per base URL and model), and which JSON mode
+# gave each paper its LLM score (core/store/capabilities.py).
+CAPABILITIES = """
+CREATE TABLE IF NOT EXISTS llm_capabilities (
+    base_url TEXT NOT NULL,
+    model TEXT NOT NULL,
+    json_mode TEXT NOT NULL,        -- json_schema | json_object_schema | json_object | none
+    checked_at TEXT NOT NULL,
+    PRIMARY KEY (base_url, model)
+);
+
+CREATE TABLE IF NOT EXISTS json_modes (
+    arxiv_id TEXT NOT NULL REFERENCES papers(arxiv_id),
+    scorer_key TEXT NOT NULL,
+    json_mode TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (arxiv_id, scorer_key)
+);
+"""
+
+# Version 6: the weekly digest. `weekly` holds the chats that asked for it every week (`/weekly on`), apart
 # from the daily subscription, which it neither needs nor changes; `weekly_deliveries` is its ledger, one
 # row per chat and ISO week ("2026-W49"), so each week's digest is sent once.
 WEEKLY = """
@@ -196,6 +216,7 @@ MIGRATIONS: tuple[str, ...] = (
     SUMMARIES_AND_USAGE,
     JUDGEMENTS,
     SCORE_REASONS,
+    CAPABILITIES,
     WEEKLY,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -35,10 +35,21 @@ answering; a closing server wakes it). `fake.default_delay` applies when a behav
   "raw"           content `content`: a str, or a callable(body: dict) -> str
   "status"        HTTP `status` (default 500) with an OpenAI error body and `headers`,
                   e.g. push("status", status=429, headers={"retry-after-ms": "50"})
+  "refuse"        the answer to a `response_format` the server does not take (`status`, default
+                  `fake.refusal_status`), whatever the request's JSON mode
   embeddings route:
   "valid"         deterministic hashed bag-of-words vectors (`fake.embedding_dim`, default 256),
                   unit length, honouring `encoding_format` float or base64
   "status"        as above
+
+JSON modes: `json_mode_of(body)` names a request's mode as core/score/jsonmode.py does: "json_schema",
+"json_object_schema" (`{"type": "json_object", "schema": ...}`, llama.cpp's spelling), "json_object" or
+"none". Set `fake.json_modes` to the modes the server takes (None, the default: all); a request in any
+other mode is refused before any queued behaviour is used. `fake.refusal_status` picks how: 500 (the
+default) answers as llama-cpp-python's server does (`internal_server_error`, a message naming
+`response_format` and "Input should be 'text' or 'json_object'"), 400 as OpenAI does for a model without
+structured output (`invalid_request_error`, param "response_format"). `fake.refused` counts refusals.
+`fake.llama_cpp()` sets both to what llama-cpp-python's server does.
 
 How "valid" scores: papers are the JSON array between the lines `<papers>` and `</papers>` of the
 prompt (else the first JSON array of objects with an "id"). Field slugs come from the json_schema
@@ -52,7 +63,8 @@ json_schema, else in the prompt's example entry) gets each key in its language. 
 json_schema entries have no "field" (an interest profile judged on summaries, `interest_scores`) gets
 entries without one, and an empty reason below 7 (as its prompt asks).
 
-Summary requests (json_schema named `paper_summaries`, or a prompt asking for `{"summaries":`) get
+Summary requests (json_schema named `paper_summaries`, a schema with a `summaries` property, or a prompt
+asking for `{"summaries":`) get
 `{"summaries": [{id, summary}]}` for every paper: `fake.summarizer(paper, lang) -> str` when set, else
 `fake_summary`: in English, the title and the abstract's opening words in two sentences (about 45 words);
 in Chinese (the prompt mentions Chinese), a fixed two-sentence text of about 55 汉字. "fenced" and
@@ -70,7 +82,7 @@ measured English paper JSON +7%, Chinese reasons +1%, field definitions -9%, aut
 Loading it takes about 1 s (the package reads all its bundled vocabularies), once per process, on the
 first count; after that a whole request counts in well under a millisecond.
 Chat usage: prompt_tokens = 3 + sum over messages of (4 + count_tokens(content)), plus count_tokens of
-the JSON schema when `response_format` is json_schema (providers bill the schema as input);
+the JSON schema when `response_format` carries one (providers bill the schema as input);
 completion_tokens = count_tokens(reply content).
 """
 
@@ -103,7 +115,30 @@ _REASON_KEY_RE = re.compile(r'"(reason_zh|reason_en)":"<text>"')
 _WORD_RE = re.compile(r"[a-z][a-z0-9-]{2,}")
 
 CHAT_KINDS = frozenset({"valid", "fenced", "keyed", "invalid_json", "partial", "unknown_ids", "out_of_range",
-                        "bad_field", "empty", "slow", "raw", "status"})
+                        "bad_field", "empty", "slow", "raw", "status", "refuse"})
+JSON_MODES = ("json_schema", "json_object_schema", "json_object", "none")
+
+
+def json_mode_of(body: dict[str, Any]) -> str:
+    """The JSON mode of a chat request, named as core/score/jsonmode.py names it ("text" counts as "none")."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict) or fmt.get("type") in (None, "text"):
+        return "none"
+    if fmt.get("type") == "json_object":
+        return "json_object_schema" if isinstance(fmt.get("schema"), dict) else "json_object"
+    return str(fmt.get("type"))
+
+
+def schema_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema a chat request asks its reply to follow ({} when none)."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict):
+        return {}
+    if fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+    else:
+        schema = fmt.get("schema")
+    return schema if isinstance(schema, dict) else {}
 EMBEDDING_KINDS = frozenset({"valid", "status"})
 
 ZH_LONG = "论文的核心贡献与该领域直接相关，方法新颖且实验较充分，值得该方向读者细读并跟进后续工作。"
@@ -241,6 +276,9 @@ class FakeOpenAI(LoopbackServer):
         self.summarizer: Callable[[dict[str, Any], str], str] | None = None
         self.default_delay = 0.0
         self.embedding_dim = 256
+        self.json_modes: set[str] | None = None
+        self.refusal_status = 500
+        self.refused = 0
         self.in_flight = 0
         self.max_in_flight = 0
         self._calls: list[Call] = []
@@ -256,6 +294,11 @@ class FakeOpenAI(LoopbackServer):
         if kind not in kinds:
             raise ValueError(f"unknown {route} behaviour {kind!r}; known: {sorted(kinds)}")
         self._queues[route].append(Behaviour(kind, options))
+
+    def llama_cpp(self) -> None:
+        """Take JSON modes as llama-cpp-python's server does: everything but json_schema, refused with a 500."""
+        self.json_modes = {"json_object_schema", "json_object", "none"}
+        self.refusal_status = 500
 
     def calls(self, route: str = "chat") -> list[Call]:
         """Return the recorded requests on `route`, oldest first."""
@@ -299,6 +342,8 @@ class FakeOpenAI(LoopbackServer):
         call = Call(route=route, path=request.path, body=body,
                     headers={k.lower(): v for k, v in request.headers.items()}, started=time.monotonic())
         self._calls.append(call)
+        if route == "chat" and self.json_modes is not None and json_mode_of(body) not in self.json_modes:
+            return call, Behaviour("refuse")
         queue = self._queues[route]
         behaviour = queue.popleft() if queue else Behaviour("valid")
         return call, behaviour
@@ -320,6 +365,8 @@ class FakeOpenAI(LoopbackServer):
             await self._wait(behaviour)
             if behaviour.kind == "status":
                 return self._error(call, behaviour)
+            if behaviour.kind == "refuse":
+                return self._refusal(call, behaviour)
             content = self._chat_content(call, behaviour)
             usage = self._chat_usage(call.body, content)
             self._counter += 1
@@ -346,14 +393,26 @@ class FakeOpenAI(LoopbackServer):
         return web.json_response({"error": {"message": f"fake {status}", "type": kind, "code": None}},
                                  status=status, headers=behaviour.options.get("headers", {}))
 
+    def _refusal(self, call: Call, behaviour: Behaviour) -> web.Response:
+        status = int(behaviour.options.get("status", self.refusal_status))
+        mode = json_mode_of(call.body)
+        self.refused += 1
+        call.status = status
+        if status >= 500:  # llama-cpp-python: its pydantic model of the request allows 'text' or 'json_object'
+            message = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                       "'msg': \"Input should be 'text' or 'json_object'\", 'input': '" + mode + "'}")
+            error = {"message": message, "type": "internal_server_error", "param": None, "code": None}
+        else:
+            message = f"Invalid parameter: 'response_format' of type '{mode}' is not supported with this model."
+            error = {"message": message, "type": "invalid_request_error", "param": "response_format", "code": None}
+        return web.json_response({"error": error}, status=status)
+
     def _slugs(self, body: dict[str, Any], prompt: str) -> list[str]:
-        fmt = body.get("response_format") or {}
-        if fmt.get("type") == "json_schema":
-            try:
-                items = fmt["json_schema"]["schema"]["properties"]["scores"]["items"]
-                return list(items["properties"]["field"]["enum"])
-            except (KeyError, TypeError):
-                pass
+        try:
+            items = schema_of(body)["properties"]["scores"]["items"]
+            return list(items["properties"]["field"]["enum"])
+        except (KeyError, TypeError):
+            pass
         if self.slugs:
             return list(self.slugs)
         return _SLUG_LINE_RE.findall(prompt)
@@ -416,12 +475,9 @@ class FakeOpenAI(LoopbackServer):
 
     @staticmethod
     def _schema_has_field(body: dict[str, Any]) -> bool:
-        """False only for a json_schema whose entries have no "field" (one profile judged on summaries)."""
-        fmt = body.get("response_format") or {}
-        if fmt.get("type") != "json_schema":
-            return True
+        """False only for a schema whose entries have no "field" (one profile judged on summaries)."""
         try:
-            items = fmt["json_schema"]["schema"]["properties"]["scores"]["items"]
+            items = schema_of(body)["properties"]["scores"]["items"]
         except (KeyError, TypeError):
             return True
         return "field" in items.get("properties", {})
@@ -432,6 +488,8 @@ class FakeOpenAI(LoopbackServer):
         fmt = body.get("response_format") or {}
         if fmt.get("type") == "json_schema":
             return bool((fmt.get("json_schema") or {}).get("name") == "paper_summaries")
+        if schema_of(body):
+            return "summaries" in (schema_of(body).get("properties") or {})
         return '{"summaries":' in prompt
 
     def _summary_content(self, call: Call, behaviour: Behaviour) -> str:
@@ -491,6 +549,8 @@ class FakeOpenAI(LoopbackServer):
         fmt = body.get("response_format") or {}
         if fmt.get("type") == "json_schema":
             prompt_tokens += count_tokens(json.dumps(fmt.get("json_schema", {})))
+        elif schema_of(body):
+            prompt_tokens += count_tokens(json.dumps(schema_of(body)))
         completion = count_tokens(content)
         return {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
                 "total_tokens": prompt_tokens + completion}
