@@ -346,7 +346,7 @@ class Commands(WeeklyCommands):
         return info(say(
             lang, "settings", active=say(lang, "yes" if sub.active else "no"), names=self._names(sub),
             score=format_score(sub.min_score), time=sub.digest_time, tz=sub.timezone, lang=lang,
-            interests=sub.interests or say(lang, "none"),
+            interests=sub.interests or say(lang, "none"), weekly=await self.weekly_status(caller, sub),
         ))
 
     # -- what adapters report and read (they never touch the store) ----------------------------

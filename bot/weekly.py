@@ -23,6 +23,12 @@ class WeeklyCommands:
 
     services: Services
 
+    async def weekly_status(self, caller: Caller, sub: Subscription) -> str:
+        """Whether the chat gets the weekly digest, in words for /settings."""
+        if await self.services.store.weekly_enabled(caller.chat):
+            return say(sub.lang, "weekly_status_on", time=sub.digest_time)
+        return say(sub.lang, "weekly_status_off")
+
     async def cmd_weekly(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
         lang = sub.lang
         word = arg.strip().lower()

@@ -170,11 +170,14 @@ async def test_weekly_on_and_off_are_kept_in_the_store_and_survive_a_reopen(serv
     assert "every Monday at 09:00 (Asia/Shanghai)" in reply.blocks[0].text  # type: ignore[union-attr]
     assert await services.store.weekly_enabled(chat)
     assert await services.store.weekly_chats() == [chat]
+    settings = (await commands.handle("/settings", caller(chat))).blocks[0].text  # type: ignore[union-attr]
+    assert settings.endswith("Weekly digest: on (Mondays at 09:00)")
     assert "already on" in (await commands.handle("/weekly on", caller(chat))).blocks[0].text  # type: ignore[union-attr]
     async with Store.open(services.settings.database_path) as again:
         assert await again.weekly_enabled(chat)
     await commands.handle("/weekly off", caller(chat))
     assert not await services.store.weekly_enabled(chat) and await services.store.weekly_chats() == []
+    assert "Weekly digest: off (/weekly on)" in (await commands.handle("/settings", caller(chat))).blocks[0].text  # type: ignore[union-attr]
     assert (await commands.handle("/weekly sometimes", caller(chat))).kind == "error"
     refused = await commands.handle("/weekly on", caller(ChatRef("telegram", "-5"), group=True, admin=False))
     assert refused.kind == "error" and not await services.store.weekly_enabled(ChatRef("telegram", "-5"))
@@ -335,3 +338,17 @@ def test_the_weekly_texts_exist_in_both_languages(lang: str) -> None:
     from bot.texts import say
     for key in ("weekly_none", "weekly_off", "weekly_already_off"):
         assert say(lang, key)
+
+
+async def test_the_weekly_job_sends_the_text_alone_where_photos_are_refused_and_counts_it(
+    services: Services, fake_telegram: FakeTelegram  # noqa: F811
+) -> None:
+    chat = ChatRef("telegram", "14")
+    await services.store.set_weekly(chat, True, CHAT_NOW)
+    fake_telegram.no_photos.add("14")
+    async with Bot(TOKEN, base_url=fake_telegram.api_url) as bot:
+        report = await deliver_weekly_due(services, {"telegram": TelegramSender(bot, min_interval=0)},
+                                          now=datetime(2025, 12, 29, 1, 30, tzinfo=UTC))  # 09:30 in Shanghai
+    assert (report.sent, report.text_only, report.failed) == (1, 1, 0)
+    assert fake_telegram.accepted("sendPhoto") == [] and fake_telegram.accepted("sendMessage")
+    assert await services.store.weekly_state(chat, "2026-W01") == ("sent", 1)
