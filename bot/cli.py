@@ -21,6 +21,7 @@ from bot.args import MAX_LIMIT, count, iso_day, score_threshold
 from bot.check import check, writable_dir_problem
 from bot.logs import setup_logging
 from bot.service import cmd_deliver, cmd_serve, cmd_status
+from bot.site import cmd_site
 from bot.wiring import Clock, load_env, open_services, system_clock
 from core.config import Settings
 from core.daily import RunResult, input_days, run_day
@@ -80,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = sub.add_parser("stats", help="recent runs: papers read, tokens, model, duration")
     stats.add_argument("--limit", type=count(MAX_LIMIT), default=14)
+
+    site = sub.add_parser("site", help="write the static site (a page per day, search, Atom feeds) from the store")
+    site.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the site into")
+    site.add_argument("--lang", choices=("zh", "en"), help="language of the pages (default DIGEST_LANGUAGE)")
+    site.add_argument("--base-url", metavar="URL", help="the site's public URL, for absolute feed ids and links")
 
     sub.add_parser("serve", help="run the Telegram and/or Slack bots with the daily scheduler")
 
@@ -179,6 +185,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = 
             return await cmd_search(services, args)
         if args.command == "stats":
             return await cmd_stats(services, args)
+        if args.command == "site":
+            return await cmd_site(services, args)
         if args.command == "serve":
             return await cmd_serve(services, clock)
         if args.command == "deliver":

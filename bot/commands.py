@@ -20,6 +20,7 @@ from bot.texts import say
 from bot.weekly import WeeklyCommands
 from bot.why import why_reply
 from core.build.digest import digest_blocks, format_score, short_authors
+from core.build.links import find_code_link
 from core.calendar import latest_listing_day
 from core.errors import (
     ConfigError,
@@ -69,7 +70,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 MUTATING = frozenset({"subscribe", "unsubscribe", "field", "min_score", "interests", "time", "timezone", "lang"})
 MAX_INTERESTS = 500
 SEARCH_LIMIT = 10
-
 
 # What failed, in words a chat user can act on: never an exception's repr, a URL or a file path.
 FAILURE_KEYS: tuple[tuple[type[DigestError], str], ...] = (
@@ -266,7 +266,7 @@ class Commands(WeeklyCommands):
         blocks: list[Block] = [
             PaperItem(arxiv_id=p.arxiv_id, title=p.title, url=p.url, authors=short_authors(p.authors, sub.lang),
                       published=p.published, score=float(s.value or 0.0), why=s.reason_in(sub.lang),
-                      field_slug=s.field_slug or "", stage=s.stage)
+                      field_slug=s.field_slug or "", stage=s.stage, code_url=find_code_link(p.abstract))
         ]
         wanted = set(sub.fields) or set(names)
         per_field = sorted(((v, slug) for slug, v in s.field_scores.items() if slug in wanted), reverse=True)

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -70,6 +70,7 @@ class Scheduler:
         *,
         clock: Callable[[], datetime] | None = None,
         tick_seconds: float = 60.0,
+        after_scoring: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.services = services
         self.senders = senders
@@ -77,6 +78,7 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._retries = 0
+        self.after_scoring = after_scoring  # e.g. the web site's rebuild (bot/web.py)
 
     def start(self) -> None:
         """Add the jobs and start; a scoring run missed while the service was down runs at once."""
@@ -128,6 +130,8 @@ class Scheduler:
             self._schedule_retry(now, "crash")
             return
         log.info("scoring run: %s", result.message)
+        if self.after_scoring is not None:
+            await self.after_scoring()
         if result.status == "done" and result.new_papers == 0:
             # The feed still shows a listing we already have: arXiv's RSS has not updated yet.
             self._schedule_retry(now, "the feed still shows an earlier listing")

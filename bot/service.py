@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.commands import Commands
 from bot.schedule import Scheduler
+from bot.web import SiteServer
 from bot.wiring import Clock, system_clock
 from core.build.digest import llm_share_lines
 from core.calendar import latest_listing_day
@@ -125,22 +126,28 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         from bot.slack import SlackBot
 
         bots.append(SlackBot(settings, commands, clock=clock))
-    if not bots:
-        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN (see README)")
+    if not bots and not settings.web_port:
+        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN, or WEB_PORT (see README)")
     started: list[Any] = []
     scheduler: Scheduler | None = None
+    web: SiteServer | None = None
     try:
+        if settings.web_port:
+            web = SiteServer(services)
+            await web.start()
         for bot in bots:
             try:
                 await bot.start()
                 started.append(bot)
             except DeliveryError as exc:  # one unreachable platform must not keep the other down
                 log.error("could not start %s: %s", type(bot).__name__, exc)
-        if not started:
+        if bots and not started:
             raise ConfigError("no chat platform could be started")
-        scheduler = Scheduler(services, {bot.sender.platform: bot.sender for bot in started}, clock=clock)
+        scheduler = Scheduler(services, {bot.sender.platform: bot.sender for bot in started}, clock=clock,
+                              after_scoring=web.rebuild if web is not None else None)
         scheduler.start()
-        log.info("serving: %s; scoring %s %s on %s", ", ".join(b.sender.platform for b in started),
+        log.info("serving: %s; scoring %s %s on %s",
+                 ", ".join([b.sender.platform for b in started] + (["web"] if web is not None else [])),
                  settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -153,4 +160,6 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
             scheduler.shutdown()
         for bot in reversed(started):
             await bot.stop()
+        if web is not None:
+            await web.stop()
     return 0

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     slack_app_token: str = Field("", description="xapp- token; set: Socket Mode")
     slack_api_base_url: str = Field("https://slack.com/api/", description="Slack Web API base")
     slack_port: int = Field(3000, ge=1, le=65535, description="HTTP mode port for /slack/events")
+    # the static site
+    web_port: int = Field(0, ge=0, le=65535, description="serve's port for the static site; 0: no web server")
+    web_host: str = Field("127.0.0.1", description="address the site is served on; 0.0.0.0: every interface")
     # scheduling
     scoring_time: str = Field("20:30", description="daily fetch and scoring, HH:MM")
     scoring_timezone: str = Field("America/New_York", description="timezone of SCORING_TIME")

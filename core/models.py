@@ -205,6 +205,7 @@ class PaperItem:
     why: str
     field_slug: str
     stage: str = "offline"
+    code_url: str = ""  # the paper's code, model or project page (core/build/links.py), "" when none
 
 
 Block = Heading | Note | PaperItem

@@ -66,7 +66,8 @@ def week_of_papers() -> tuple[list[tuple[date, list]], list]:
     for i in range(5):
         day = MONDAY + timedelta(days=i)
         scored = [
-            (p := paper(10 * i + 1, f"Speculative decoding for long context {i}", day=day),
+            (p := paper(10 * i + 1, f"Speculative decoding for long context {i}", day=day,
+                        abstract=f"Fast. Code: https://github.com/example/spec-{i}"),
              score(p, "efficient-llm", 6.0 + i, f"reason {i}")),
             (p := paper(10 * i + 2, f"Reward hacking in alignment {i}", day=day),
              score(p, "safety-alignment", 9.0 - i)),
@@ -97,7 +98,8 @@ def test_the_weekly_digest_takes_the_weeks_best_per_field_and_counts_each_day() 
     blocks = weekly_blocks(weekly)
     assert blocks[0] == Heading("ArXiv Weekly Digest · 2026-01-19 – 2026-01-25")
     assert [b.text for b in blocks if isinstance(b, Heading) and b.level == 2] == [f.name_en for f in FIELDS]
-    assert len([b for b in blocks if isinstance(b, PaperItem)]) == 4
+    items = [b for b in blocks if isinstance(b, PaperItem)]
+    assert len(items) == 4 and items[0].code_url == "https://github.com/example/spec-4"  # as in every digest
     assert any(isinstance(b, Note) and b.text.startswith("Rising terms this week: ") for b in blocks)
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypedDict
 from bot.commands import COMMANDS, Button, menu, vote_buttons
 from bot.texts import say
 from core.build.digest import format_score
+from core.build.links import link_label
 from core.models import Block, Heading, Note, PaperItem, Subscription
 
 SLASH = "/arxiv"
@@ -168,6 +169,8 @@ def _paper(item: PaperItem, lang: str) -> str:
              f"{slack_say(lang, 'score')} *{format_score(item.score)}*/10 · {_escaped(item.authors, 400)}"]
     if item.why:
         lines.append(_escaped(item.why, 1800))
+    if item.code_url:
+        lines.append("💻 " + slack_link(item.code_url, link_label(item.code_url)))
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from telegram.constants import InlineKeyboardButtonLimit, InlineKeyboardMarkupLi
 
 from bot.commands import Button, Reply
 from core.build.digest import format_score
+from core.build.links import link_label
 from core.models import Block, Heading, Note, PaperItem
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ def _entries(blocks: Sequence[Block], numbered: bool) -> list[_Entry]:
                 lines.append(f"<i>{_clip(block.authors, MAX_AUTHORS)}</i>")
             if block.why.strip():
                 lines.append(_clip(block.why, MAX_WHY))
+            if block.code_url:
+                lines.append(f'💻 <a href="{html.escape(block.code_url, quote=True)}">{link_label(block.code_url)}</a>')
             out.append(_Entry("\n".join(lines), "\n\n", "paper", section, number, block.arxiv_id))
     return out
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from core.build.links import find_code_link
 from core.models import (
     Adjustment,
     Block,
@@ -330,6 +331,7 @@ def digest_blocks(digest: Digest, timezone: str = "Asia/Shanghai") -> list[Block
                     why=clean_reason(score.reason_in(lang)),
                     field_slug=section.field.slug,
                     stage=score.stage,
+                    code_url=find_code_link(paper.abstract),
                 )
             )
     blocks.extend(Note(n) for n in digest.notes)

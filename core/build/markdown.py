@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from core.build.links import link_label
 from core.models import Block, Heading, Note, PaperItem
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
@@ -30,6 +31,7 @@ def to_markdown(blocks: Sequence[Block]) -> str:
         "published": "Published",
         "link": "Link",
         "reason": "Reason",
+        "code": "Code",
     }
     out: list[str] = []
     in_header = True
@@ -57,4 +59,6 @@ def to_markdown(blocks: Sequence[Block]) -> str:
                     f"- **{labels['reason']}:** {escape_md(block.why)}",
                 ]
             )
+            if block.code_url:
+                out.append(f"- **{labels['code']}:** [{link_label(block.code_url)}](<{block.code_url}>)")
     return "\n".join(out).rstrip() + "\n"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.build.digest import clean_reason, format_score, select_sections, short_authors
+from core.build.links import find_code_link
 from core.models import Block, DigestSection, Field, Heading, Note, Paper, PaperItem, Score
 
 WEEKLY_PER_FIELD = 5
@@ -181,6 +182,6 @@ def weekly_blocks(weekly: WeeklyDigest) -> list[Block]:
             blocks.append(PaperItem(
                 arxiv_id=paper.arxiv_id, title=paper.title, url=paper.url, authors=short_authors(paper.authors, lang),
                 published=paper.published, score=float(s.value or 0.0), why=clean_reason(s.reason_in(lang)),
-                field_slug=section.field.slug, stage=s.stage,
+                field_slug=section.field.slug, stage=s.stage, code_url=find_code_link(paper.abstract),
             ))
     return blocks

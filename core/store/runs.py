@@ -66,3 +66,10 @@ class RunQueries(StoreBase):
         """The most recent runs, newest first."""
         async with self._db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)) as cur:
             return [to_run(row) async for row in cur]
+
+    async def run_days(self) -> list[date]:
+        """Every listing day with a finished run, oldest first."""
+        async with self._db.execute(
+            "SELECT DISTINCT day FROM runs WHERE status != 'running' ORDER BY day"
+        ) as cur:
+            return [date.fromisoformat(row[0]) async for row in cur]
