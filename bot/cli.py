@@ -22,6 +22,8 @@ from bot.check import check, writable_dir_problem
 from bot.logs import setup_logging
 from bot.service import cmd_deliver, cmd_serve, cmd_status
 from bot.site import cmd_site
+from bot.subscribers import add_arguments as add_subscriber_commands
+from bot.subscribers import cmd_subscribe, cmd_subscribers, cmd_unsubscribe
 from bot.wiring import Clock, load_env, open_services, system_clock
 from core.config import Settings
 from core.daily import RunResult, input_days, run_day
@@ -93,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--date", type=iso_day,
                          help="digest day (default: the newest announced listing day that has been scored)")
     deliver.add_argument("--force", action="store_true", help="ignore subscribers' delivery times")
+
+    add_subscriber_commands(sub)
 
     sub.add_parser("check", help="verify the deployment: settings, database, fields, LLM, arXiv, Telegram, Slack")
 
@@ -193,6 +197,12 @@ async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = 
             return await cmd_deliver(services, args, now, clock)
         if args.command == "status":
             return await cmd_status(services, args, now)
+        if args.command == "subscribe":
+            return await cmd_subscribe(services, args, now)
+        if args.command == "unsubscribe":
+            return await cmd_unsubscribe(services, args, now)
+        if args.command == "subscribers":
+            return await cmd_subscribers(services, args, now)
     raise ConfigError(f"unknown command {args.command}")
 
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -79,30 +80,57 @@ class Scheduler:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._retries = 0
         self.after_scoring = after_scoring  # e.g. the web site's rebuild (bot/web.py)
+        self._running: set[asyncio.Task[None]] = set()
+
+    def _job(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """`job` as the scheduler runs it: tracked, so `aclose` can stop it, and quiet when stopped so."""
+
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                # The process is stopping: what the job had stored stays; the ledger and the next start resume.
+                log.info("%s stopped by shutdown", job.__name__)
+            finally:
+                self._running.discard(task)
+
+        run.__name__ = job.__name__
+        return run
 
     def start(self) -> None:
         """Add the jobs and start; a scoring run missed while the service was down runs at once."""
         s = self.services.settings
         hour, minute = (int(x) for x in s.scoring_time.split(":"))
         self.scheduler.add_job(
-            self.score_job, CronTrigger(day_of_week=",".join(s.scoring_days), hour=hour, minute=minute,
+            self._job(self.score_job), CronTrigger(day_of_week=",".join(s.scoring_days), hour=hour, minute=minute,
                                         timezone=ZoneInfo(s.scoring_timezone)),
             id="score", replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=3600,
         )
         self.scheduler.add_job(
-            self.deliver_job, IntervalTrigger(seconds=self.tick_seconds), id="deliver", replace_existing=True,
-            coalesce=True, max_instances=1, misfire_grace_time=int(self.tick_seconds) * 5,
+            self._job(self.deliver_job), IntervalTrigger(seconds=self.tick_seconds), id="deliver",
+            replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=int(self.tick_seconds) * 5,
         )
         self.scheduler.add_job(
-            self.weekly_job, IntervalTrigger(seconds=self.tick_seconds), id="weekly", replace_existing=True,
-            coalesce=True, max_instances=1, misfire_grace_time=int(self.tick_seconds) * 5,
+            self._job(self.weekly_job), IntervalTrigger(seconds=self.tick_seconds), id="weekly",
+            replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=int(self.tick_seconds) * 5,
         )
         self.scheduler.start()
-        self.scheduler.add_job(self.catch_up_job, DateTrigger(run_date=self.clock()), id="catch-up")
+        self.scheduler.add_job(self._job(self.catch_up_job), DateTrigger(run_date=self.clock()), id="catch-up")
 
     def shutdown(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    async def aclose(self) -> None:
+        """Stop scheduling, then stop the jobs under way and wait for them (before the store closes)."""
+        self.shutdown()
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
     async def catch_up_job(self) -> None:
         # A back-fill (`run --date`, `run --input` of an old file) is no scheduled run: skip runs of a day
@@ -147,7 +175,8 @@ class Scheduler:
         self._retries += 1
         at = now + RETRY_EVERY
         log.info("scoring: retry %d/%d at %s (%s)", self._retries, MAX_SCORING_RETRIES, at.isoformat(), why)
-        self.scheduler.add_job(self.score_job, DateTrigger(run_date=at), id="score-retry", replace_existing=True)
+        self.scheduler.add_job(self._job(self.score_job), DateTrigger(run_date=at), id="score-retry",
+                               replace_existing=True)
 
     async def deliver_job(self) -> None:
         """Send every digest that is due now."""

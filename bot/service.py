@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
+async def open_senders(services: Services, clock: Clock = system_clock) -> AsyncIterator[dict[str, Sender]]:
     """Senders for every configured platform, without receiving updates (for `deliver`)."""
     settings = services.settings
     senders: dict[str, Sender] = {}
@@ -44,13 +44,20 @@ async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
         telegram = TelegramBot(settings, Commands(services))
         await telegram.application.initialize()
         senders["telegram"] = telegram.sender
+    email = None
     try:
         if settings.slack_bot_token:
             from bot.slack import SlackSender, build_slack_client
 
             senders["slack"] = SlackSender(build_slack_client(settings))
+        if settings.smtp_host:
+            from bot.email.sender import EmailSender
+
+            senders["email"] = email = EmailSender(settings, clock=clock)
         yield senders
     finally:
+        if email is not None:
+            await email.close()
         if telegram is not None:
             await telegram.application.shutdown()
 
@@ -58,9 +65,9 @@ async def open_senders(services: Services) -> AsyncIterator[dict[str, Sender]]:
 async def cmd_deliver(
     services: Services, args: argparse.Namespace, now: datetime, clock: Clock = system_clock,
 ) -> int:
-    async with open_senders(services) as senders:
+    async with open_senders(services, clock) as senders:
         if not senders:
-            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
+            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN or SMTP_HOST")
         # SIGTERM (cron timeouts, systemd) stops the pass as Ctrl-C does: the parts on the wire finish
         # and are recorded, so the next run resumes without a duplicate.
         task = asyncio.ensure_future(deliver_due(services, senders, now=now, day=args.date, force=args.force,
@@ -126,14 +133,25 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         from bot.slack import SlackBot
 
         bots.append(SlackBot(settings, commands, clock=clock))
-    if not bots and not settings.web_port:
-        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN, or WEB_PORT (see README)")
+    senders: dict[str, Sender] = {}
+    if settings.smtp_host:
+        from bot.email.sender import EmailSender
+
+        senders["email"] = EmailSender(settings, clock=clock)
+    if not bots and not senders and not settings.web_port:
+        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN, SMTP_HOST and/or WEB_PORT (see README)")
     started: list[Any] = []
     scheduler: Scheduler | None = None
     web: SiteServer | None = None
     try:
         if settings.web_port:
-            web = SiteServer(services)
+            # One web server: the static site, and with email the one-click unsubscribe links.
+            mounts: dict[str, Any] = {}
+            if settings.smtp_host:
+                from bot.unsubscribe import PREFIX, unsubscribe_app
+
+                mounts[PREFIX] = unsubscribe_app(services, clock)
+            web = SiteServer(services, mounts=mounts)
             await web.start()
         for bot in bots:
             try:
@@ -141,13 +159,13 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
                 started.append(bot)
             except DeliveryError as exc:  # one unreachable platform must not keep the other down
                 log.error("could not start %s: %s", type(bot).__name__, exc)
-        if bots and not started:
+        if bots and not started and not senders:
             raise ConfigError("no chat platform could be started")
-        scheduler = Scheduler(services, {bot.sender.platform: bot.sender for bot in started}, clock=clock,
+        senders = {**{bot.sender.platform: bot.sender for bot in started}, **senders}
+        scheduler = Scheduler(services, senders, clock=clock,
                               after_scoring=web.rebuild if web is not None else None)
         scheduler.start()
-        log.info("serving: %s; scoring %s %s on %s",
-                 ", ".join([b.sender.platform for b in started] + (["web"] if web is not None else [])),
+        log.info("serving: %s; scoring %s %s on %s", ", ".join([*senders, *(["web"] if web is not None else [])]),
                  settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -157,7 +175,10 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         log.info("stopping")
     finally:
         if scheduler is not None:
-            scheduler.shutdown()
+            await scheduler.aclose()
+        for sender in senders.values():
+            if sender.platform == "email":
+                await sender.close()  # type: ignore[attr-defined]
         for bot in reversed(started):
             await bot.stop()
         if web is not None:

@@ -7,6 +7,7 @@ writing it is bot/site.py's. Serves files only (no directory listings, nothing o
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -27,8 +28,11 @@ def site_dir(services: Services) -> Path:
     return services.settings.digest_dir / "site"
 
 
-def build_app(root: Path) -> web.Application:
-    """An aiohttp app serving `root`: `/` is index.html; any other path a file under it, else 404."""
+def build_app(root: Path, mounts: Mapping[str, web.Application] | None = None) -> web.Application:
+    """An aiohttp app serving `root`: `/` is index.html; any other path a file under it, else 404.
+
+    `mounts` are sub-apps by path prefix (e.g. /unsubscribe), matched before the site's files.
+    """
     root = root.resolve()
 
     async def serve_file(request: web.Request) -> web.StreamResponse:
@@ -41,6 +45,8 @@ def build_app(root: Path) -> web.Application:
         return web.FileResponse(path, headers=headers)
 
     app = web.Application()
+    for prefix, sub in (mounts or {}).items():
+        app.add_subapp(prefix, sub)
     app.router.add_get("/", serve_file)
     app.router.add_get("/{path:.+}", serve_file)
     return app
@@ -49,9 +55,12 @@ def build_app(root: Path) -> web.Application:
 class SiteServer:
     """The site folder served on WEB_HOST:WEB_PORT; `rebuild()` rewrites it from the store."""
 
-    def __init__(self, services: Services, *, root: Path | None = None) -> None:
+    def __init__(
+        self, services: Services, *, root: Path | None = None, mounts: Mapping[str, web.Application] | None = None,
+    ) -> None:
         self.services = services
         self.root = root or site_dir(services)
+        self.mounts = dict(mounts or {})
         self._runner: web.AppRunner | None = None
         self.port = 0  # the bound port once started (WEB_PORT, or the one the OS chose for 0 in tests)
 
@@ -67,7 +76,7 @@ class SiteServer:
     async def start(self, port: int | None = None) -> None:
         await self.rebuild()
         settings = self.services.settings
-        self._runner = web.AppRunner(build_app(self.root), access_log=None)
+        self._runner = web.AppRunner(build_app(self.root, self.mounts), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.web_host, settings.web_port if port is None else port)
         await site.start()

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import ConfigError
@@ -29,7 +30,7 @@ PATH_SETTINGS = ("database_path", "fields_path", "digest_dir")
 
 SECRET_FIELDS = frozenset(
     {"openai_api_key", "telegram_bot_token", "slack_bot_token", "slack_signing_secret", "slack_app_token",
-     "telegram_webhook_secret"}
+     "telegram_webhook_secret", "smtp_password", "unsubscribe_secret"}
 )
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -39,6 +40,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 JSON_MODES = ("auto", "json_schema", "json_object_schema", "json_object", "none")
 # Telegram's rule for setWebhook's secret_token: 1-256 characters, only A-Z, a-z, 0-9, _ and -.
 WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SMTP_SECURITY = ("starttls", "ssl", "none")
+MIN_UNSUBSCRIBE_SECRET = 16  # characters: the key that signs every unsubscribe link
 
 
 def _csv(value: object) -> object:
@@ -127,6 +130,16 @@ class Settings(BaseSettings):
     scoring_timezone: str = Field("America/New_York", description="timezone of SCORING_TIME")
     scoring_days: tuple[str, ...] = Field(("sun", "mon", "tue", "wed", "thu"), description="days the scoring job runs")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    # email
+    smtp_host: str = Field("", description="SMTP server host; empty: no email")
+    smtp_port: int | None = Field(None, ge=1, le=65535,
+                                  description="SMTP port; empty: 587 for starttls, 465 for ssl, 25 for none")
+    smtp_username: str = Field("", description="SMTP login; empty: no login")
+    smtp_password: str = Field("", description="SMTP password")
+    smtp_security: str = Field("starttls", description="starttls, ssl (implicit TLS) or none")
+    email_from: str = Field("", description="the From address, e.g. arXiv digest <digest@example.org>")
+    web_base_url: str = Field("", description="public URL that reaches WEB_PORT, for unsubscribe links")
+    unsubscribe_secret: str = Field("", description="key that signs unsubscribe links, 16+ characters")
 
     @field_validator(*PATH_SETTINGS)
     @classmethod
@@ -217,6 +230,50 @@ class Settings(BaseSettings):
             raise ValueError(f"must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule); it has {what}")
         return value
 
+    @field_validator("smtp_security")
+    @classmethod
+    def _smtp_security(cls, value: str) -> str:
+        if value.lower() not in SMTP_SECURITY:
+            raise ValueError(f"must be {', '.join(SMTP_SECURITY[:-1])} or {SMTP_SECURITY[-1]}")
+        return value.lower()
+
+    @field_validator("email_from")
+    @classmethod
+    def _email_from(cls, value: str) -> str:
+        if not value:
+            return value
+        name, address = parseaddr(value)
+        local, at, domain = address.rpartition("@")
+        if not at or not local or "." not in domain or any(ch.isspace() for ch in address):
+            raise ValueError("must be an address like digest@example.org or Name <digest@example.org>")
+        return formataddr((name, address)) if name else address
+
+    @field_validator("web_base_url")
+    @classmethod
+    def _web_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
+            raise ValueError("must be an http:// or https:// URL with a host (and no query), or empty")
+        return value.rstrip("/")
+
+    @field_validator("unsubscribe_secret")
+    @classmethod
+    def _unsubscribe_secret(cls, value: str) -> str:
+        if value and len(value) < MIN_UNSUBSCRIBE_SECRET:
+            raise ValueError(f"must be at least {MIN_UNSUBSCRIBE_SECRET} characters (it has {len(value)})")
+        return value
+
+    @model_validator(mode="after")
+    def _email_complete(self) -> Settings:
+        """Email needs a From address, and every message an unsubscribe link that works."""
+        if self.smtp_host:
+            missing = [env for env, value in (("EMAIL_FROM", self.email_from), ("WEB_BASE_URL", self.web_base_url),
+                                              ("UNSUBSCRIBE_SECRET", self.unsubscribe_secret)) if not value]
+            if missing:
+                raise ValueError(f"SMTP_HOST is set, so email needs {', '.join(missing)} too"
+                                 " (every digest carries a signed unsubscribe link)")
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -273,6 +330,9 @@ def _problems(exc: ValidationError) -> list[str]:
         env = str(error["loc"][0]) if error["loc"] else "settings"
         ctx = error.get("ctx") or {}
         message = str(ctx["error"]) if error["type"] == "value_error" and "error" in ctx else error["msg"]
+        if not error["loc"]:  # a rule across settings: its input is every setting, secrets included
+            lines.append(message.removeprefix("Value error, "))
+            continue
         got = "" if env in secret_envs else f", got {error['input']!r}"
         lines.append(f"{env}: {message[0].lower()}{message[1:]}{got}")
     return lines

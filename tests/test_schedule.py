@@ -90,3 +90,23 @@ async def test_a_feed_that_has_not_moved_on_or_fails_is_retried_later(
     fake_arxiv.fail_next("rss", 503)
     await scheduler.score_job()
     assert scheduler._retries == 2
+
+
+async def test_stopping_the_service_stops_a_job_under_way_quietly(
+    services: Services, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="bot.schedule")
+    scheduler = Scheduler(services, {}, clock=lambda: datetime(2025, 12, 23, 1, 30, tzinfo=UTC))
+    started = asyncio.Event()
+
+    async def score_job() -> None:  # a scoring run waiting on arXiv when the service is told to stop
+        started.set()
+        await asyncio.Event().wait()
+
+    scheduler.scheduler.start()
+    task = asyncio.ensure_future(scheduler._job(score_job)())
+    await started.wait()
+    await scheduler.aclose()
+    assert task.done() and task.exception() is None
+    assert "score_job stopped by shutdown" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
