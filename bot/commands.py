@@ -12,8 +12,9 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 
+from bot.chats import ChatEvents
+from bot.follows import FollowCommands
 from bot.parsing import closest_slugs, parse_command, parse_min_score, parse_time, parse_timezone
 from bot.replies import ActionResult, Button, Caller, IsAdmin, Reply, field_names, info, vote_buttons
 from bot.texts import say
@@ -32,7 +33,7 @@ from core.errors import (
     StoreError,
 )
 from core.lookup import lookup_paper, search_papers
-from core.models import Block, ChatRef, Heading, Note, PaperItem, Subscription
+from core.models import Block, Heading, Note, PaperItem, Subscription
 from core.prepare.explain import explain_paper
 from core.score.profile import parse_interests
 from core.services import Services
@@ -56,6 +57,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("field", "Show or set this chat's fields", "查看或设置本聊天的方向"),
     ("min_score", "Set the score threshold (1-10)", "设置推荐阈值（1-10）"),
     ("interests", "Set personal interests in your own words", "用自己的话设置个人兴趣"),
+    ("follow", "Follow an author: /follow Yann LeCun", "关注作者：/follow Yann LeCun"),
+    ("unfollow", "Stop following an author", "取消关注作者"),
     ("paper", "Show one paper: /paper 2601.08151", "查看一篇论文：/paper 2601.08151"),
     ("why", "Why a paper scored so for you: /why 2601.08151", "这篇论文为何得此分：/why 2601.08151"),
     ("search", "Search stored papers", "搜索已收录的论文"),
@@ -67,7 +70,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("settings", "This chat's settings", "本聊天的设置"),
 )
 # Commands that change the chat's settings when given an argument (in groups: admins only).
-MUTATING = frozenset({"subscribe", "unsubscribe", "field", "min_score", "interests", "time", "timezone", "lang"})
+MUTATING = frozenset({"subscribe", "unsubscribe", "field", "min_score", "interests", "follow", "unfollow", "time",
+                      "timezone", "lang"})
 MAX_INTERESTS = 500
 SEARCH_LIMIT = 10
 
@@ -86,7 +90,7 @@ def failure_text(lang: str, exc: DigestError) -> str:
     return say(lang, "error", error=str(exc))
 
 
-class Commands(WeeklyCommands):
+class Commands(FollowCommands, ChatEvents, WeeklyCommands):
     """The command set over one Services; adapters hold one instance."""
 
     def __init__(self, services: Services) -> None:
@@ -343,34 +347,13 @@ class Commands(WeeklyCommands):
 
     async def cmd_settings(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
         lang = sub.lang
+        follows = ", ".join(name for _, name in await self.services.store.get_follows(caller.chat))
         return info(say(
             lang, "settings", active=say(lang, "yes" if sub.active else "no"), names=self._names(sub),
             score=format_score(sub.min_score), time=sub.digest_time, tz=sub.timezone, lang=lang,
-            interests=sub.interests or say(lang, "none"), weekly=await self.weekly_status(caller, sub),
+            interests=sub.interests or say(lang, "none"), follows=follows or say(lang, "none"),
+            weekly=await self.weekly_status(caller, sub),
         ))
-
-    # -- what adapters report and read (they never touch the store) ----------------------------
-
-    async def chat_gone(self, chat: ChatRef, now: datetime, reason: str) -> None:
-        """The platform says the chat is gone for us (bot blocked, removed, channel archived): deactivate
-        its subscription, keeping its settings for when it comes back."""
-        sub = await self.services.store.get_subscription(chat)
-        if sub is not None and sub.active:
-            await self.services.store.set_active(chat, False, now)
-            log.warning("%s:%s subscription deactivated: %s", chat.platform, chat.chat_id, reason)
-
-    async def chat_moved(self, old: ChatRef, new: ChatRef, now: datetime) -> None:
-        """The chat has a new id (a Telegram group became a supergroup): its settings, votes and
-        deliveries move with it."""
-        log.info("%s chat %s moved to %s", old.platform, old.chat_id, new.chat_id)
-        await self.services.store.move_subscription(old, new, now)
-
-    async def subscribed_chats(self, platform: str, lang: str) -> list[tuple[Subscription, str]]:
-        """Every active subscription on `platform`, with its fields' names in `lang` (Slack's App Home)."""
-        names = {f.slug: f.name(lang) for f in self.services.fields}
-        served = [check_subscription(sub, self.services.fields, self.services.settings).sub
-                  for sub in await self.services.store.list_subscriptions(platform=platform)]
-        return [(sub, ", ".join(names.get(s, s) for s in sub.fields) or say(lang, "all_fields")) for sub in served]
 
 
 def menu(lang: str) -> Sequence[tuple[str, str]]:

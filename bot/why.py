@@ -48,6 +48,10 @@ def why_reply(services: Services, sub: Subscription, why: Explanation) -> Reply:
     if why.watch_terms:
         blocks.append(Note(say(lang, "why_watch", terms=", ".join(why.watch_terms))))
     blocks.append(Note(_why_votes(lang, why.adjustment)))
+    if why.adjustment is not None and why.adjustment.followed:
+        blocks.append(Note(say(lang, "why_followed", names=", ".join(why.adjustment.followed))))
+    if why.adjustment is not None and why.adjustment.avoided:
+        blocks.append(Note(say(lang, "why_avoided", terms=", ".join(why.adjustment.avoided))))
     if why.day is not None:
         threshold = format_score(sub.min_score)
         if why.section is not None:
@@ -78,7 +82,7 @@ def _why_fields(services: Services, sub: Subscription, best: Score | None, names
 
 
 def _why_votes(lang: str, adjustment: Adjustment | None) -> str:
-    if adjustment is None:
+    if adjustment is None or (not adjustment.delta and not adjustment.own_vote):
         return say(lang, "why_no_vote")
     delta = f"{adjustment.delta:+.1f}"
     if adjustment.own_vote > 0:
@@ -92,6 +96,8 @@ def _why_votes(lang: str, adjustment: Adjustment | None) -> str:
     if adjustment.disliked_id:
         parts.append(say(lang, "why_vote_dislike", title=_short(adjustment.disliked_title),
                          sim=f"{adjustment.dislike_similarity:.2f}"))
+    if not parts:
+        parts.append(say(lang, "why_vote_model"))
     joiner = "；" if lang == "zh" else "; "
     return joiner.join(parts) + ("，" if lang == "zh" else ", ") + say(lang, "why_vote_delta", delta=delta)
 

@@ -262,10 +262,11 @@ class KeywordMatch:
 
 @dataclass(frozen=True, slots=True)
 class Adjustment:
-    """How one chat's 👍/👎 votes move one paper's score, and why.
+    """How one chat's 👍/👎 votes, followed authors and avoided topics move one paper's score, and why.
 
-    `own_vote` is the chat's vote on this very paper (0: none). Otherwise `delta` comes from the most
-    similar paper the chat liked (`liked_id`, `like_similarity`) and disliked (`disliked_id`, ...).
+    `own_vote` is the chat's vote on this very paper (0: none). Otherwise `delta` is the votes' move (the
+    chat's learned model, or similarity alone), named by the most similar paper the chat liked
+    (`liked_id`, `like_similarity`) and disliked (`disliked_id`, ...).
     """
 
     arxiv_id: str
@@ -277,3 +278,5 @@ class Adjustment:
     disliked_id: str = ""
     disliked_title: str = ""
     dislike_similarity: float = 0.0
+    followed: tuple[str, ...] = ()  # the paper's authors the chat follows (their boost is not in `delta`)
+    avoided: tuple[str, ...] = ()  # the chat's avoided /interests topics the paper is about (nor is their penalty)

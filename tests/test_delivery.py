@@ -213,6 +213,17 @@ async def test_a_chats_votes_shape_its_daily_push_and_no_one_elses(services: Ser
     assert ("0", disliked) not in sender.sent, "a 👎 hides the paper from that chat's later digests"
 
 
+async def test_a_chats_follows_shape_its_daily_push_and_no_one_elses(services: Services) -> None:
+    followed = "2512.17028"  # by Marcel Gühner
+    for i in (0, 1):
+        await services.store.save_subscription(Subscription(ChatRef("telegram", str(i)), min_score=10.0), NOW)
+    await services.store.save_follow(ChatRef("telegram", "0"), "Guhner, Marcel", "marcel guhner", NOW)
+    sender = RecordingSender()
+    await deliver_due(services, {"telegram": sender}, now=NOW)
+    assert ("0", followed) in sender.sent, "a followed author's paper is pushed even under the threshold"
+    assert ("1", followed) not in sender.sent, "the same settings without the follow: no such paper"
+
+
 async def test_each_settings_group_is_prepared_once_and_built_once(
     services: Services, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

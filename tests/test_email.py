@@ -37,7 +37,8 @@ def clock() -> datetime:
 @pytest.fixture
 async def email_day(tmp_path: Path, fake_smtp: FakeSMTP) -> AsyncIterator[tuple[Services, EmailSender]]:
     """The sample day scored, and an EmailSender pointed at the fake server."""
-    settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), **fake_smtp.settings()})
+    settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_DIR": str(tmp_path / "digests"),
+                                  **fake_smtp.settings()})
     async with scored_sample(settings, NOW) as services:
         sender = EmailSender(settings, clock=clock)
         try:

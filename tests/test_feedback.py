@@ -81,7 +81,7 @@ def test_votes_move_scores_by_similarity_within_bounds() -> None:
     assert 0 < moved[SIMILAR].delta <= MAX_DELTA and moved[SIMILAR].liked_id == LIKED
     assert len(moved) < len(papers) / 4, "unrelated papers are left alone"
     down = adjustments(papers, Feedback(((by_id[LIKED], -1),)))
-    assert down[SIMILAR].delta == -moved[SIMILAR].delta and down[SIMILAR].disliked_id == LIKED
+    assert -MAX_DELTA <= down[SIMILAR].delta < 0 and down[SIMILAR].disliked_id == LIKED  # only 👎: similarity rule
     assert adjustments(papers, Feedback()) == {}
 
 

@@ -170,6 +170,8 @@ async def test_every_command_answers_end_to_end(
     assert "Fields set: Efficient LLM" in await ask("/field efficient-llm safety-alignment")
     assert "Threshold set to 6.0." in await ask("/min_score 6")
     assert "Interests saved" in await ask("/interests KV cache, quantization")
+    assert "Following: Sören Auer" in await ask("/follow Sören Auer")
+    assert "Stopped following: Sören Auer" in await ask("/unfollow Auer, Soren")
     assert "Daily delivery set to 08:30 (Asia/Shanghai)." in await ask("/time 08:30")
     assert "Timezone set to Europe/Berlin." in await ask("/timezone Europe/Berlin")
     assert "语言已设为中文" in await ask("/lang zh")

@@ -36,6 +36,14 @@ KEYWORDS_SLUG = "keywords"
 INTERESTS_SLUG = "interests"
 KEYWORDS_FIELD = Field(KEYWORDS_SLUG, "关键词匹配", "Keyword matches", "关注列表中的关键词与 arXiv 分类",
                        "Literal matches of the chat's watch-list keywords and arXiv categories")
+FOLLOWED_SLUG = "followed"
+FOLLOWED_FIELD = Field(FOLLOWED_SLUG, "⭐ 关注的作者", "⭐ Followed authors", "本聊天关注的作者（/follow）的新论文",
+                       "New papers by the authors this chat follows (/follow) outside its fields")
+# A followed author's paper: this much more (capped at 10), and shown even under the threshold.
+FOLLOW_BOOST = 2.0
+# A paper on a topic the chat's /interests avoid ("not X"): this much less, and never under "My interests".
+AVOID_PENALTY = 3.0
+STAR = "⭐"
 
 # Lines a model sometimes leaves in a reason; they must never reach a reader.
 _STRAY_LINE = re.compile(r"^\s*(\**\s*)?(score|field|分数|评分|领域)\s*[:：]", re.IGNORECASE)
@@ -62,6 +70,8 @@ TEXT = {
         "like_up": "👍 +{delta}：与你赞过的论文相似",
         "like_down": "👎 {delta}：与你踩过的论文相似",
         "like_both": "👍👎 {delta}：与你赞过和踩过的论文都相似",
+        "followed": "⭐ 关注的作者：{names}（+{boost}）",
+        "avoided": "你的兴趣排除了：{terms}（-{penalty}）",
     },
     "en": {
         "title": "ArXiv Daily Digest - {day}",
@@ -84,6 +94,8 @@ TEXT = {
         "like_up": "👍 +{delta}: like a paper you liked",
         "like_down": "👎 {delta}: like a paper you disliked",
         "like_both": "👍👎 {delta}: like papers you liked and disliked",
+        "followed": "⭐ followed author: {names} (+{boost})",
+        "avoided": "your interests exclude: {terms} (-{penalty})",
     },
 }
 
@@ -102,12 +114,21 @@ def clean_reason(reason: str) -> str:
 
 
 def short_authors(authors: Sequence[str], lang: str = "en", limit: int = MAX_AUTHORS) -> str:
-    """Authors joined with commas, shortened after `limit` names."""
+    """Authors joined with commas, shortened after `limit` names; a starred (followed) author is never cut."""
     names = [a.strip() for a in authors if a.strip()]
     if len(names) <= limit:
         return ", ".join(names)
     joiner = " " if lang == "zh" else ", "
-    return ", ".join(names[:limit]) + joiner + text(lang, "et_al")
+    starred = [n for n in names[limit:] if n.startswith(STAR)]
+    return ", ".join([*names[:limit], *(["…", *starred] if starred else [])]) + joiner + text(lang, "et_al")
+
+
+def star_authors(paper: Paper, followed: Sequence[str]) -> Paper:
+    """The paper with its followed authors marked ⭐ (the digest's copy only)."""
+    if not followed:
+        return paper
+    marked = tuple(f"{STAR} {a}" if a in followed else a for a in paper.authors)
+    return dataclasses.replace(paper, authors=marked)
 
 
 def format_score(value: float) -> str:
@@ -132,13 +153,23 @@ def vote_note(adjustment: Adjustment, lang: str) -> str:
 
 
 def adjust_score(score: Score, adjustment: Adjustment | None, lang: str) -> Score | None:
-    """Apply a chat's vote adjustment to a score; None when the chat voted the paper down."""
+    """Apply a chat's adjustment (votes, followed authors, avoided topics) to a score; None when the chat
+    voted the paper down, or the paper is about a topic the chat avoids and this is its "My interests" score."""
     if adjustment is None or score.value is None:
         return score
-    if adjustment.own_vote < 0:
+    if adjustment.own_vote < 0 or (adjustment.avoided and score.field_slug == INTERESTS_SLUG):
         return None
-    value = round(min(10.0, max(1.0, score.value + adjustment.delta)), 1)
-    reason = f"{clean_reason(score.reason_in(lang))} · {vote_note(adjustment, lang)}".lstrip(" ·")
+    delta = adjustment.delta + (FOLLOW_BOOST if adjustment.followed else 0.0)
+    delta -= AVOID_PENALTY if adjustment.avoided else 0.0
+    value = round(min(10.0, max(1.0, score.value + delta)), 1)
+    notes = []
+    if adjustment.followed:
+        notes.append(text(lang, "followed", names=", ".join(adjustment.followed), boost=format_score(FOLLOW_BOOST)))
+    if adjustment.delta or adjustment.own_vote:
+        notes.append(vote_note(adjustment, lang))
+    if adjustment.avoided:
+        notes.append(text(lang, "avoided", terms=", ".join(adjustment.avoided), penalty=format_score(AVOID_PENALTY)))
+    reason = " · ".join([clean_reason(score.reason_in(lang)), *notes]).lstrip(" ·")
     return dataclasses.replace(score, value=value, reason=reason, reasons={})
 
 
@@ -165,26 +196,41 @@ def select_sections(
     """Which papers each section of a digest shows, in order, and how many more reached the threshold (pure).
 
     Per field in `fields` order, the papers whose best field it is and whose score >= min_score.
-    `adjustments` (a chat's votes) move scores first. `watch_matches` (paper, matched terms) become a
+    `adjustments` (a chat's votes, follows, avoided topics) move scores first. A followed author's paper
+    is always shown, whatever its score and the section's length: in its field's section, or else
+    under "⭐ Followed authors" (after the keyword matches). `watch_matches` (paper, matched terms) become a
     "Keyword matches" section right after "My interests" (else first), with no threshold: the reader
     asked for them; their reason is the matched terms (build_digest adds the summary). Both build_digest
     and the prepare step (which summaries to fetch) choose papers with this one function.
     """
+    moves = adjustments or {}
     adjusted: list[tuple[Paper, Score]] = []
     for paper, score in scored:
-        moved = adjust_score(in_language(score, lang), (adjustments or {}).get(paper.arxiv_id), lang)
+        adjustment = moves.get(paper.arxiv_id)
+        moved = adjust_score(in_language(score, lang), adjustment, lang)
         if moved is not None:
-            adjusted.append((paper, moved))
+            adjusted.append((star_authors(paper, adjustment.followed if adjustment else ()), moved))
+    followed = {i for i, a in moves.items() if a.followed and a.own_vote >= 0}
     by_field: dict[str, list[tuple[Paper, Score]]] = {f.slug: [] for f in fields}
+    homeless: dict[str, tuple[Paper, Score]] = {}  # followed papers whose best field is not the reader's
     for paper, score in adjusted:
-        if score.value is None or score.field_slug not in by_field or score.value < min_score:
+        if score.value is None or score.field_slug not in by_field:
+            if paper.arxiv_id in followed and score.field_slug != INTERESTS_SLUG:
+                homeless.setdefault(paper.arxiv_id, (paper, score))
+            continue
+        if score.value < min_score and paper.arxiv_id not in followed:
             continue
         by_field[score.field_slug].append((paper, score))
     order = list(fields)
     if watch_matches:
         at = next((i + 1 for i, f in enumerate(order) if f.slug == INTERESTS_SLUG), 0)
         order.insert(at, KEYWORDS_FIELD)
-        by_field[KEYWORDS_SLUG] = _keyword_items(watch_matches, adjusted, adjustments or {}, lang)
+        by_field[KEYWORDS_SLUG] = _keyword_items(watch_matches, adjusted, moves, lang)
+    in_fields = {p.arxiv_id for items in by_field.values() for p, _ in items}
+    if any(i not in in_fields for i in homeless):
+        at = next((i + 1 for i, f in enumerate(order) if f.slug in (KEYWORDS_SLUG, INTERESTS_SLUG)), 0)
+        order.insert(at, FOLLOWED_FIELD)
+        by_field[FOLLOWED_SLUG] = [ps for i, ps in homeless.items() if i not in in_fields]
     sections: list[Section] = []
     hidden = 0
     shown: set[str] = set()  # a paper appears once, in the first section (in `fields` order) that takes it
@@ -194,10 +240,11 @@ def select_sections(
             items = candidates  # already in match order
         else:
             items = sorted(candidates, key=lambda ps: (-(ps[1].value or 0.0), ps[0].arxiv_id))
-        shown.update(p.arxiv_id for p, _ in items[:max_per_field])
-        hidden += max(0, len(items) - max_per_field)
-        if items:
-            sections.append((f, tuple(items[:max_per_field])))
+        kept = [ps for n, ps in enumerate(items) if n < max_per_field or ps[0].arxiv_id in followed]
+        shown.update(p.arxiv_id for p, _ in kept)
+        hidden += len(items) - len(kept)
+        if kept:
+            sections.append((f, tuple(kept)))
     return sections, hidden
 
 

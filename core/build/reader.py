@@ -60,7 +60,9 @@ def _selection_inputs(prepared: PreparedReader) -> tuple[
         fields.insert(0, profile.field())
     day_papers = [p for p, _ in ctx.scored]
     feedback = prepared.feedback
-    moved = adjustments([*day_papers, *(p for p, _ in prepared.interest_scores)], feedback) if feedback else None
+    moved = None
+    if feedback or profile.avoid:
+        moved = adjustments([*day_papers, *(p for p, _ in prepared.interest_scores)], feedback, avoid=profile.avoid)
     return fields, [*prepared.interest_scores, *ctx.scored], watch_matches(profile, day_papers), moved
 
 

@@ -109,7 +109,7 @@ class _Renderer:
         voters: frozenset[ChatRef] = frozenset(),
     ) -> None:
         self.services, self.ctx, self.day, self.now = services, ctx, ctx.day, now
-        self.voters = voters  # chats whose votes make their digest their own
+        self.voters = voters  # chats whose votes or follows make their digest their own
         self._parts: dict[tuple[object, ...], Sequence[object]] = {}
         self._digests: dict[tuple[object, ...], Digest] = {}
         self._interests: dict[str, InterestScores] = {}
@@ -213,7 +213,7 @@ async def deliver_due(
     if not ctx.announced:
         report.note = "no announcement that day: nothing to deliver"
         return report
-    renderer = _Renderer(services, ctx, now, await store.voting_chats())
+    renderer = _Renderer(services, ctx, now, await store.voting_chats() | await store.following_chats())
     # One read of the day's ledger. Within a pass each chat's row is written only by its own task, so
     # this snapshot stays true for it (a migrated chat re-reads its new row).
     ledger = await store.deliveries_for_day(day)
@@ -282,7 +282,8 @@ async def digest_parts(
     ctx = await load_day(services, day) if day is not None else None
     if ctx is None or not ctx.announced:
         return {sub.chat: () for sub in subs}
-    renderer = _Renderer(services, ctx, now, await services.store.voting_chats())
+    own = await services.store.voting_chats() | await services.store.following_chats()
+    renderer = _Renderer(services, ctx, now, own)
     return {sub.chat: await renderer.parts(sender, sub) for sub in subs}
 
 

@@ -60,7 +60,9 @@ async def explain_paper(
     interest_score = next((s for p, s in mine if p.arxiv_id == arxiv_id), None)
     feedback = await load_feedback(services, sub.chat)
     papers = [p for p, _ in ctx.scored] if ctx else [paper]
-    adjustment = adjustments([paper, *papers], feedback).get(arxiv_id) if feedback else None
+    adjustment = None
+    if feedback or profile.avoid:
+        adjustment = adjustments([paper, *papers], feedback, avoid=profile.avoid).get(arxiv_id)
     section, shown = None, None
     if ctx is not None:
         # The section does not depend on summaries: the digest built from what is at hand places it.

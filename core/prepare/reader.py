@@ -3,8 +3,8 @@
 Owns, for one reader (a Subscription, or a delivery settings group) and a loaded day: judging their
 interests (core/score/interests.py, identical profiles share one cached judgement), summaries of the
 keyword matches their digest shows and their translations (core/score/summaries.py), and loading the
-chat's votes. It returns a frozen PreparedReader that core/build/reader.py turns into a digest without
-any IO. It must not lay anything out or read the clock: `now` is a parameter.
+chat's votes and followed authors. It returns a frozen PreparedReader that core/build/reader.py turns into a
+digest without any IO. It must not lay anything out or read the clock: `now` is a parameter.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from core.services import Services, uses_llm
 
 
 async def load_feedback(services: Services, chat: ChatRef) -> Feedback:
-    """A chat's recent votes, for its digests."""
-    return Feedback(tuple(await services.store.voted_papers(chat, limit=VOTE_LIMIT)))
+    """A chat's recent votes and the authors it follows, for its digests."""
+    votes = await services.store.voted_papers(chat, limit=VOTE_LIMIT)
+    follows = await services.store.get_follows(chat)
+    return Feedback(tuple(votes), tuple(name for _, name in follows))
 
 
 async def score_profiles(

@@ -17,6 +17,7 @@ named for:
     deliveries.py     the delivery ledger
     judgements.py     interest profiles' judgements of papers (never a paper's field score)
     capabilities.py   the JSON mode an LLM endpoint accepts, and the one that scored each paper
+    follows.py        the authors each chat follows
     weekly.py         the chats that asked for the weekly digest, and its ledger
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
@@ -28,6 +29,7 @@ from __future__ import annotations
 from core.listing import LOOKUP as LOOKUP
 from core.store.capabilities import CapabilityQueries
 from core.store.deliveries import DeliveryQueries
+from core.store.follows import FollowQueries
 from core.store.judgements import JudgementQueries
 from core.store.papers import PaperQueries
 from core.store.papers import fts_query as fts_query
@@ -50,6 +52,7 @@ class Store(
     DeliveryQueries,
     JudgementQueries,
     CapabilityQueries,
+    FollowQueries,
     WeeklyQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""

@@ -186,7 +186,20 @@ CREATE TABLE IF NOT EXISTS json_modes (
 );
 """
 
-# Version 6: the weekly digest. `weekly` holds the chats that asked for it every week (`/weekly on`), apart
+# Version 6: the authors each chat follows (/follow), under a spelling-blind key (core/score/authors.py)
+# so "S\"oren Auer", "Sören Auer" and "Auer, Soren" are one follow.
+FOLLOWS = """
+CREATE TABLE IF NOT EXISTS follows (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    key TEXT NOT NULL,              -- the normalised name
+    name TEXT NOT NULL,             -- as the chat wrote it
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id, key)
+);
+"""
+
+# Version 7: the weekly digest. `weekly` holds the chats that asked for it every week (`/weekly on`), apart
 # from the daily subscription, which it neither needs nor changes; `weekly_deliveries` is its ledger, one
 # row per chat and ISO week ("2026-W49"), so each week's digest is sent once.
 WEEKLY = """
@@ -217,6 +230,7 @@ MIGRATIONS: tuple[str, ...] = (
     JUDGEMENTS,
     SCORE_REASONS,
     CAPABILITIES,
+    FOLLOWS,
     WEEKLY,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
