@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.args import MAX_LIMIT, count, iso_day, score_threshold
+from bot.args import MAX_LIMIT, count, iso_day, score_threshold, seconds
 from bot.check import check, writable_dir_problem
 from bot.logs import setup_logging
 from bot.service import cmd_deliver, cmd_serve, cmd_status
@@ -42,16 +42,6 @@ EXIT_BUSY = 4  # another run of the same database held it for longer than --wait
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a command killed by a closed pipe exits
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from exc
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds: {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arxiv-digest",
@@ -66,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--min-score", type=score_threshold, help="threshold for this digest (default MIN_SCORE)")
     run.add_argument("--offline", action="store_true", help="use the offline scorer even with an LLM key")
     run.add_argument("--quiet", action="store_true", help="print the summary line only, not the digest")
-    run.add_argument("--wait", type=_seconds, default=600.0, metavar="SECONDS",
+    run.add_argument("--wait", type=seconds, default=600.0, metavar="SECONDS",
                      help="wait this long for another run of the same database to finish (default 600; 0: don't)")
 
     score = sub.add_parser("score", help="score papers from a JSONL file; print one JSON line per paper")

@@ -1,4 +1,7 @@
-"""Logging for the processes: one JSON object per line on stderr, every configured secret redacted."""
+"""Logging for the processes: one JSON object per line on stderr, every configured secret redacted.
+
+Feishu/Lark webhook URLs (which let anyone holding them post to the group) are logged with their token cut short.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from bot.feishu.target import hide_webhook_tokens
 from core.config import SECRET_FIELDS, Settings
 
 BODY_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Application", "slack_sdk", "slack_bolt",
@@ -22,7 +26,7 @@ def redactor(secrets: Sequence[str]) -> Callable[[str], str]:
     def redact(text: str) -> str:
         for secret in found:
             text = text.replace(secret, "***")
-        return text
+        return hide_webhook_tokens(text)  # a Feishu/Lark webhook URL is a credential too
 
     return redact
 
@@ -67,12 +71,12 @@ class RedactSecrets(logging.Filter):
         self.redact = redactor(self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         text = record.getMessage()
         redacted = self.redact(text)
         if redacted != text:
             record.msg, record.args = redacted, None
+        if not self.secrets:  # nothing configured to leak from a traceback: keep the exception as it is
+            return True
         if record.exc_info:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None

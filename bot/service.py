@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.commands import Commands
+from bot.feishu.sender import FeishuSender
 from bot.schedule import Scheduler
 from bot.web import SiteServer
 from bot.wiring import Clock, system_clock
@@ -32,11 +33,24 @@ from core.services import Services
 log = logging.getLogger(__name__)
 
 
+def feishu_sender(services: Services, clock: Clock) -> FeishuSender:
+    """The Feishu/Lark webhook sender, on the process's HTTP session, signing with each webhook's stored secret."""
+    return FeishuSender(services.http, services.store.get_webhook_secret, clock=clock)
+
+
+async def has_feishu(services: Services) -> bool:
+    """Whether any Feishu group is subscribed (Feishu alone is then enough to deliver)."""
+    return bool(await services.store.list_subscriptions(platform="feishu"))
+
+
 @asynccontextmanager
 async def open_senders(services: Services, clock: Clock = system_clock) -> AsyncIterator[dict[str, Sender]]:
-    """Senders for every configured platform, without receiving updates (for `deliver`)."""
+    """Senders for every configured platform, without receiving updates (for `deliver`).
+
+    Feishu needs no setting (each subscription is its own webhook), so its sender is always there.
+    """
     settings = services.settings
-    senders: dict[str, Sender] = {}
+    senders: dict[str, Sender] = {"feishu": feishu_sender(services, clock)}
     telegram = None
     if settings.telegram_bot_token:
         from bot.telegram import TelegramBot
@@ -56,6 +70,7 @@ async def open_senders(services: Services, clock: Clock = system_clock) -> Async
             senders["email"] = email = EmailSender(settings, clock=clock)
         yield senders
     finally:
+        await senders["feishu"].close()  # type: ignore[attr-defined]
         if email is not None:
             await email.close()
         if telegram is not None:
@@ -66,8 +81,8 @@ async def cmd_deliver(
     services: Services, args: argparse.Namespace, now: datetime, clock: Clock = system_clock,
 ) -> int:
     async with open_senders(services, clock) as senders:
-        if not senders:
-            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN or SMTP_HOST")
+        if set(senders) == {"feishu"} and not await has_feishu(services):
+            raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN, SMTP_HOST or a Feishu subscription")
         # SIGTERM (cron timeouts, systemd) stops the pass as Ctrl-C does: the parts on the wire finish
         # and are recorded, so the next run resumes without a duplicate.
         task = asyncio.ensure_future(deliver_due(services, senders, now=now, day=args.date, force=args.force,
@@ -138,8 +153,12 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         from bot.email.sender import EmailSender
 
         senders["email"] = EmailSender(settings, clock=clock)
+    feishu = feishu_sender(services, clock)
+    if await has_feishu(services):
+        senders["feishu"] = feishu
     if not bots and not senders and not settings.web_port:
-        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN, SMTP_HOST and/or WEB_PORT (see README)")
+        raise ConfigError("serve needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN, SMTP_HOST, WEB_PORT and/or a Feishu"
+                          " subscription (see README)")
     started: list[Any] = []
     scheduler: Scheduler | None = None
     web: SiteServer | None = None
@@ -162,6 +181,8 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         if bots and not started and not senders:
             raise ConfigError("no chat platform could be started")
         senders = {**{bot.sender.platform: bot.sender for bot in started}, **senders}
+        if senders:  # a delivery tick runs anyway: Feishu groups subscribed while serving get theirs too
+            senders["feishu"] = feishu
         scheduler = Scheduler(services, senders, clock=clock,
                               after_scoring=web.rebuild if web is not None else None)
         scheduler.start()
@@ -176,6 +197,7 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
     finally:
         if scheduler is not None:
             await scheduler.aclose()
+        await feishu.close()
         for sender in senders.values():
             if sender.platform == "email":
                 await sender.close()  # type: ignore[attr-defined]

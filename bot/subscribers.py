@@ -2,7 +2,7 @@
 
 Owns what a subscription target is on the command line (`PLATFORM:ID`, checked by that platform's rule:
 an email address, a Telegram chat id, a Slack channel id; a new platform adds one entry to TARGETS, and
-its own options, such as a webhook's `--secret`, to `add_arguments`) and the options' checks, which
+its own options, such as a Feishu webhook's `--secret`, to `add_arguments`) and the options' checks, which
 reuse bot/parsing.py's validators so a chat's /time and the CLI's --time accept the same text. A new
 subscription starts from the same defaults a chat gets; an existing one keeps every setting not given.
 Unsubscribing keeps the settings, as /unsubscribe does.
@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.feishu.target import EXAMPLE, parse_feishu_target, parse_webhook_url, show_webhook
+from bot.feishu.target import PLATFORM as FEISHU
 from bot.parsing import closest_slugs, parse_min_score, parse_time, parse_timezone
 from core.build.digest import format_score
 from core.errors import ConfigError
@@ -80,6 +82,7 @@ TARGETS: dict[str, Target] = {
     "email": Target("email:reader@example.org", parse_email),
     "telegram": Target("telegram:-1001234567890", parse_telegram),
     "slack": Target("slack:C0123ABCD", parse_slack),
+    "feishu": Target(EXAMPLE, parse_webhook_url),
 }
 # The setting without which a platform's subscribers get nothing (`subscribe` says so).
 SENDER_SETTING = {"email": "smtp_host", "telegram": "telegram_bot_token", "slack": "slack_bot_token"}
@@ -116,7 +119,7 @@ def _lang(text: str) -> str:
 def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `subscribe`, `unsubscribe` and `subscribers` on the CLI's subcommands."""
     forms = " | ".join(f"{name}:ID" for name in TARGETS)
-    subscribe = sub.add_parser("subscribe", help="add a subscriber (or change one): email, Telegram or Slack",
+    subscribe = sub.add_parser("subscribe", help="add a subscriber (or change one): email, Telegram, Slack or Feishu",
                                description=f"Subscribe {forms} to the daily digest, or change its settings.")
     subscribe.add_argument("target", type=parse_target, metavar="PLATFORM:ID",
                            help=", ".join(t.example for t in TARGETS.values()))
@@ -128,6 +131,9 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                            help="delivery time in --timezone (default DIGEST_TIME)")
     subscribe.add_argument("--timezone", type=_checked(parse_timezone, "not a time zone like Europe/Berlin"),
                            metavar="AREA/CITY", help="IANA time zone (default DIGEST_TIMEZONE)")
+    subscribe.add_argument("--secret", metavar="SECRET", help="feishu: only: the custom bot's signing secret, when"
+                           " it verifies signatures; - reads it from stdin, out of the shell's history and ps"
+                           " ('' removes it; not given: the stored one is kept)")
     unsubscribe = sub.add_parser("unsubscribe", help="stop a subscriber's digest (its settings are kept)")
     unsubscribe.add_argument("target", type=parse_target, metavar="PLATFORM:ID")
     listing = sub.add_parser("subscribers", help="every subscription of every platform, active or not")
@@ -147,17 +153,33 @@ def _fields(services: Services, text: str) -> tuple[str, ...]:
     return () if chosen == set(slugs) else tuple(s for s in slugs if s in chosen)
 
 
+def where(chat: ChatRef) -> str:
+    """`platform:id` as listings show it: a Feishu webhook with its token cut short (the URL lets anyone post)."""
+    return f"{chat.platform}:{show_webhook(chat.chat_id) if chat.platform == FEISHU else chat.chat_id}"
+
+
 def describe(sub: Subscription) -> str:
     """One line: where, state, language, threshold, time and zone, fields."""
     state = "active" if sub.active else "inactive"
     fields = ",".join(sub.fields) if sub.fields else "all"
     interests = f"  interests={sub.interests!r}" if sub.interests.strip() else ""
-    return (f"{sub.chat.platform}:{sub.chat.chat_id}  {state}  lang={sub.lang}  min-score={format_score(sub.min_score)}"
+    return (f"{where(sub.chat)}  {state}  lang={sub.lang}  min-score={format_score(sub.min_score)}"
             f"  time={sub.digest_time} {sub.timezone}  fields={fields}{interests}")
 
 
 async def cmd_subscribe(services: Services, args: argparse.Namespace, now: datetime) -> int:
     store, settings = services.store, services.settings
+    secret = getattr(args, "secret", None)
+    secret_given = secret is not None
+    if secret is not None:
+        if args.target.platform != FEISHU:
+            raise ConfigError(f"--secret is for feishu: webhooks, not {args.target.platform}:")
+        if secret == "-":
+            secret = sys.stdin.readline().strip()
+        try:
+            secret = parse_feishu_target(args.target.chat_id, secret).secret
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     found = await store.get_subscription(args.target)
     sub = found or Subscription(args.target, min_score=settings.min_score, lang=settings.digest_language,
                                 digest_time=settings.digest_time, timezone=settings.digest_timezone)
@@ -170,6 +192,8 @@ async def cmd_subscribe(services: Services, args: argparse.Namespace, now: datet
             changes[name] = getattr(args, option)
     new = replace(sub, **changes)  # type: ignore[arg-type]
     await store.save_subscription(new, now)
+    if args.target.platform == FEISHU and (secret_given or found is None):
+        await store.save_webhook_secret(args.target, secret, now)  # a new webhook starts with none but the one given
     verb = "subscribed" if found is None else "resubscribed" if not found.active else "updated"
     print(f"{verb}: {describe(new)}")
     setting = SENDER_SETTING.get(args.target.platform)
@@ -182,13 +206,13 @@ async def cmd_subscribe(services: Services, args: argparse.Namespace, now: datet
 async def cmd_unsubscribe(services: Services, args: argparse.Namespace, now: datetime) -> int:
     found = await services.store.get_subscription(args.target)
     if found is None:
-        print(f"arxiv-digest: no subscription for {args.target.platform}:{args.target.chat_id}", file=sys.stderr)
+        print(f"arxiv-digest: no subscription for {where(args.target)}", file=sys.stderr)
         return 1
     if found.active:
         await services.store.set_active(args.target, False, now)
-        print(f"unsubscribed: {args.target.platform}:{args.target.chat_id} (settings kept; subscribe again to resume)")
+        print(f"unsubscribed: {where(args.target)} (settings kept; subscribe again to resume)")
     else:
-        print(f"already unsubscribed: {args.target.platform}:{args.target.chat_id}")
+        print(f"already unsubscribed: {where(args.target)}")
     return 0
 
 

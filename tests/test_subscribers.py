@@ -44,6 +44,8 @@ async def stored(tmp_path: Path, chat: ChatRef) -> object:
     ("telegram:-1001234567890", ChatRef("telegram", "-1001234567890")),
     ("telegram:42", ChatRef("telegram", "42")),
     ("slack:C0123ABCD", ChatRef("slack", "C0123ABCD")),
+    ("feishu:https://open.larksuite.com/open-apis/bot/v2/hook/ab-12",
+     ChatRef("feishu", "https://open.larksuite.com/open-apis/bot/v2/hook/ab-12")),
     ("EMAIL:a@b.co", ChatRef("email", "a@b.co")),
 ])
 def test_a_target_is_platform_colon_id_checked_by_its_platform(text: str, chat: ChatRef) -> None:
@@ -52,7 +54,7 @@ def test_a_target_is_platform_colon_id_checked_by_its_platform(text: str, chat: 
 
 @pytest.mark.parametrize(("text", "says"), [
     ("reader@example.org", "PLATFORM:ID"),
-    ("feishu:https://open.feishu.cn/open-apis/bot/v2/hook/x", "PLATFORM:ID"),
+    ("feishu:http://open.feishu.cn/open-apis/bot/v2/hook/x", "must be https"),
     ("email:reader", "not an email address"),
     ("email:a b@example.org", "plain mailbox name"),
     ("email:reader@localhost", "not a valid host name"),

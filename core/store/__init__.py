@@ -18,6 +18,7 @@ named for:
     judgements.py     interest profiles' judgements of papers (never a paper's field score)
     capabilities.py   the JSON mode an LLM endpoint accepts, and the one that scored each paper
     follows.py        the authors each chat follows
+    secrets.py        webhook signing secrets, apart from the subscriptions they belong to
     weekly.py         the chats that asked for the weekly digest, and its ledger
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
@@ -38,6 +39,7 @@ from core.store.schema import MIGRATIONS as MIGRATIONS
 from core.store.schema import SCHEMA as SCHEMA
 from core.store.schema import SCHEMA_VERSION as SCHEMA_VERSION
 from core.store.scores import ScoreQueries
+from core.store.secrets import SecretQueries
 from core.store.subscriptions import SubscriptionQueries
 from core.store.summaries import SummaryQueries
 from core.store.weekly import WeeklyQueries
@@ -53,6 +55,7 @@ class Store(
     JudgementQueries,
     CapabilityQueries,
     FollowQueries,
+    SecretQueries,
     WeeklyQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""

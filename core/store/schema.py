@@ -199,7 +199,19 @@ CREATE TABLE IF NOT EXISTS follows (
 );
 """
 
-# Version 7: the weekly digest. `weekly` holds the chats that asked for it every week (`/weekly on`), apart
+# Version 7: a subscription's signing secret (a Feishu/Lark webhook's), kept apart from its settings so
+# that listing, logging or exporting subscriptions never carries it. No row: the webhook signs nothing.
+WEBHOOK_SECRETS = """
+CREATE TABLE IF NOT EXISTS webhook_secrets (
+    platform   TEXT NOT NULL,
+    chat_id    TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
+"""
+
+# Version 8: the weekly digest. `weekly` holds the chats that asked for it every week (`/weekly on`), apart
 # from the daily subscription, which it neither needs nor changes; `weekly_deliveries` is its ledger, one
 # row per chat and ISO week ("2026-W49"), so each week's digest is sent once.
 WEEKLY = """
@@ -231,6 +243,7 @@ MIGRATIONS: tuple[str, ...] = (
     SCORE_REASONS,
     CAPABILITIES,
     FOLLOWS,
+    WEBHOOK_SECRETS,
     WEEKLY,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
