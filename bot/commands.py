@@ -1,10 +1,9 @@
 """Platform-neutral chat commands: (text, Caller, services) -> Reply. One implementation per command.
 
-Telegram and Slack adapters turn their events into a command line (`/field efficient-llm`) and a
-Caller, call `handle` or `handle_action`, and spell the Reply's neutral blocks and buttons in their
-own markup. Everything a command *means* (arguments, validation, wording, which settings change,
-who may change them) lives here; this module imports no platform library. Argument parsing is in
-bot/parsing.py, the reply shapes in bot/replies.py, the /why wording in bot/why.py.
+Telegram and Slack adapters turn their events into a command line (`/field efficient-llm`) and a Caller, call `handle`
+or `handle_action`, and spell the Reply's neutral blocks and buttons in their own markup. Everything a command *means*
+(arguments, validation, wording, which settings change, who may change them) lives here; this module imports no
+platform library. Parsing: bot/parsing.py; reply shapes: bot/replies.py; /why: bot/why.py; /weekly: bot/weekly.py.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from bot.follows import FollowCommands
 from bot.parsing import closest_slugs, parse_command, parse_min_score, parse_time, parse_timezone
 from bot.replies import ActionResult, Button, Caller, IsAdmin, Reply, field_names, info, vote_buttons
 from bot.texts import say
+from bot.weekly import WeeklyCommands
 from bot.why import why_reply
 from core.build.digest import digest_blocks, format_score, short_authors
 from core.build.links import find_code_link
@@ -63,6 +63,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("why", "Why a paper scored so for you: /why 2601.08151", "这篇论文为何得此分：/why 2601.08151"),
     ("search", "Search stored papers", "搜索已收录的论文"),
     ("today", "Today's digest, now", "立即发送今日推荐"),
+    ("weekly", "The past week's best with a chart; on/off: every Monday", "过去一周精选和图表；on/off：每周一推送"),
     ("time", "Daily delivery time, HH:MM", "每日推送时间 HH:MM"),
     ("timezone", "Your timezone, e.g. Europe/Berlin", "时区，例如 Asia/Shanghai"),
     ("lang", "Language: zh or en", "语言：zh 或 en"),
@@ -73,7 +74,6 @@ MUTATING = frozenset({"subscribe", "unsubscribe", "field", "min_score", "interes
                       "timezone", "lang"})
 MAX_INTERESTS = 500
 SEARCH_LIMIT = 10
-
 
 # What failed, in words a chat user can act on: never an exception's repr, a URL or a file path.
 FAILURE_KEYS: tuple[tuple[type[DigestError], str], ...] = (
@@ -90,7 +90,7 @@ def failure_text(lang: str, exc: DigestError) -> str:
     return say(lang, "error", error=str(exc))
 
 
-class Commands(FollowCommands, ChatEvents):
+class Commands(FollowCommands, ChatEvents, WeeklyCommands):
     """The command set over one Services; adapters hold one instance."""
 
     def __init__(self, services: Services) -> None:
@@ -352,6 +352,7 @@ class Commands(FollowCommands, ChatEvents):
             lang, "settings", active=say(lang, "yes" if sub.active else "no"), names=self._names(sub),
             score=format_score(sub.min_score), time=sub.digest_time, tz=sub.timezone, lang=lang,
             interests=sub.interests or say(lang, "none"), follows=follows or say(lang, "none"),
+            weekly=await self.weekly_status(caller, sub),
         ))
 
 

@@ -26,11 +26,13 @@ class Button:
 @dataclass(frozen=True, slots=True)
 class Reply:
     """What a command answers. `kind` tells adapters where it goes: "digest" is posted to the chat
-    for everyone; "info" may be private (Slack: ephemeral)."""
+    for everyone; "info" may be private (Slack: ephemeral). An `image` goes first (core.deliver.weekly.send_chart)."""
 
     blocks: tuple[Block, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
     kind: str = "info"  # "info" | "error" | "digest"
+    image: bytes = b""  # a PNG sent before the blocks where the platform takes images (the weekly chart)
+    caption: str = ""  # the image's caption; the blocks carry the meaning, so they go even without the image
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,9 @@
   been scored (never simply the last day run: a back-fill is not pushed). Each subscriber's local time
   is checked there, so one tick serves thousands of subscribers and a subscriber whose time came
   before scoring finished gets the digest at the first tick after it is ready.
+- the weekly tick: `weekly.deliver_weekly_due` every minute too. A chat that turned `/weekly on` gets the
+  past week's digest with its chart on Monday (core.deliver.weekly.WEEKLY_DAY) at its own `/time` in its
+  `/timezone`, once a week (its ledger), or at the first tick after that on Monday.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from core.calendar import latest_listing_day
 from core.config import Settings
 from core.daily import run_day
 from core.deliver.delivery import Sender, deliver_due
+from core.deliver.weekly import deliver_weekly_due
 from core.errors import DigestError
 from core.services import Services
 
@@ -58,7 +62,7 @@ def needs_catch_up(settings: Settings, last_run_started: datetime | None, now: d
 
 
 class Scheduler:
-    """The two jobs, over one AsyncIOScheduler. Start it inside the running event loop."""
+    """Scoring, the delivery tick and the weekly tick, over one AsyncIOScheduler. Start it inside the running loop."""
 
     def __init__(
         self,
@@ -107,6 +111,10 @@ class Scheduler:
         )
         self.scheduler.add_job(
             self._job(self.deliver_job), IntervalTrigger(seconds=self.tick_seconds), id="deliver",
+            replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=int(self.tick_seconds) * 5,
+        )
+        self.scheduler.add_job(
+            self._job(self.weekly_job), IntervalTrigger(seconds=self.tick_seconds), id="weekly",
             replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=int(self.tick_seconds) * 5,
         )
         self.scheduler.start()
@@ -181,3 +189,15 @@ class Scheduler:
             return
         if report.sent or report.failed or report.deactivated:
             log.info("delivery: %s", report.summary())
+
+    async def weekly_job(self) -> None:
+        """Send every weekly digest that is due now."""
+        if not self.senders:
+            return
+        try:
+            report = await deliver_weekly_due(self.services, self.senders, now=self.clock(), clock=self.clock)
+        except DigestError as exc:
+            log.error("weekly pass failed: %s", exc)
+            return
+        if report.sent or report.failed or report.stopped:
+            log.info("%s", report.summary())

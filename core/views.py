@@ -1,4 +1,5 @@
-"""Reader views of a scored day: a subscriber's digest (`/today`) and the day's own digest (the Markdown file).
+"""Reader views of a scored day: a subscriber's digest (`/today`) and the day's own digest (the Markdown file),
+and of a scored week: a chat's weekly digest with its chart (`/weekly`, the weekly job).
 
 Each is load -> prepare (core/prepare/reader.py: every LLM step, once) -> build (core/build/reader.py:
 pure, once). It must not score a day, write files or read the clock: `now` is a parameter.
@@ -6,14 +7,21 @@ pure, once). It must not score a day, write files or read the clock: `now` is a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from core.build.reader import PreparedReader, Reader, build_reader_digest
+from core.build.weekly import WeeklyDigest, build_weekly
 from core.models import Digest, Subscription
 from core.prepare.day import latest_digest_day, load_day
 from core.prepare.reader import load_feedback, prepare_reader
+from core.prepare.week import week_for
 from core.services import Services
+
+if TYPE_CHECKING:
+    from core.build.chart import Chart
 
 
 async def digest_for_subscription(
@@ -52,3 +60,18 @@ async def build_day_digest(
     reader = Reader(lang, min_score, tuple(field_slugs))
     return build_reader_digest(PreparedReader(ctx, reader, services.fields, services.settings.digest_max_per_field,
                                               notes=tuple(notes)))
+
+
+async def weekly_for_subscription(
+    services: Services, sub: Subscription, *, now: datetime,
+) -> tuple[WeeklyDigest, Chart] | None:
+    """A chat's weekly digest at `now` (the seven days ending at "today"'s listing day; its fields and
+    threshold) and its chart, or None when no day was scored yet. The chart is drawn off the event loop."""
+    from core.build.chart import render_chart  # matplotlib: imported when a chart is drawn, not by every CLI start
+    week = await week_for(services, now)
+    if week is None:
+        return None
+    fields = [f for f in services.fields if not sub.fields or f.slug in sub.fields]
+    weekly = build_weekly(week.start, week.end, [(ctx.day, ctx.scored) for ctx in week.days], week.before, fields,
+                          lang=sub.lang, min_score=sub.min_score)
+    return weekly, await asyncio.to_thread(render_chart, weekly)

@@ -199,6 +199,8 @@ async def test_every_command_answers_end_to_end(
     assert stored.title.split(":")[0] in await ask(f"/search {word}")
     why = await ask(f"/why {stored.arxiv_id}")
     assert "Scores per field" in why and "My interests" in why and "Votes:" in why
+    assert "every Monday at 08:30 (Europe/Berlin)" in await ask("/weekly on")  # /weekly itself: test_weekly.py
+    assert "Weekly digest off" in await ask("/weekly off")
 
     assert covered == {name for name, _, _ in COMMANDS}
 

@@ -29,6 +29,7 @@ from bot.commands import Caller, Commands, Reply
 from bot.slack.format import SLASH, command_line, escape_mrkdwn, home_view, slack_say, to_slack_messages
 from bot.slack.sender import CHAT_INTERVAL, SlackSender, build_slack_client, error_code, unreachable_reason
 from core.config import Settings
+from core.deliver.weekly import send_chart
 from core.errors import ConfigError, DeliveryError
 from core.models import ChatRef
 
@@ -78,6 +79,8 @@ def build_slack_app(
             await reply_privately(respond, reply, lang)
             return
         try:
+            if reply.image:
+                await send_chart(sender, caller.chat, reply.image, reply.caption)
             await sender.send_blocks(caller.chat, reply.blocks, lang)
         except DeliveryError as exc:
             if exc.permanent:

@@ -116,6 +116,23 @@ class SlackSender:
                 log.warning("Slack could not be reached for %s: %s", chat.chat_id, unreachable_reason(exc))
                 raise DeliveryError(f"Slack could not be reached for {chat.chat_id}") from exc
 
+    async def send_image(self, chat: ChatRef, png: bytes, caption: str, *, filename: str) -> None:
+        """Share a PNG to the channel with Slack's external upload (files.getUploadURLExternal, the upload,
+        files.completeUploadExternal: slack_sdk's files_upload_v2), `caption` as its comment; raise
+        DeliveryError as send_part does (a plain one when Slack refuses the file: no files:write scope, ...)."""
+        if chat.platform != self.platform:
+            raise ValueError(f"not a Slack chat: {chat}")
+        async with self.pacer.turn(chat):
+            try:
+                await self.client.files_upload_v2(channel=chat.chat_id, file=png, filename=filename,
+                                                  title=caption.split("\n")[0], alt_txt=caption[:1000],
+                                                  initial_comment=caption)
+            except SlackApiError as exc:
+                raise delivery_error(exc, chat) from exc
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("Slack took no file for %s: %s", chat.chat_id, unreachable_reason(exc))
+                raise DeliveryError(f"Slack could not upload a file to {chat.chat_id}") from exc
+
     async def send_blocks(self, chat: ChatRef, blocks: Sequence[Block], lang: str) -> None:
         """Render and post every part, in order."""
         for part in self.render(blocks, lang):

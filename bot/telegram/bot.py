@@ -35,6 +35,7 @@ from bot.commands import COMMANDS, Caller, Commands, IsAdmin, failure_text, menu
 from bot.telegram.format import decode_callback, render_reply
 from bot.telegram.sender import CHAT_INTERVAL, NO_PREVIEW, PLATFORM, RATE_LIMIT_RETRIES, TelegramSender
 from core.config import Settings
+from core.deliver.weekly import send_chart
 from core.errors import ConfigError, DeliveryError, DigestError
 from core.models import ChatRef
 
@@ -188,6 +189,8 @@ class TelegramBot:
         is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
         caller = self._caller(context.bot, chat, message.from_user, message.sender_chat, is_group=is_group)
         reply = await self.commands.handle(message.text, caller)
+        if reply.image:
+            await send_chart(self._sender, caller.chat, reply.image, reply.caption)
         for part in render_reply(reply, await self._lang(caller)):
             await self._sender.send_part(caller.chat, part)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot as PTBBot
-from telegram import LinkPreviewOptions
+from telegram import InputFile, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
@@ -30,6 +30,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 RATE_LIMIT_RETRIES = 2  # AIORateLimiter: a 429 waits retry_after, then retries, at most this often
 SEND_TRIES = 3  # TelegramSender: tries per part on timeouts and network errors / 5xx
 CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
+MAX_CAPTION = 1024  # sendPhoto's caption limit (characters after entity parsing; ours is plain text)
 
 
 class TelegramSender:
@@ -68,6 +69,16 @@ class TelegramSender:
             await self.call(chat, lambda: self.bot.send_message(
                 chat_id=chat.chat_id, text=part.html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
                 reply_markup=part.reply_markup(),
+            ))
+
+    async def send_image(self, chat: ChatRef, png: bytes, caption: str, *, filename: str) -> None:
+        """Send a PNG with sendPhoto (a multipart upload) and a plain caption cut to MAX_CAPTION; raise
+        DeliveryError as send_part does (a plain one when the chat refuses photos)."""
+        if len(caption) > MAX_CAPTION:
+            caption = caption[: MAX_CAPTION - 1] + "…"
+        async with self.pacer.turn(chat):
+            await self.call(chat, lambda: self.bot.send_photo(
+                chat_id=chat.chat_id, photo=InputFile(png, filename=filename), caption=caption or None,
             ))
 
     async def call(self, chat: ChatRef, request: Callable[[], Awaitable[object]]) -> object:

@@ -19,6 +19,7 @@ named for:
     capabilities.py   the JSON mode an LLM endpoint accepts, and the one that scored each paper
     follows.py        the authors each chat follows
     secrets.py        webhook signing secrets, apart from the subscriptions they belong to
+    weekly.py         the chats that asked for the weekly digest, and its ledger
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
 core/runs.py.
@@ -41,6 +42,7 @@ from core.store.scores import ScoreQueries
 from core.store.secrets import SecretQueries
 from core.store.subscriptions import SubscriptionQueries
 from core.store.summaries import SummaryQueries
+from core.store.weekly import WeeklyQueries
 
 
 class Store(
@@ -54,5 +56,6 @@ class Store(
     CapabilityQueries,
     FollowQueries,
     SecretQueries,
+    WeeklyQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""

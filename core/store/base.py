@@ -6,8 +6,6 @@ No table's queries live here; each table module adds its own methods on top of `
 
 from __future__ import annotations
 
-import asyncio
-import fcntl
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -32,25 +30,6 @@ _HINTS = {
 
 # Ids bound per `IN (...)` list: well under SQLite's limit on parameters in one statement (999 before 3.32).
 CHUNK = 500
-
-
-@asynccontextmanager
-async def _migration_lock(path: Path | str) -> AsyncIterator[None]:
-    """Hold an advisory lock on `<database>.migrate-lock` while migrating.
-
-    Two processes opening a new (or older) file at once would both read its version and both run the next
-    migration (`ALTER TABLE ... ADD COLUMN` twice fails); under the lock the second reads the version the
-    first wrote. The kernel drops the lock if its holder dies. An in-memory database needs none.
-    """
-    if str(path) == ":memory:":
-        yield
-        return
-    fd = os.open(f"{path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 class StoreBase:
@@ -83,8 +62,7 @@ class StoreBase:
                 # means a part sent twice, never one lost).
                 await db.execute("PRAGMA synchronous=NORMAL")
                 await db.execute("PRAGMA foreign_keys=ON")
-                async with _migration_lock(path):
-                    await migrate(db, str(path))
+                await migrate(db, str(path))
             except sqlite3.DatabaseError as exc:  # not a database, corrupt, read-only, locked
                 raise StoreError(f"cannot open database {path}: {_reason(exc)}") from exc
             yield cls(db)

@@ -6,6 +6,8 @@ file. A new table is a new script appended to MIGRATIONS, never an edit of an ol
 
 from __future__ import annotations
 
+import sqlite3
+
 import aiosqlite
 
 from core.errors import StoreError
@@ -214,6 +216,30 @@ PAPER_COMMENTS = """
 ALTER TABLE papers ADD COLUMN comment TEXT NOT NULL DEFAULT '';
 """
 
+# Version 9: the weekly digest. `weekly` holds the chats that asked for it every week (`/weekly on`), apart
+# from the daily subscription, which it neither needs nor changes; `weekly_deliveries` is its ledger, one
+# row per chat and ISO week ("2026-W49"), so each week's digest is sent once.
+WEEKLY = """
+CREATE TABLE IF NOT EXISTS weekly (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
+
+CREATE TABLE IF NOT EXISTS weekly_deliveries (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    week TEXT NOT NULL,             -- ISO week of the chat's local date, e.g. 2026-W49
+    state TEXT NOT NULL,            -- sent | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id, week)
+);
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
@@ -224,21 +250,52 @@ MIGRATIONS: tuple[str, ...] = (
     FOLLOWS,
     WEBHOOK_SECRETS,
     PAPER_COMMENTS,
+    WEEKLY,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-async def migrate(db: aiosqlite.Connection, where: str) -> None:
-    """Bring the open database `db` (found at `where`) up to SCHEMA_VERSION, one committed step at a time."""
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script, one by one (sqlite3 decides where each one ends)."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    return [*found, pending.strip()] if pending.strip() else found
+
+
+async def _version(db: aiosqlite.Connection) -> int:
     async with db.execute("PRAGMA user_version") as cur:
         row = await cur.fetchone()
-    version = int(row[0]) if row else 0
+    return int(row[0]) if row else 0
+
+
+async def migrate(db: aiosqlite.Connection, where: str) -> None:
+    """Bring the open database `db` (found at `where`) up to SCHEMA_VERSION in one transaction.
+
+    Two processes may open a new or older file at once (`run` beside `serve`): each takes the write lock
+    (BEGIN IMMEDIATE, waiting out busy_timeout) and reads the version again under it, so the second finds
+    the first's work done instead of running a migration twice (ALTER TABLE is not idempotent).
+    """
+    version = await _version(db)
+    if version == SCHEMA_VERSION:
+        return
+    if version < SCHEMA_VERSION:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            version = await _version(db)
+            for target in range(version, SCHEMA_VERSION):
+                for statement in _statements(MIGRATIONS[target]):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {target + 1}")
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{where} has schema version {version}, newer than this program's {SCHEMA_VERSION}:"
             " upgrade arxiv-digest"
         )
-    for target in range(version, SCHEMA_VERSION):
-        await db.executescript(MIGRATIONS[target])
-        await db.execute(f"PRAGMA user_version = {target + 1}")
-        await db.commit()

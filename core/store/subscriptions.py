@@ -56,8 +56,9 @@ class SubscriptionQueries(StoreBase):
         await self._db.commit()
 
     async def move_subscription(self, old: ChatRef, new: ChatRef, now: datetime) -> None:
-        """Move a chat's settings, votes, follows and deliveries to a new id (a migrated Telegram group)."""
-        for table in ("subscriptions", "votes", "follows", "deliveries"):
+        """Move a chat's settings, votes, follows, deliveries and weekly digest to a new id (a migrated Telegram
+        group)."""
+        for table in ("subscriptions", "votes", "follows", "deliveries", "weekly", "weekly_deliveries"):
             await self._db.execute(
                 f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE platform = ? AND chat_id = ?",
                 (new.chat_id, old.platform, old.chat_id),

@@ -18,6 +18,16 @@ or `xapp-` for apps.connections.open, else `not_authed`/`invalid_auth`):
   conversations.info     channel -> {"ok", "channel": {id, name, is_archived, is_member, is_private}}
   views.publish          user_id + view (type "home", <= 100 blocks) -> {"ok", "view"}
   apps.connections.open  -> {"ok", "url": ws://127.0.0.1:<port>/socket}
+  files.getUploadURLExternal   filename + length (> 0), optional alt_txt/snippet_type -> {"ok",
+                         "upload_url": <fake.url>/upload/<file_id>, "file_id"}; no filename or length:
+                         `invalid_arguments`; a token in `fake.no_files_scope`: `missing_scope` (files:write)
+  POST /upload/<file_id> the upload step: the raw bytes (or one multipart part) of that file; answers 200
+                         "OK - <length>", 404 for an unknown id, 400 when the size is not the length given
+                         (recorded as method "upload", params {"file_id", "length"})
+  files.completeUploadExternal files (JSON [{"id", "title"}]) + channel_id, optional initial_comment
+                         -> {"ok", "files": [{"id", "title", "name", "mimetype", "size", ...}]}; an id not
+                         uploaded: `file_not_found`; channel errors as for chat.postMessage. The bytes of
+                         each file shared to a channel: `fake.files(channel)` -> list of (name, bytes, comment)
   POST /response/<key>   the response_url sink: records JSON as method "response", answers "ok"
 
 Channels: any id exists, unarchived, with the bot as a member, unless listed in `fake.archived`
@@ -65,7 +75,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest_asyncio
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 from tests.fakes.loopback import LoopbackServer
 
@@ -80,7 +90,7 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_MESSAGE_TEXT = 40000
 BLOCK_TYPES = frozenset({"section", "header", "context", "actions", "divider", "image", "rich_text", "markdown"})
-JSON_PARAMS = ("blocks", "view", "attachments")
+JSON_PARAMS = ("blocks", "view", "attachments", "files")
 
 
 @dataclass
@@ -182,6 +192,9 @@ class FakeSlack(LoopbackServer):
         self._ts = 0
         self._sockets: list[web.WebSocketResponse] = []
         self._envelopes = 0
+        self.no_files_scope: set[str] = set()  # bot tokens without files:write
+        self._uploads: dict[str, dict[str, Any]] = {}  # file_id -> {"filename", "length", "data", "title"}
+        self._shared: dict[str, list[tuple[str, bytes, str]]] = defaultdict(list)
 
     # -- control --
 
@@ -208,6 +221,10 @@ class FakeSlack(LoopbackServer):
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """The params of every accepted chat.postMessage to `channel`."""
         return [c.params for c in self.calls("chat.postMessage") if c.ok and c.params.get("channel") == channel]
+
+    def files(self, channel: str) -> list[tuple[str, bytes, str]]:
+        """(filename, bytes, initial_comment) of every file shared to `channel` by files.completeUploadExternal."""
+        return list(self._shared.get(channel, []))
 
     def response_url(self, key: str = "1") -> str:
         return f"{self.url}/response/{key}"
@@ -247,6 +264,7 @@ class FakeSlack(LoopbackServer):
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         return app
 
@@ -282,9 +300,13 @@ class FakeSlack(LoopbackServer):
             call.error = str(body.get("error", "unknown"))
         return web.json_response(body, status=status, headers=headers)
 
-    def _auth_error(self, call: Call, prefix: str) -> str | None:
+    @staticmethod
+    def _token(call: Call) -> str:
         auth = call.headers.get("authorization", "")
-        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else call.params.get("token", "")
+        return auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else call.params.get("token", "")
+
+    def _auth_error(self, call: Call, prefix: str) -> str | None:
+        token = self._token(call)
         if not token:
             return "not_authed"
         return None if token.startswith(prefix) else "invalid_auth"
@@ -329,7 +351,12 @@ class FakeSlack(LoopbackServer):
         auth_error = self._auth_error(call, "xapp-" if method == "apps.connections.open" else "xoxb-")
         if auth_error:
             return self._answer(call, {"ok": False, "error": auth_error})
+        if method.startswith("files.") and self._token(call) in self.no_files_scope:
+            return self._answer(call, {"ok": False, "error": "missing_scope", "needed": "files:write",
+                                       "provided": "chat:write,commands"})
         handler = {
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.postEphemeral": self._post_ephemeral,
@@ -380,6 +407,57 @@ class FakeSlack(LoopbackServer):
         if error:
             return {"ok": False, "error": error}
         return {"ok": True, "view": {"id": "V0001", "type": "home", **view}}
+
+    def _get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename, length = str(params.get("filename") or ""), str(params.get("length") or "")
+        if not filename or not length.isdigit() or int(length) <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self._uploads) + 1:08d}"
+        self._uploads[file_id] = {"filename": filename, "length": int(length), "data": None}
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        file_id = request.match_info["file_id"]
+        if request.content_type.startswith("multipart/"):
+            part = await (await request.multipart()).next()
+            data = await part.read() if isinstance(part, BodyPartReader) else b""
+        else:
+            data = await request.read()
+        call = Call(method="upload", path=request.path, params={"file_id": file_id, "length": len(data)},
+                    headers={k.lower(): v for k, v in request.headers.items()}, at=time.monotonic())
+        self._calls.append(call)
+        upload = self._uploads.get(file_id)
+        if upload is None:
+            call.status, call.error = 404, "file_not_found"
+            return web.Response(status=404, text="Not Found")
+        if len(data) != upload["length"]:
+            call.status, call.error = 400, "length_mismatch"
+            return web.Response(status=400, text="Bad Request")
+        upload["data"] = bytes(data)
+        call.status = 200
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) and f.get("id") for f in files):
+            return {"ok": False, "error": "invalid_arguments"}
+        if any(self._uploads.get(str(f["id"]), {}).get("data") is None for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        channel = str(params.get("channel_id") or "")
+        error = self._channel_error(channel, posting=True) if channel else None
+        if error:
+            return {"ok": False, "error": error}
+        done = []
+        for f in files:
+            upload = self._uploads[str(f["id"])]
+            title = str(f.get("title") or upload["filename"])
+            if channel:
+                comment = str(params.get("initial_comment", ""))
+                self._shared[channel].append((upload["filename"], upload["data"], comment))
+            done.append({"id": f["id"], "title": title, "name": upload["filename"], "size": upload["length"],
+                         "mimetype": "image/png" if upload["filename"].endswith(".png") else "application/octet-stream",
+                         "channels": [channel] if channel else []})
+        return {"ok": True, "files": done}
 
     def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}

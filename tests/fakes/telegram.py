@@ -16,7 +16,7 @@ everything else stays a string, so `call.params["chat_id"] == "42"`. Answers are
 `{"ok": true, "result": ...}` or `{"ok": false, "error_code", "description", "parameters"}`.
 `fake.token`, when set, is the only token accepted (others get 401 Unauthorized).
 
-Methods: getMe, getUpdates, sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery,
+Methods: getMe, getUpdates, sendMessage, sendPhoto, editMessageText, editMessageReplyMarkup, answerCallbackQuery,
 setMyCommands, getMyCommands, deleteMyCommands, getChatMember, setWebhook, deleteWebhook,
 getWebhookInfo, close, logOut. Anything else: 404 "Not Found: method not found".
 
@@ -28,6 +28,12 @@ Validation, as Telegram does it (HTTP 400, description as Telegram words it):
       tg-emoji), tags that do not nest, an unclosed tag, or an `&` that does not start &lt; &gt;
       &amp; &quot; or a numeric entity (`parse_html` is the parser; tests may call it)
   "Bad Request: BUTTON_DATA_INVALID"             callback_data empty or > 64 bytes
+  sendPhoto (multipart upload; the bytes are in `call.files["photo"]`, the message's `photo` sizes read
+  from the PNG's IHDR): "Bad Request: there is no photo in the request" (no file and no file_id/URL),
+  "Bad Request: IMAGE_PROCESS_FAILED" (not a PNG or JPEG), "Bad Request: PHOTO_INVALID_DIMENSIONS" (width
+  + height over 10000 or a side ratio over 20), "Bad Request: message caption is too long" (caption over
+  1024 UTF-16 units), 400 "Request Entity Too Large" over 10 MB; `fake.no_photos` holds chats where the
+  bot may not post photos ("Bad Request: not enough rights to send photos to the chat")
   "Bad Request: reply markup is too long"        more than 100 inline buttons
   "Bad Request: message to edit not found" / "message is not modified: ..."   on edits
   "Bad Request: query is too old and response timeout expired or query ID is invalid"
@@ -36,8 +42,9 @@ Validation, as Telegram does it (HTTP 400, description as Telegram words it):
 
 Recording: `fake.calls("sendMessage")` -> list[Call] in arrival order (all calls without a method);
 `fake.accepted("sendMessage")` only those answered with success.
-A Call has `method`, `params`, `token`, `headers`, `status` (None until answered), `result` (the
-`result` on success), `description` (on failure), `at` (monotonic time) and `text` (params["text"]).
+A Call has `method`, `params`, `files` (uploaded bytes by field name), `token`, `headers`, `status`
+(None until answered), `result` (the `result` on success), `description` (on failure), `at` (monotonic
+time) and `text` (params["text"]).
 `await fake.wait_for("sendMessage", count=2, timeout=5, chat_id="42")` polls until that many calls
 matching the params filter were answered (any status), then returns them; TimeoutError otherwise.
 `fake.messages(chat_id)` -> the messages the bot sent there (dicts as Telegram returns them, after
@@ -98,6 +105,8 @@ from aiohttp import web
 from tests.fakes.loopback import LoopbackServer
 
 MAX_TEXT_UTF16 = 4096
+MAX_CAPTION_UTF16 = 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_CALLBACK_DATA = 64
 MAX_BUTTONS = 100
 ALLOWED_TAGS = frozenset({
@@ -114,7 +123,7 @@ JSON_FIELDS = frozenset({
     "reply_markup", "commands", "allowed_updates", "link_preview_options", "reply_parameters", "scope",
     "entities", "caption_entities", "media", "results", "options", "reaction",
 })
-SEND_METHODS = frozenset({"sendmessage", "editmessagetext", "editmessagereplymarkup"})
+SEND_METHODS = frozenset({"sendmessage", "sendphoto", "editmessagetext", "editmessagereplymarkup"})
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY_RE = re.compile(r"&(?:(lt|gt|amp|quot)|#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
@@ -252,6 +261,7 @@ class Call:
     status: int | None = None
     result: Any = None
     description: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)  # multipart uploads: field name -> bytes
 
     @property
     def text(self) -> str:
@@ -321,6 +331,7 @@ class FakeTelegram(LoopbackServer):
         self._members: dict[tuple[str, str], str] = {}
         self._open_callbacks: set[str] = set()
         self._blocked: dict[str, str] = {}
+        self.no_photos: set[str] = set()  # chats where the bot may not post photos
         self._forgotten: set[str] = set()
         self._global_window = _Window()
         self._chat_windows: dict[str, _Window] = defaultdict(_Window)
@@ -537,8 +548,9 @@ class FakeTelegram(LoopbackServer):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         token, method = request.match_info["token"], request.match_info["method"]
-        call = Call(method, await _read_params(request), token, {k.lower(): v for k, v in request.headers.items()},
-                    time.monotonic())
+        params, files = await _read_params(request)
+        call = Call(method, params, token, {k.lower(): v for k, v in request.headers.items()}, time.monotonic(),
+                    files=files)
         self._calls.append(call)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -558,7 +570,7 @@ class FakeTelegram(LoopbackServer):
             handler = getattr(self, f"_m_{method.lower()}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
-            result = await handler(call.params)
+            result = await (handler(call.params, call.files) if method.lower() == "sendphoto" else handler(call.params))
             call.status, call.result = 200, result
             return web.json_response({"ok": True, "result": result})
         except ApiError as exc:
@@ -692,6 +704,38 @@ class FakeTelegram(LoopbackServer):
             message["entities"] = entities
         if markup:
             message["reply_markup"] = markup
+        self._messages[str(chat["id"])][message["message_id"]] = message
+        return message
+
+    async def _m_sendphoto(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+        chat = self._check_chat(params, "sendphoto")
+        if str(chat["id"]) in self.no_photos:
+            raise ApiError(400, "Bad Request: not enough rights to send photos to the chat")
+        data = files.get("photo")
+        if data is None:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if len(data) > MAX_PHOTO_BYTES:
+            raise ApiError(400, "Request Entity Too Large")
+        size = image_size(data)
+        if size is None:
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        width, height = size
+        if width + height > 10000 or max(width, height) > 20 * min(width, height):
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        caption = str(params.get("caption", ""))
+        if utf16_len(caption) > MAX_CAPTION_UTF16:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        file_id = f"AgAC{next(self._message_ids):06d}"
+        sizes = [(w, h) for w, h in ((90 * width // max(width, height), 90 * height // max(width, height)),
+                                     (320 * width // max(width, height), 320 * height // max(width, height)))
+                 if max(w, h) < max(width, height)] + [(width, height)]
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": self.bot_user,
+            "photo": [{"file_id": f"{file_id}-{i}", "file_unique_id": f"{file_id}u{i}", "width": w, "height": h,
+                       "file_size": len(data) * (i + 1) // len(sizes)} for i, (w, h) in enumerate(sizes)],
+        }
+        if caption:
+            message["caption"] = caption
         self._messages[str(chat["id"])][message["message_id"]] = message
         return message
 
@@ -843,23 +887,39 @@ def _failure_error(failure: Failure) -> ApiError:
     return ApiError(failure.status, failure.description or default, parameters)
 
 
-async def _read_params(request: web.Request) -> dict[str, Any]:
+async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
     params: dict[str, Any] = dict(request.query)
+    files: dict[str, bytes] = {}
     if request.content_type == "application/json":
         body = await request.json() if request.can_read_body else {}
         params.update(body if isinstance(body, dict) else {})
-        return params
+        return params, files
     if request.can_read_body:
         form = await request.post()
         for key, value in form.items():
-            params[key] = value if isinstance(value, str) else getattr(value, "filename", "")
+            if isinstance(value, str):
+                params[key] = value
+            else:  # an uploaded file: its name in params, its bytes in files
+                params[key] = value.filename
+                files[key] = value.file.read()
     for key in JSON_FIELDS & params.keys():
         if isinstance(params[key], str):
             try:
                 params[key] = json.loads(params[key])
             except ValueError:
                 pass
-    return params
+    return params, files
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG (from its IHDR) or a baseline JPEG (from its SOF0), else None."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        at = data.find(b"\xff\xc0")
+        if at > 0:
+            return int.from_bytes(data[at + 7:at + 9], "big"), int.from_bytes(data[at + 5:at + 7], "big")
+    return None
 
 
 @pytest_asyncio.fixture
