@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--folds", type=int, default=6)
     parser.add_argument("--lofo", action="store_true", help="also run leave-one-field-out")
+    parser.add_argument("--lofo-only", action="store_true", help="only leave-one-field-out, and the timing")
     args = parser.parse_args()
     fields = load_fields(FIELDS_PATH)
     slugs = np.array([f.slug for f in fields])
@@ -119,6 +120,10 @@ def main() -> None:
     print(f"{len(corpus.days)} days, {n} papers, {picked.sum()} picks ({strong.sum()} >= 8); features in "
           f"{time.perf_counter() - started:.0f}s; {args.folds}-fold leave-days-out")
 
+    if args.lofo_only:
+        lofo(corpus, fields, df, m, y, label_field, offline_values)
+        timing(corpus.papers, fields)
+        return
     logits = np.zeros((n, len(fields)))
     for k in range(args.folds):
         test_days = [d for d in range(len(corpus.days)) if d % args.folds == k]
