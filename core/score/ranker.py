@@ -40,7 +40,7 @@ CATEGORIES = ("cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.CL", "stat.ML", "other")
 PAPER_FEATURES = (*CATEGORIES, "cross-listed", "authors", "abstract_length",
                   *(f"best_{name}" for name in PAIR_FEATURES))
 PICK_SHARE = 0.24  # the labelled days' median pick rate: this top share of papers is calibrated to >= 7
-MEDIAN_VALUE = 4.0  # the median paper
+MEDIAN_VALUE = 3.5  # the median paper: most papers score 4 or less
 PICK_VALUE = 7.0
 WEAK_VALUE = 5.0  # below this the reason says "weak match"
 REASON_TERMS = 3
