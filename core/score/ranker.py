@@ -25,6 +25,7 @@ from core.score.ranker_text import (
     PAIR_FEATURES,
     FieldQuery,
     IgnoreMatcher,
+    PaperText,
     field_query,
     idf,
     pair_features,
@@ -141,7 +142,7 @@ class Ranker:
         """The model's logit for each field, in field order: P(picked) times the field's share."""
         return self._logits(paper)[0]
 
-    def _logits(self, paper: Paper) -> tuple[list[float], list[list[float]]]:
+    def _logits(self, paper: Paper) -> tuple[list[float], list[list[float]], PaperText]:
         m = self.model
         text = paper_text(paper)
         offline = self.offline.score(paper, "en").field_scores
@@ -152,16 +153,16 @@ class Ranker:
         shares = [sum(w * x for w, x in zip(m.pair, row, strict=True)) for row in rows]
         top = max(shares)
         # The best field carries the pick logit; another field is lower by how much less it fits.
-        return [pick + share - top for share in shares], rows
+        return [pick + share - top for share in shares], rows, text
 
     def rank(self, paper: Paper, lang: str = "zh") -> Ranked:
         """Score one paper and keep its best logit for ordering."""
-        logits, rows = self._logits(paper)
+        logits, rows, text = self._logits(paper)
         best = max(range(len(self.fields)), key=lambda i: (logits[i], -i))
         field = self.fields[best]
         value = self.model.value(logits[best])
         ignored = rows[best][PAIR_FEATURES.index("ignored")] >= IGNORED_REASON
-        reason = build_reason(field, self._matched(paper, best), value, ignored, lang)
+        reason = build_reason(field, self._matched(text, best), value, ignored, lang)
         score = Score(
             arxiv_id=paper.arxiv_id,
             field_slug=field.slug,
@@ -183,9 +184,9 @@ class Ranker:
     def rank_many(self, papers: Sequence[Paper], lang: str = "zh") -> list[Ranked]:
         return [self.rank(p, lang) for p in papers]
 
-    def _matched(self, paper: Paper, index: int) -> list[str]:
+    def _matched(self, paper: PaperText, index: int) -> list[str]:
         """The field's grams the paper holds, most telling first (weight x IDF), bigrams before their words."""
-        text = paper_text(paper).all
+        text = paper.all
         query = self.queries[index]
         hits = sorted(((w * idf(self.model.df, self.model.docs, g), g) for g, w in query.weights.items()
                        if g in text), key=lambda h: (-h[0], h[1]))
