@@ -1,0 +1,235 @@
+"""Train the learned ranker (core/score/ranker.py) on labelled listing days and write its model file.
+
+    .venv/bin/python bench/train_ranker.py [--data ../shared/data/labelled-days] [--out data/ranker/model.json]
+
+Reads every `*.jsonl` day of the folder (see its README: one strong LLM's picks; labels are noisy, so
+evaluate by whole days, see bench/eval_ranker.py), fits one logistic regression over (paper, field)
+pairs whose label is "the LLM picked this paper for this field", and writes the weights, the document
+frequencies and the calibration as JSON. Deterministic: same data, same file. Needs the `bench` extra
+(numpy, scipy, scikit-learn); the product itself reads the file with the standard library only.
+
+The pair features are field-agnostic (core/score/ranker_text.py: BM25, TF-IDF cosine, term hits,
+offline evidence, exclusions); a paper's own words and category add a field-independent prior learned
+from what the LLM tends to pick at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core.fields import load_fields  # noqa: E402
+from core.models import Field, Paper  # noqa: E402
+from core.score.offline import OfflineScorer  # noqa: E402
+from core.score.ranker import MODEL_PATH, MODEL_VERSION, PAPER_FEATURES, fit_calibration, paper_features  # noqa: E402
+from core.score.ranker_text import (  # noqa: E402
+    PAIR_FEATURES,
+    IgnoreMatcher,
+    PaperText,
+    field_query,
+    pair_features,
+    paper_text,
+    query_vector,
+    tfidf_vector,
+)
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "labelled-days"
+FIELDS_PATH = ROOT / "data" / "fields" / "default.toml"
+MIN_DF = 3  # grams seen in fewer training papers are not kept (they count as rare)
+C_PICK = 4.0  # inverse regularisation of the pick model (words and paper features)
+C_FIELD = 1.0  # of the field model (pair features)
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    field_slug: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    name: str
+    papers: list[Paper]
+    labels: list[Label | None]
+
+
+def load_day(path: Path) -> Day:
+    papers, labels = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        raw = json.loads(line)
+        papers.append(Paper(
+            arxiv_id=str(raw["id"]), title=str(raw["title"]), abstract=str(raw["abstract"]),
+            authors=tuple(raw.get("authors", ())), categories=tuple(raw.get("categories", ())),
+            primary_category=str(raw.get("primary_category", "")),
+            published=date.fromisoformat(str(raw["published"])[:10]),
+        ))
+        label = raw.get("label")
+        labels.append(Label(str(label["field"]), float(label["score"])) if label else None)
+    return Day(path.stem, papers, labels)
+
+
+def load_days(folder: Path) -> list[Day]:
+    days = [load_day(p) for p in sorted(folder.glob("*.jsonl"))]
+    if not days:
+        raise SystemExit(f"no labelled days in {folder}")
+    return days
+
+
+class Corpus:
+    """Everything about the papers that does not depend on the training split, computed once."""
+
+    def __init__(self, days: Sequence[Day], fields: Sequence[Field]) -> None:
+        self.fields = list(fields)
+        self.days = list(days)
+        self.papers = [p for d in days for p in d.papers]
+        self.labels = [lab for d in days for lab in d.labels]
+        self.day_of = np.array([i for i, d in enumerate(days) for _ in d.papers])
+        self.texts: list[PaperText] = [paper_text(p) for p in self.papers]
+        self.grams: list[set[str]] = [set(t.all) for t in self.texts]
+        offline = OfflineScorer(fields)
+        self.offline = [[s.field_scores[f.slug] for f in fields] for s in offline.score_many(self.papers, "en")]
+        ignore = IgnoreMatcher(fields)
+        self.ignored = [ignore.evidence(p) for p in self.papers]
+
+
+def document_frequencies(corpus: Corpus, rows: Sequence[int] | np.ndarray) -> dict[str, int]:
+    df: Counter[str] = Counter()
+    for i in rows:
+        df.update(corpus.grams[i])
+    return {g: n for g, n in sorted(df.items()) if n >= MIN_DF}
+
+
+@dataclass
+class Matrices:
+    """Features of every paper of a corpus against the fields, with one table of document frequencies."""
+
+    pair: np.ndarray  # (papers, fields, len(PAIR_FEATURES))
+    paper: np.ndarray  # (papers, len(PAPER_FEATURES)): category, shape, and the pair features' best
+    words: sp.csr_matrix  # (papers, vocabulary): the paper's TF-IDF vector
+    vocab: list[str]
+
+
+def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int) -> Matrices:
+    """Features of all papers against the given fields (document frequencies carry no labels)."""
+    field_index = [corpus.fields.index(f) for f in fields]
+    queries = [field_query(f) for f in fields]
+    qvecs = [query_vector(q, df, docs) for q in queries]
+    vocab = sorted(df)
+    column = {g: j for j, g in enumerate(vocab)}
+    pair, paper = [], []
+    data: list[float] = []
+    indices: list[int] = []
+    indptr = [0]
+    for i in range(len(corpus.papers)):
+        offline = [corpus.offline[i][k] for k in field_index]
+        ignored = [corpus.ignored[i][k] for k in field_index]
+        rows = pair_features(corpus.texts[i], queries, qvecs, offline, ignored, df, docs)
+        pair.append(rows)
+        paper.append(paper_features(corpus.papers[i], rows))
+        for g, v in sorted(tfidf_vector(corpus.texts[i].all, df, docs).items()):
+            j = column.get(g)
+            if j is not None:
+                indices.append(j)
+                data.append(v)
+        indptr.append(len(indices))
+    words = sp.csr_matrix((np.array(data), np.array(indices, dtype=np.int64), np.array(indptr)),
+                          shape=(len(corpus.papers), len(vocab)))
+    return Matrices(np.array(pair), np.array(paper), words, vocab)
+
+
+def targets(corpus: Corpus, fields: Sequence[Field]) -> np.ndarray:
+    """(papers, fields): 1 where the LLM picked the paper for that field."""
+    slugs = [f.slug for f in fields]
+    return np.array([[1 if lab is not None and lab.field_slug == s else 0 for s in slugs] for lab in corpus.labels])
+
+
+@dataclass
+class Fitted:
+    """The two logistic regressions: whether a paper is picked at all, and for which field."""
+
+    pick_w: np.ndarray  # words, then PAPER_FEATURES
+    pick_b: float
+    field_w: np.ndarray  # PAIR_FEATURES
+
+
+def fit_arrays(m: Matrices, y: np.ndarray, rows: np.ndarray, c_pick: float = C_PICK,
+               c_field: float = C_FIELD) -> Fitted:
+    picked = y[rows].max(axis=1)
+    x = sp.hstack([m.words[rows], sp.csr_matrix(m.paper[rows])]).tocsr()
+    pick = LogisticRegression(C=c_pick, max_iter=2000).fit(x, picked)
+    chosen = rows[picked == 1]  # the field model learns which field, among the picks
+    n_fields, n_feat = m.pair.shape[1], m.pair.shape[2]
+    field = LogisticRegression(C=c_field, max_iter=2000, fit_intercept=False).fit(
+        m.pair[chosen].reshape(-1, n_feat), y[chosen].reshape(-1))
+    _ = n_fields
+    return Fitted(pick.coef_[0], float(pick.intercept_[0]), field.coef_[0])
+
+
+def pick_logits(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
+    x = sp.hstack([m.words[rows], sp.csr_matrix(m.paper[rows])]).tocsr()
+    return np.asarray(x @ fitted.pick_w + fitted.pick_b)
+
+
+def field_logits(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
+    """(rows, fields): the pick logit, lowered for each field by how much less it fits than the best."""
+    share = m.pair[rows] @ fitted.field_w
+    return np.asarray(pick_logits(m, fitted, rows)[:, None] + share - share.max(axis=1, keepdims=True))
+
+
+def to_json(m: Matrices, fitted: Fitted, df: dict[str, int], docs: int,
+            calibration_logits: np.ndarray) -> dict[str, object]:
+    n_words = len(m.vocab)
+    words = fitted.pick_w[:n_words]
+    return {
+        "version": MODEL_VERSION,
+        "docs": docs,
+        "bias": round(fitted.pick_b, 6),
+        "paper": {n: round(float(v), 6) for n, v in zip(PAPER_FEATURES, fitted.pick_w[n_words:], strict=True)},
+        "pair": {n: round(float(v), 6) for n, v in zip(PAIR_FEATURES, fitted.field_w, strict=True)},
+        "calibration": fit_calibration(sorted(float(v) for v in calibration_logits)),
+        # three parallel columns, sorted by gram: parsing them is several times faster than a mapping
+        "grams": "\n".join(m.vocab),
+        "df": [df[g] for g in m.vocab],
+        "weights": [round(float(w), 4) for w in words],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    args = parser.parse_args()
+    fields = load_fields(FIELDS_PATH)
+    days = load_days(args.data)
+    corpus = Corpus(days, fields)
+    rows = np.arange(len(corpus.papers))
+    df = document_frequencies(corpus, rows)
+    m = build(corpus, fields, df, len(rows))
+    fitted = fit_arrays(m, targets(corpus, fields), rows)
+    model = to_json(m, fitted, df, len(rows), field_logits(m, fitted, rows).max(axis=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(model, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n",
+                        encoding="utf-8")
+    size = args.out.stat().st_size
+    print(f"trained on {len(days)} days, {len(corpus.papers)} papers: {len(m.vocab)} grams "
+          f"-> {args.out} ({size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()

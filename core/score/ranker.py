@@ -1,0 +1,222 @@
+"""The learned ranker: an offline scorer whose weights were fitted to a strong LLM's daily picks.
+
+Owns loading the shipped model file (`data/ranker/model.json`, written by bench/train_ranker.py), the
+per-(paper, field) logit, its calibration to the 1-10 scale, the best field, the one-line reason, and
+the ranking the cheap stage uses to choose what the LLM reads. A drop-in for `OfflineScorer`: same
+constructor and `score`/`score_many`, stage "offline", a value for every field. The features it weighs
+(core/score/ranker_text.py) relate a paper to a field's own text, so a field written by a user, never
+seen in training, is ranked too. Pure apart from reading the model file once; deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.models import Field, Paper, Score
+from core.score.offline import OfflineScorer
+from core.score.ranker_text import (
+    PAIR_FEATURES,
+    FieldQuery,
+    IgnoreMatcher,
+    PaperText,
+    field_query,
+    idf,
+    pair_features,
+    paper_text,
+    query_vector,
+    tfidf_vector,
+)
+
+MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "ranker" / "model.json"
+MODEL_VERSION = 2
+CATEGORIES = ("cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.CL", "stat.ML", "other")
+# Paper-level features of the pick model: category, shape, and the best value of each pair feature.
+PAPER_FEATURES = (*CATEGORIES, "cross-listed", "authors", "abstract_length",
+                  *(f"best_{name}" for name in PAIR_FEATURES))
+PICK_SHARE = 0.24  # the labelled days' median pick rate: this top share of papers is calibrated to >= 7
+MEDIAN_VALUE = 3.5  # the median paper: most papers score 4 or less
+PICK_VALUE = 7.0
+WEAK_VALUE = 5.0  # below this the reason says "weak match"
+REASON_TERMS = 3
+IGNORED_REASON = 1.0  # log1p(ignore evidence) from which the reason names the low-priority area
+
+
+def paper_features(paper: Paper, pair_rows: Sequence[Sequence[float]]) -> list[float]:
+    """PAPER_FEATURES of a paper, given its pair features against every configured field."""
+    primary = paper.primary_category if paper.primary_category in CATEGORIES[:-1] else "other"
+    row = [1.0 if c == primary else 0.0 for c in CATEGORIES]
+    row.append(1.0 if set(paper.categories) - {paper.primary_category} else 0.0)
+    row.append(math.log1p(len(paper.authors)) / 3.0)
+    row.append(math.log1p(len(paper.abstract)) / 8.0)
+    row.extend(max(r[k] for r in pair_rows) for k in range(len(PAIR_FEATURES)))
+    return row
+
+
+def fit_calibration(sorted_logits: Sequence[float]) -> dict[str, float]:
+    """Map logits to 1-10 with a logistic curve: the median paper to MEDIAN_VALUE, the top PICK_SHARE to 7."""
+    n = len(sorted_logits)
+    median = sorted_logits[n // 2]
+    pick = sorted_logits[min(n - 1, int(n * (1.0 - PICK_SHARE)))]
+    low, high = (MEDIAN_VALUE - 1.0) / 9.0, (PICK_VALUE - 1.0) / 9.0
+    a, b = math.log(low / (1 - low)), math.log(high / (1 - high))
+    scale = (pick - median) / (b - a) if pick > median else 1.0
+    return {"center": round(median - a * scale, 6), "scale": round(scale, 6)}
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """The weights of a trained ranker, as the model file holds them."""
+
+    docs: int
+    bias: float
+    paper: tuple[float, ...]  # pick model: PAPER_FEATURES
+    pair: tuple[float, ...]  # field model: PAIR_FEATURES
+    df: Mapping[str, int]
+    words: Mapping[str, float]
+    center: float
+    scale: float
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Model:
+        if raw.get("version") != MODEL_VERSION:
+            raise ConfigError(f"ranker model version {raw.get('version')!r} is not supported")
+        grams = str(raw["grams"]).split("\n")
+        if not len(grams) == len(raw["df"]) == len(raw["weights"]):
+            raise ConfigError("ranker model: grams, df and weights differ in length")
+        return cls(
+            docs=int(raw["docs"]),
+            bias=float(raw["bias"]),
+            paper=tuple(float(raw["paper"][n]) for n in PAPER_FEATURES),
+            pair=tuple(float(raw["pair"][n]) for n in PAIR_FEATURES),
+            df=dict(zip(grams, raw["df"], strict=True)),
+            words={g: w for g, w in zip(grams, raw["weights"], strict=True) if w},
+            center=float(raw["calibration"]["center"]),
+            scale=float(raw["calibration"]["scale"]),
+        )
+
+    def value(self, logit: float) -> float:
+        """The 1-10 score of a logit, rounded to one decimal like the offline scorer's."""
+        z = (logit - self.center) / self.scale
+        return round(1.0 + 9.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), 1)
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_PATH) -> Model:
+    """Read a model file once per process (it is shipped, never changed at run time)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the ranker model {path}: {exc}") from exc
+    return Model.from_json(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A paper's score and the raw logit of its best field, which orders papers for the cheap stage."""
+
+    score: Score
+    rank_value: float
+
+
+class Ranker:
+    """Scores papers against fields with the learned model; deterministic, pure and fast."""
+
+    def __init__(self, fields: Sequence[Field], model: Model | None = None) -> None:
+        if not fields:
+            raise ConfigError("the ranker needs at least one field")
+        self.fields = tuple(fields)
+        self.model = model if model is not None else load_model()
+        self.offline = OfflineScorer(fields)
+        self.ignore = IgnoreMatcher(fields)
+        self.queries: tuple[FieldQuery, ...] = tuple(field_query(f) for f in fields)
+        self.query_vectors = tuple(query_vector(q, self.model.df, self.model.docs) for q in self.queries)
+
+    def logits(self, paper: Paper) -> list[float]:
+        """The model's logit for each field, in field order: P(picked) times the field's share."""
+        return self._logits(paper)[0]
+
+    def _logits(self, paper: Paper) -> tuple[list[float], list[list[float]], PaperText]:
+        m = self.model
+        text = paper_text(paper)
+        offline = self.offline.score(paper, "en").field_scores
+        rows = pair_features(text, self.queries, self.query_vectors, [offline[f.slug] for f in self.fields],
+                             self.ignore.evidence(paper), m.df, m.docs)
+        pick = m.bias + sum(w * x for w, x in zip(m.paper, paper_features(paper, rows), strict=True))
+        pick += sum(v * m.words.get(g, 0.0) for g, v in tfidf_vector(text.all, m.df, m.docs).items())
+        shares = [sum(w * x for w, x in zip(m.pair, row, strict=True)) for row in rows]
+        top = max(shares)
+        # The best field carries the pick logit; another field is lower by how much less it fits.
+        return [pick + share - top for share in shares], rows, text
+
+    def rank(self, paper: Paper, lang: str = "zh") -> Ranked:
+        """Score one paper and keep its best logit for ordering."""
+        logits, rows, text = self._logits(paper)
+        best = max(range(len(self.fields)), key=lambda i: (logits[i], -i))
+        field = self.fields[best]
+        value = self.model.value(logits[best])
+        ignored = rows[best][PAIR_FEATURES.index("ignored")] >= IGNORED_REASON
+        reason = build_reason(field, self._matched(text, best), value, ignored, lang)
+        score = Score(
+            arxiv_id=paper.arxiv_id,
+            field_slug=field.slug,
+            value=value,
+            reason=reason,
+            stage="offline",
+            field_scores={f.slug: self.model.value(v) for f, v in zip(self.fields, logits, strict=True)},
+        )
+        return Ranked(score, logits[best])
+
+    def score(self, paper: Paper, lang: str = "zh") -> Score:
+        """Score one paper against every field; the best field and its value lead."""
+        return self.rank(paper, lang).score
+
+    def score_many(self, papers: Sequence[Paper], lang: str = "zh") -> list[Score]:
+        """Score papers in order; each score is the same as scoring that paper alone."""
+        return [self.score(p, lang) for p in papers]
+
+    def rank_many(self, papers: Sequence[Paper], lang: str = "zh") -> list[Ranked]:
+        return [self.rank(p, lang) for p in papers]
+
+    def _matched(self, paper: PaperText, index: int) -> list[str]:
+        """The field's grams the paper holds, most telling first (weight x IDF), bigrams before their words."""
+        text = paper.all
+        query = self.queries[index]
+        hits = sorted(((w * idf(self.model.df, self.model.docs, g), g) for g, w in query.weights.items()
+                       if g in text), key=lambda h: (-h[0], h[1]))
+        labels: list[str] = []
+        for _, gram in hits:
+            if not any(gram in x or x in gram for x in labels):
+                labels.append(gram)
+        return labels[:REASON_TERMS]
+
+
+def select(ranked: Sequence[Ranked], pass_rate: float, min_keep: int = 10) -> list[str]:
+    """The ids the LLM should read: the top `pass_rate` share by rank value, best first (ties by id)."""
+    unique = list({r.score.arxiv_id: r for r in ranked}.values())
+    count = min(len(unique), max(math.ceil(len(unique) * pass_rate), min_keep))
+    order = sorted(unique, key=lambda r: (-r.rank_value, r.score.arxiv_id))
+    return [r.score.arxiv_id for r in order[:count]]
+
+
+def build_reason(field: Field, labels: Sequence[str], value: float, ignored: bool, lang: str) -> str:
+    """One line in the reader's language: the field, the words that tie the paper to it, a low-priority note."""
+    zh = lang == "zh"
+    sep = "、" if zh else ", "
+    name = field.name(lang)
+    if not labels:
+        reason = f"与「{name}」无明显匹配" if zh else f"No strong match with {name}"
+    elif value < WEAK_VALUE:
+        reason = f"与「{name}」弱匹配：{sep.join(labels)}" if zh else f"Weak match with {name}: {sep.join(labels)}"
+    else:
+        reason = f"符合「{name}」：{sep.join(labels)}" if zh else f"Fits {name}: {sep.join(labels)}"
+    if ignored and field.ignore:
+        area = sep.join(field.ignore)
+        reason += f"；涉及{area}（低优先级）" if zh else f"; touches {area} (low priority)"
+    return reason

@@ -1,0 +1,103 @@
+"""The learned ranker: a drop-in for the offline scorer, loaded from the shipped model file."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.fields import load_fields
+from core.models import Field, Paper
+from core.score.ranker import MODEL_PATH, Ranker, load_model, select
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELDS = load_fields(ROOT / "data" / "fields" / "default.toml")
+
+
+def paper(arxiv_id: str, title: str, abstract: str, primary: str = "cs.LG") -> Paper:
+    return Paper(arxiv_id=arxiv_id, title=title, abstract=abstract, authors=("A. Author", "B. Author"),
+                 categories=(primary,), primary_category=primary, published=date(2026, 1, 19))
+
+
+KV = paper("2601.00001", "KV cache quantization for efficient long-context LLM inference",
+           "We compress the key-value cache of large language models with 2-bit quantization, cutting memory "
+           "by 4x and speeding up decoding with a custom attention kernel, with no loss of accuracy.")
+MEDICAL = paper("2601.00002", "A U-Net for segmenting liver tumors in abdominal CT scans",
+                "We segment liver lesions in computed tomography of patients with a convolutional network "
+                "and report Dice scores on a hospital dataset.", primary="cs.CV")
+GROKKING = paper("2601.00003", "A theory of grokking: implicit bias of gradient descent in two-layer networks",
+                 "We prove that gradient descent on two-layer ReLU networks exhibits grokking, and derive the "
+                 "training dynamics and a generalization bound in the infinite-width limit.")
+
+
+def test_the_model_ships_and_loads_quickly() -> None:
+    assert MODEL_PATH.is_file()
+    load_model.cache_clear()
+    started = time.perf_counter()
+    Ranker(FIELDS)
+    assert time.perf_counter() - started < 2.0  # well under a second on an idle machine
+
+
+def test_a_score_for_every_field_best_first_stage_offline() -> None:
+    ranker = Ranker(FIELDS)
+    score = ranker.score(KV, "en")
+    assert set(score.field_scores) == {f.slug for f in FIELDS}
+    assert score.stage == "offline"
+    assert score.value == max(score.field_scores.values())
+    assert score.field_scores[score.field_slug or ""] == score.value
+    assert all(1.0 <= v <= 10.0 for v in score.field_scores.values())
+
+
+def test_clear_matches_score_high_and_go_to_their_field() -> None:
+    ranker = Ranker(FIELDS)
+    kv, theory, medical = (ranker.score(p, "en") for p in (KV, GROKKING, MEDICAL))
+    assert (kv.value or 0) >= 7 and kv.field_slug == "efficient-llm"
+    assert (theory.value or 0) >= 7 and theory.field_slug == "dl-theory"
+    assert (medical.value or 0) <= 4
+
+
+def test_reasons_are_one_line_in_each_language() -> None:
+    ranker = Ranker(FIELDS)
+    zh, en = ranker.score(KV, "zh").reason, ranker.score(KV, "en").reason
+    assert "\n" not in zh and "\n" not in en
+    assert "符合" in zh and en.startswith("Fits ")
+    assert "kv cache" in en.lower()
+
+
+def test_deterministic_and_independent_of_the_other_papers() -> None:
+    ranker = Ranker(FIELDS)
+    alone = ranker.score(GROKKING, "en")
+    together = ranker.score_many([KV, MEDICAL, GROKKING], "en")[2]
+    assert alone == together == Ranker(FIELDS).score(GROKKING, "en")
+
+
+def test_a_user_field_never_seen_in_training_is_scored() -> None:
+    robots = Field(slug="my-robots", name_zh="机器人抓取", name_en="Robotic grasping",
+                   description_zh="机器人抓取与灵巧操作", description_en="Robotic grasping and dexterous manipulation.",
+                   keywords=("grasping", "dexterous hand"))
+    grasp = paper("2601.00004", "Learning dexterous grasping with a multi-fingered robot hand",
+                  "We train a policy for dexterous grasping of unseen objects on a real robot hand.", "cs.RO")
+    ranker = Ranker([robots])
+    assert ranker.score(grasp, "en").value > ranker.score(MEDICAL, "en").value  # type: ignore[operator]
+
+
+def test_an_ignored_area_counts_against_a_field() -> None:
+    plain = replace(FIELDS[0], ignore=())
+    with_ignore = replace(FIELDS[0], ignore=("medical/health",))
+    assert Ranker([with_ignore]).logits(MEDICAL)[0] < Ranker([plain]).logits(MEDICAL)[0]
+
+
+def test_select_takes_the_top_share_by_rank_value() -> None:
+    ranker = Ranker(FIELDS)
+    ranked = ranker.rank_many([MEDICAL, KV, GROKKING], "en")
+    assert select(ranked, 0.3, min_keep=1) == [max(ranked, key=lambda r: r.rank_value).score.arxiv_id]
+    assert len(select(ranked, 0.1, min_keep=10)) == 3
+
+
+def test_no_fields_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        Ranker([])
