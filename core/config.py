@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(120.0, ge=1, le=3600, description="seconds per LLM request")
     llm_max_retries: int = Field(3, ge=0, le=10, description="retries per LLM request (429/5xx/timeouts)")
     llm_daily_token_budget: int = Field(0, ge=0, le=10**12, description="tokens per day; 0: no limit")
-    llm_pass_rate: float = Field(0.55, ge=0.01, le=1.0, description="share of papers the cheap stage passes to the LLM")
+    llm_pass_rate: float = Field(0.53, ge=0.01, le=1.0, description="share of papers the cheap stage passes to the LLM")
     embedding_model: str = Field("", description="/v1/embeddings model for the cheap stage; empty: the offline scorer")
     # Telegram
     telegram_bot_token: str = Field("", description="from @BotFather; empty: no Telegram")

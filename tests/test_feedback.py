@@ -27,7 +27,9 @@ LIKED, SIMILAR = "2512.17257", "2512.17453"  # EV charging load forecasting; spa
 
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_LANGUAGE": "en"})
+    # No per-field cap: a lifted paper shows wherever its score puts it, not only within a field's top 10.
+    settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite"), "DIGEST_LANGUAGE": "en",
+                                  "DIGEST_MAX_PER_FIELD": "1000"})
     async with scored_sample(settings, NOW) as svc:
         yield svc
 

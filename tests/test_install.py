@@ -1,5 +1,6 @@
 """Paths and installs as a user meets them: relative settings are the working folder's, `.env` is the working
-folder's, and the product runs from a wheel installed anywhere, its prompts and default fields inside the package.
+folder's, and the product runs from a wheel installed anywhere, its prompts, default fields and ranker model
+inside the package.
 
 The wheel test builds from a copy of the sources in tmp_path (nothing is written into the repo), installs the
 wheel with no index into a fresh venv, lends it the test environment's dependencies through a .pth file (offline:
@@ -29,6 +30,7 @@ from core.config import PROJECT_ROOT, Settings
 from core.errors import ConfigError
 from core.fields import FIELDS_PACKAGE, load_fields, shipped_fields
 from core.prompts import PROMPTS_PACKAGE, load_prompt, prompts_dir
+from core.score.cache import RANKER_FILE, RANKER_PACKAGE, shipped_model
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -115,6 +117,7 @@ def test_a_checkout_reads_its_own_folders_through_the_editable_install() -> None
     # `pip install -e .` maps the packages onto the repo's folders: an edited template is read at once
     assert Path(str(resources.files(PROMPTS_PACKAGE))) == PROJECT_ROOT / "prompts"
     assert Path(str(resources.files(FIELDS_PACKAGE))) == PROJECT_ROOT / "data" / "fields"
+    assert Path(str(resources.files(RANKER_PACKAGE))) == PROJECT_ROOT / "data" / "ranker"
 
 
 def test_missing_package_data_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,6 +127,13 @@ def test_missing_package_data_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
         load_prompt("score_papers")
     with pytest.raises(ConfigError, match="default fields not installed .*set FIELDS_PATH or reinstall"):
         load_fields(None)
+    shipped_model.cache_clear()
+    monkeypatch.setattr("core.score.cache.RANKER_PACKAGE", "arxiv_digest_data.gone")
+    try:
+        with pytest.raises(ConfigError, match="ranker model is not installed .*reinstall"):
+            shipped_model()
+    finally:
+        shipped_model.cache_clear()
 
 
 def test_a_users_fields_path_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,12 +149,12 @@ def test_every_code_package_is_in_the_wheel() -> None:
                for top in ("core", "bot") for p in (PROJECT_ROOT / top).rglob("__init__.py")}
     assert on_disk - packages == set(), "list the new package in pyproject.toml's [tool.setuptools] packages"
     mapped = PYPROJECT["tool"]["setuptools"]["package-dir"]
-    assert mapped == {PROMPTS_PACKAGE: "prompts", FIELDS_PACKAGE: "data/fields"}
+    assert mapped == {PROMPTS_PACKAGE: "prompts", FIELDS_PACKAGE: "data/fields", RANKER_PACKAGE: "data/ranker"}
 
 
 # -- a wheel installed into a fresh venv, run from another folder ---------------------------------------------
 
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "core", "bot", "prompts", "data/fields")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "core", "bot", "prompts", "data/fields", "data/ranker")
 
 
 def _run(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -182,6 +192,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_another_folder(tmp_p
     names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("arxiv_digest_data/prompts/score_papers.md", "arxiv_digest_data/prompts/judge_interests.md",
                     "arxiv_digest_data/prompts/summarize_papers.md", "arxiv_digest_data/fields/default.toml",
+                    f"{RANKER_PACKAGE.replace('.', '/')}/{RANKER_FILE}",
                     "core/config.py", "bot/cli.py"):
         assert shipped in names, shipped
     assert not [n for n in names if n.startswith(("tests/", "data/", "prompts/", "bench/"))]
@@ -206,7 +217,9 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_another_folder(tmp_p
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8"}
 
     where = _run([python, "-c", "import core, bot.cli, arxiv_digest_data.prompts as p, arxiv_digest_data.fields as f;"
-                  "print(core.__file__); print(p.__file__); print(f.__file__)"], cwd=work, env=env).stdout.split()
+                  "import arxiv_digest_data.ranker as r;"
+                  "print(core.__file__); print(p.__file__); print(f.__file__); print(r.__file__)"],
+                 cwd=work, env=env).stdout.split()
     assert all(Path(w).is_relative_to(venv) for w in where), where
     version = _run([python, "-c", "from core.prompts import load_prompt; print(load_prompt('score_papers').version)"],
                    cwd=work, env=env).stdout.strip()
@@ -221,4 +234,5 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_another_folder(tmp_p
     sample_ids = {json.loads(line)["id"] for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()}
     assert any(paper_id in text for paper_id in sample_ids), text[:500]
     assert not re.search(r"[\u4e00-\u9fff]", text), "the .env in the working folder asked for English"
+    assert "Fits " in text and "Matched: " not in text, "the learned ranker scored the day, from the wheel's model"
     assert _tree(venv) == before, "the run wrote next to the installed package"

@@ -15,6 +15,10 @@ from core.daily import run_day
 from core.fields import load_fields
 from core.models import ChatRef, Subscription
 from core.runs import summarise_runs
+from core.score.cache import OfflineRanker
+from core.score.llm import select_candidates
+from core.score.offline import OfflineScorer
+from core.score.ranker import select
 from core.services import Services
 from core.store import Store
 from core.views import digest_for_subscription
@@ -51,6 +55,16 @@ async def test_the_llm_reads_the_cheap_stages_share_and_the_header_counts_its_to
     assert stages == {"llm", "offline"}
     llm_read = sum(1 for _, s in scores if s.stage == "llm")
     assert llm_read == pytest.approx(116 * services.settings.llm_pass_rate, abs=2)
+    # The learned ranker chose them: its top share of the day, by the logit of each paper's best field.
+    papers = await services.store.papers_for_day(result.day)  # type: ignore[arg-type]
+    chosen = select(OfflineRanker(services.fields).rank_many(papers, "zh"), services.settings.llm_pass_rate)
+    assert {s.arxiv_id for _, s in scores if s.stage == "llm"} == set(chosen)
+    hand_weighted = select_candidates(OfflineScorer(services.fields).score_many(papers, "zh"),
+                                      services.settings.llm_pass_rate)
+    assert set(chosen) != set(hand_weighted), "the ranker, not the hand-weighted scorer, chose the papers"
+    # The papers the LLM did not read keep the ranker's score, with its reason in every language.
+    kept = [s for _, s in scores if s.stage == "offline"]
+    assert kept and all(set(s.reasons) == {"zh", "en"} for s in kept)
     assert f"使用模型：test-model | 消耗 Tokens：{prompt_tokens + completion_tokens:,}" in result.markdown
     [run] = await services.store.list_runs()
     assert (run.tokens_in, run.tokens_out, run.model) == (prompt_tokens, completion_tokens, "test-model")
@@ -111,8 +125,6 @@ def test_cli_stats_shows_tokens_per_run(tmp_path: Path, capsys: pytest.CaptureFi
 
 async def test_an_embedding_model_picks_what_the_llm_reads(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     from core.score.embed import score_by_embedding
-    from core.score.llm import select_candidates
-    from core.score.offline import OfflineScorer
 
     settings = Settings.from_env(llm_env(tmp_path, fake_openai, EMBEDDING_MODEL="embed-small"))
     llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
@@ -126,8 +138,7 @@ async def test_an_embedding_model_picks_what_the_llm_reads(tmp_path: Path, fake_
         papers = await store.papers_for_day(result.day)  # type: ignore[arg-type]
         ranked = await score_by_embedding(llm, papers, services.fields, model="embed-small")
         assert sent == set(select_candidates(ranked.scores, settings.llm_pass_rate))
-        cheap = OfflineScorer(services.fields).score_many(papers, "zh")
-        offline = set(select_candidates(cheap, settings.llm_pass_rate))
+        offline = set(select(OfflineRanker(services.fields).rank_many(papers, "zh"), settings.llm_pass_rate))
         assert sent != offline, "the embedding stage, not the offline scorer, chose the papers"
         # Every token counts, the embeddings' too; the offline score stays on papers the LLM did not read.
         embed_tokens = sum(c.usage["prompt_tokens"] for c in embed_calls if c.usage)
@@ -142,9 +153,6 @@ async def test_an_embedding_model_picks_what_the_llm_reads(tmp_path: Path, fake_
 async def test_a_failing_embeddings_endpoint_falls_back_to_the_offline_ranking(
     tmp_path: Path, fake_openai: FakeOpenAI,
 ) -> None:
-    from core.score.llm import select_candidates
-    from core.score.offline import OfflineScorer
-
     settings = Settings.from_env(llm_env(tmp_path, fake_openai, EMBEDDING_MODEL="embed-small"))
     llm = AsyncOpenAI(api_key="sk-test", base_url=f"{fake_openai.url}/v1", max_retries=0)
     fake_openai.push("status", route="embeddings", status=500)
@@ -152,7 +160,7 @@ async def test_a_failing_embeddings_endpoint_falls_back_to_the_offline_ranking(
         services = Services(settings, store, tuple(load_fields(settings.fields_path)), llm=llm)
         result = await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)
         papers = await store.papers_for_day(result.day)  # type: ignore[arg-type]
-        offline = select_candidates(OfflineScorer(services.fields).score_many(papers, "zh"), settings.llm_pass_rate)
+        offline = select(OfflineRanker(services.fields).rank_many(papers, "zh"), settings.llm_pass_rate)
         assert {p["id"] for c in fake_openai.calls() for p in find_papers(c.prompt)} == set(offline)
     await llm.close()
 

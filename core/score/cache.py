@@ -2,9 +2,11 @@
 
 Owns the scorer keys' use as a cache (the offline scorer's key, the LLM's via core/score/llm.py), the
 stages that mean "not judged yet, try again" (RETRY_STAGES), the languages readers want reasons in
-(`reader_languages`), and the two-stage LLM path: a cheap stage ranks every paper (the offline scorer, or
-embedding similarity when EMBEDDING_MODEL is set) and the LLM reads the top LLM_PASS_RATE share. It must
-not decide what a digest shows or read the clock: `now` is a parameter.
+(`reader_languages`), the offline scorer (`OfflineRanker`: the learned ranker of core/score/ranker.py with
+its model read from the installed package data) and the two-stage LLM path: a cheap stage ranks every paper
+(the ranker, or embedding similarity when EMBEDDING_MODEL is set) and the LLM reads the top LLM_PASS_RATE
+share. It must not decide what a digest shows or read the clock: `now` is a parameter. Interest routing
+(core/score/routing.py) keeps the hand-weighted phrase scorer: a profile is a few words, not a field.
 
 Languages: a score carries a reason per language. The LLM is asked for every wanted language in one reply.
 The scorer key does not name a language: the score itself does not depend on it (fields are described in
@@ -16,24 +18,30 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
 
 from core.build.digest import OFFLINE_MODEL
-from core.errors import ScoringError
+from core.errors import ConfigError, ScoringError
 from core.models import LANGUAGES, Field, Paper, Score
 from core.prompts import load_prompt
 from core.score.embed import score_by_embedding
 from core.score.jsonmode import JsonModes, json_modes_for
 from core.score.llm import LLMConfig, TokenBudget, score_papers, scorer_key, select_candidates
-from core.score.offline import OfflineScorer
+from core.score.ranker import Model, Ranked, Ranker, select
 from core.services import Services, uses_llm
 
 log = logging.getLogger(__name__)
 
-OFFLINE_SCORER_VERSION = "offline-2"  # 2: reasons in every language
+# 3: the learned ranker (its model file's hash joins the key); 2: reasons in every language
+OFFLINE_SCORER_VERSION = "offline-3"
+RANKER_PACKAGE = "arxiv_digest_data.ranker"  # data/ranker/, installed as package data
+RANKER_FILE = "model.json"
 # Stages that mean "the LLM did not judge this paper": a later run with budget left tries again.
 RETRY_STAGES = frozenset({"offline-fallback", "offline-budget"})
 
@@ -52,9 +60,56 @@ class Scored:
     tokens_out: int = 0
 
 
+@lru_cache(maxsize=1)
+def shipped_model() -> tuple[Model, str]:
+    """The shipped ranker model and the SHA-256 of its file, read once per process from the package data."""
+    try:
+        raw = resources.files(RANKER_PACKAGE).joinpath(RANKER_FILE).read_bytes()
+    except (ModuleNotFoundError, OSError) as exc:
+        raise ConfigError(f"the ranker model is not installed (package {RANKER_PACKAGE}: {exc}): reinstall "
+                          "arxiv-digest, e.g. `pip install -e .` in a checkout") from None
+    try:
+        model = Model.from_json(json.loads(raw))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"the ranker model {RANKER_PACKAGE}/{RANKER_FILE} is unreadable: {exc}") from None
+    return model, hashlib.sha256(raw).hexdigest()
+
+
+class OfflineRanker:
+    """The offline scorer: the learned ranker, each score's reason worded in every language.
+
+    Scores are the ranker's (stage "offline", a value per field); `rank_many` also keeps the raw logit the
+    cheap stage orders papers by. Every language is worded so a stored score serves any reader, as the
+    LLM's scores do once asked: adding a reader's language re-scores nothing.
+    """
+
+    def __init__(self, fields: Sequence[Field]) -> None:
+        self.ranker = Ranker(fields, shipped_model()[0])
+
+    def rank_many(self, papers: Sequence[Paper], lang: str = "zh") -> list[Ranked]:
+        ranked = self.ranker.rank_many(papers, lang)
+        worded = {code: self.ranker.rank_many(papers, code) for code in LANGUAGES if code != lang}
+        out = []
+        for i, r in enumerate(ranked):
+            reasons = {lang: r.score.reason, **{code: other[i].score.reason for code, other in worded.items()}}
+            out.append(Ranked(dataclasses.replace(r.score, reasons=reasons), r.rank_value))
+        return out
+
+    def score_many(self, papers: Sequence[Paper], lang: str = "zh") -> list[Score]:
+        return [r.score for r in self.rank_many(papers, lang)]
+
+    def score(self, paper: Paper, lang: str = "zh") -> Score:
+        return self.score_many([paper], lang)[0]
+
+
 def offline_scorer_key(fields: Sequence[Field]) -> str:
-    """Cache key of the offline scorer for these field definitions."""
-    blob = OFFLINE_SCORER_VERSION + "|" + "|".join(f"{f.slug}:{f.fingerprint}" for f in fields)
+    """Cache key of the offline scorer for these field definitions and the shipped ranker model.
+
+    A retrained model is a new key, so scores of an older model (or of the hand-weighted scorer that
+    came before the ranker) are never read as this one's.
+    """
+    model_hash = shipped_model()[1]
+    blob = "|".join([OFFLINE_SCORER_VERSION, f"ranker:{model_hash}", *(f"{f.slug}:{f.fingerprint}" for f in fields)])
     return "offline:" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -89,17 +144,17 @@ async def score_with_cache(
     """
     settings, store, fields = services.settings, services.store, services.fields
     lang = lang or settings.digest_language
-    scorer = OfflineScorer(fields)
+    scorer = OfflineRanker(fields)
     ids = [p.arxiv_id for p in papers]
     if not uses_llm(services, offline):
         key = offline_scorer_key(fields)
         cached = await store.get_scores(key, ids) if use_cache else {}
         todo = [p for p in papers if p.arxiv_id not in cached]
-        fresh = []
-        for i, paper in enumerate(todo, 1):
-            fresh.append(scorer.score(paper, lang))
-            if progress and (i % 50 == 0 or i == len(todo)):
-                progress("scoring", i, len(todo))
+        fresh: list[Score] = []
+        for start in range(0, len(todo), 50):
+            fresh.extend(scorer.score_many(todo[start:start + 50], lang))
+            if progress:
+                progress("scoring", len(fresh), len(todo))
         if use_cache and fresh:
             await store.save_scores(key, fresh, now)
         by_id = {**cached, **{s.arxiv_id: s for s in fresh}}
@@ -119,29 +174,31 @@ def llm_scorer_key(services: Services) -> str:
     return f"{key}|embed:{settings.embedding_model}" if settings.embedding_model else key
 
 
-async def cheap_ranking(
-    services: Services, papers: Sequence[Paper], offline_scores: Sequence[Score],
-) -> tuple[list[Score], int]:
-    """The cheap stage's scores to rank papers by, and the tokens it spent.
+async def cheap_selection(
+    services: Services, papers: Sequence[Paper], ranked: Sequence[Ranked],
+) -> tuple[list[str], int]:
+    """The ids the LLM reads (the top LLM_PASS_RATE share, best first), and the tokens choosing them spent.
 
-    Embedding similarity when EMBEDDING_MODEL is set (its scores only rank: they are never stored or
-    shown), else the offline scores; a failing embeddings endpoint falls back to the offline scores.
+    The ranker's order (`ranked`, by its best field's logit) unless EMBEDDING_MODEL is set: then embedding
+    similarity ranks (its scores only rank: they are never stored or shown), and a failing embeddings
+    endpoint falls back to the ranker's order.
     """
+    pass_rate = services.settings.llm_pass_rate
     model = services.settings.embedding_model
-    if not model or services.llm is None or not papers:
-        return list(offline_scores), 0
-    try:
-        result = await score_by_embedding(services.llm, papers, services.fields, model=model)
-    except ScoringError as exc:
-        log.warning("embedding stage failed (%s); ranking by the offline scorer", exc)
-        return list(offline_scores), 0
-    return result.scores, result.tokens
+    if model and services.llm is not None and papers:
+        try:
+            result = await score_by_embedding(services.llm, papers, services.fields, model=model)
+        except ScoringError as exc:
+            log.warning("embedding stage failed (%s); ranking by the offline scorer", exc)
+        else:
+            return select_candidates(result.scores, pass_rate), result.tokens
+    return select(ranked, pass_rate), 0
 
 
 async def _score_llm(
     services: Services,
     papers: Sequence[Paper],
-    scorer: OfflineScorer,
+    scorer: OfflineRanker,
     *,
     now: datetime,
     budget_day: date | None,
@@ -157,10 +214,11 @@ async def _score_llm(
     ids = [p.arxiv_id for p in papers]
     cached = await store.get_scores(key, ids) if use_cache else {}
     cached = {k: v for k, v in cached.items() if v.stage not in RETRY_STAGES}
-    offline_scores = {s.arxiv_id: s for s in scorer.score_many(papers, lang)}
+    ranked = scorer.rank_many(papers, lang)
+    offline_scores = {r.score.arxiv_id: r.score for r in ranked}
     # The cheap stage ranks the whole set, so a re-run passes the same papers as the first run.
-    ranking, embed_tokens = await cheap_ranking(services, papers, list(offline_scores.values()))
-    passed = set(select_candidates(ranking, settings.llm_pass_rate))
+    selected, embed_tokens = await cheap_selection(services, papers, ranked)
+    passed = set(selected)
     todo = [p for p in papers if p.arxiv_id not in cached]
     to_llm = [p for p in todo if p.arxiv_id in passed]
     kept_offline = [offline_scores[p.arxiv_id] for p in todo if p.arxiv_id not in passed]
