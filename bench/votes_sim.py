@@ -8,10 +8,10 @@ LABELLED_DAYS_DIR defaults to ../shared/data/labelled-days (relative to the repo
 lines carry `label: null | {field, score, reason_zh}`.
 
 For each of the seven default fields, a simulated reader follows that one field. Each day they see their
-digest: the day's papers ranked by the offline scorer's value for that field plus the chat's adjustment
-(core/score/feedback.py, exactly as a digest applies it, from the votes so far), the top `--shown`. They vote
-on up to `--k` of the shown papers, top first: 👍 on that field's picks scored >= 8, 👎 on papers the
-labels did not pick for that field; other shown papers stay unvoted. After 1, 5 and 20 days of votes the
+digest: the day's papers ranked by the offline scorer's (the learned ranker's) value for that field plus the
+chat's adjustment (core/score/feedback.py, exactly as a digest applies it, from the votes so far), the top
+`--shown`. They vote on up to `--k` of the shown papers, top first: 👍 on that field's picks scored >= 8, 👎 on
+papers the labels did not pick for that field; other shown papers stay unvoted. After 1, 5 and 20 days of votes the
 bench ranks the NEXT day's papers the same way and prints the ROC AUC of "picked for this field", next to
 the AUC of the scorer alone (no votes) on that same day. Each figure is the mean over `--starts` runs that
 begin on days spread over the folder (so different next days are measured). Two vote rules are shown:
@@ -36,8 +36,9 @@ from bench.eval_offline import FIELDS_PATH, Label, auc, load_day  # noqa: E402
 from core.fields import load_fields  # noqa: E402
 from core.models import Adjustment, Paper  # noqa: E402
 from core.score import feedback as feedback_  # noqa: E402
+from core.score.cache import shipped_model  # noqa: E402
 from core.score.feedback import Feedback, adjustments  # noqa: E402
-from core.score.offline import OfflineScorer  # noqa: E402
+from core.score.ranker import Ranker  # noqa: E402
 
 CHECKPOINTS = (1, 5, 20)
 Day = list[tuple[Paper, Label | None]]
@@ -113,7 +114,7 @@ def main() -> None:
     if len(days) < need:
         sys.exit(f"{args.folder}: {len(days)} days, the simulation needs {need}")
     fields = load_fields(FIELDS_PATH)
-    scorer = OfflineScorer(fields)
+    scorer = Ranker(fields, shipped_model()[0])  # the offline scorer's values; its reasons are not needed here
     t0 = time.perf_counter()
     field_scores = []  # per day: arxiv_id -> the offline scorer's value per field
     for rows in days:
