@@ -40,6 +40,26 @@ def test_the_offline_scorer_is_the_ranker_with_its_reason_in_every_language() ->
     assert [s.value for s in ours] != [s.value for s in hand_weighted]
 
 
+async def test_a_new_readers_language_is_worded_without_scoring_again(tmp_path: Path) -> None:
+    papers = load_papers(SAMPLE)[:12]
+    settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite")})
+    async with Store.open(settings.database_path) as store:
+        services = Services(settings, store, FIELDS)
+        await store.save_papers(papers, NOW)
+        first = await score_with_cache(services, papers, offline=True, now=NOW, budget_day=None)
+        assert all(set(s.reasons) == {"zh"} for s in first.scores)  # only the language asked for is worded
+        both = await score_with_cache(services, papers, offline=True, now=NOW, budget_day=None, langs=("en",))
+        assert both.scored == 0, "no paper is scored again for a new language"
+        assert [(s.value, s.field_slug, s.reason) for s in both.scores] == [
+            (s.value, s.field_slug, s.reason) for s in first.scores]
+        ranker = Ranker(FIELDS)
+        assert [s.reasons["en"] for s in both.scores] == [ranker.score(p, "en").reason for p in papers]
+        stored = await store.get_scores(both.scorer_key, [p.arxiv_id for p in papers])
+        assert all(set(s.reasons) == {"zh", "en"} for s in stored.values())
+        again = await score_with_cache(services, papers, offline=True, now=NOW, budget_day=None)
+        assert again.scores == both.scores and again.scored == 0
+
+
 def test_the_model_is_read_from_the_package_data_as_the_checkout_holds_it() -> None:
     model, digest = shipped_model()
     assert model == load_model()

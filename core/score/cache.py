@@ -76,30 +76,36 @@ def shipped_model() -> tuple[Model, str]:
 
 
 class OfflineRanker:
-    """The offline scorer: the learned ranker, each score's reason worded in every language.
+    """The offline scorer: the learned ranker, each score's reason worded in `lang` and each of `langs`.
 
     Scores are the ranker's (stage "offline", a value per field); `rank_many` also keeps the raw logit the
-    cheap stage orders papers by. Every language is worded so a stored score serves any reader, as the
-    LLM's scores do once asked: adding a reader's language re-scores nothing.
+    cheap stage orders papers by. Each further language costs a second pass of the ranker, so only the
+    languages readers want are worded (`score_with_cache` words a stored score again when a reader's
+    language is missing from it; the score itself does not change).
     """
 
     def __init__(self, fields: Sequence[Field]) -> None:
         self.ranker = Ranker(fields, shipped_model()[0])
 
-    def rank_many(self, papers: Sequence[Paper], lang: str = "zh") -> list[Ranked]:
+    def rank_many(self, papers: Sequence[Paper], lang: str = "zh", langs: Iterable[str] = LANGUAGES) -> list[Ranked]:
         ranked = self.ranker.rank_many(papers, lang)
-        worded = {code: self.ranker.rank_many(papers, code) for code in LANGUAGES if code != lang}
+        worded = {code: self.ranker.rank_many(papers, code) for code in wanted_languages(lang, langs) if code != lang}
         out = []
         for i, r in enumerate(ranked):
             reasons = {lang: r.score.reason, **{code: other[i].score.reason for code, other in worded.items()}}
             out.append(Ranked(dataclasses.replace(r.score, reasons=reasons), r.rank_value))
         return out
 
-    def score_many(self, papers: Sequence[Paper], lang: str = "zh") -> list[Score]:
-        return [r.score for r in self.rank_many(papers, lang)]
+    def score_many(self, papers: Sequence[Paper], lang: str = "zh", langs: Iterable[str] = LANGUAGES) -> list[Score]:
+        return [r.score for r in self.rank_many(papers, lang, langs)]
 
-    def score(self, paper: Paper, lang: str = "zh") -> Score:
-        return self.score_many([paper], lang)[0]
+    def score(self, paper: Paper, lang: str = "zh", langs: Iterable[str] = LANGUAGES) -> Score:
+        return self.score_many([paper], lang, langs)[0]
+
+
+def missing_reasons(score: Score, langs: Iterable[str]) -> bool:
+    """Whether an offline score lacks the reason of a wanted language (the ranker words it again for free)."""
+    return score.stage == "offline" and any(code not in score.reasons for code in langs)
 
 
 def offline_scorer_key(fields: Sequence[Field]) -> str:
@@ -139,28 +145,39 @@ async def score_with_cache(
 ) -> Scored:
     """Score papers with the configured scorer; reuse stored scores for the same scorer key.
 
-    `lang` is the language of each Score.reason (default DIGEST_LANGUAGE); the LLM words its reasons in
-    `lang` and every language of `langs` in one reply (the offline scorer words every language anyway).
+    `lang` is the language of each Score.reason (default DIGEST_LANGUAGE); every scorer words its reasons
+    in `lang` and every language of `langs` (the LLM in one reply). A stored offline score that lacks one
+    of them is worded again (same score, the reason added), so a new reader's language is never missing.
     """
     settings, store, fields = services.settings, services.store, services.fields
     lang = lang or settings.digest_language
+    wanted = wanted_languages(lang, langs)
     scorer = OfflineRanker(fields)
     ids = [p.arxiv_id for p in papers]
     if not uses_llm(services, offline):
         key = offline_scorer_key(fields)
         cached = await store.get_scores(key, ids) if use_cache else {}
-        todo = [p for p in papers if p.arxiv_id not in cached]
+        todo = [p for p in papers if p.arxiv_id not in cached or missing_reasons(cached[p.arxiv_id], wanted)]
         fresh: list[Score] = []
         for start in range(0, len(todo), 50):
-            fresh.extend(scorer.score_many(todo[start:start + 50], lang))
+            fresh.extend(scorer.score_many(todo[start:start + 50], lang, wanted))
             if progress:
                 progress("scoring", len(fresh), len(todo))
+        fresh = [with_stored_reasons(s, cached.get(s.arxiv_id)) for s in fresh]
         if use_cache and fresh:
             await store.save_scores(key, fresh, now)
         by_id = {**cached, **{s.arxiv_id: s for s in fresh}}
-        return Scored(key, OFFLINE_MODEL, tuple(by_id[i] for i in ids), scored=len(fresh))
+        return Scored(key, OFFLINE_MODEL, tuple(by_id[i] for i in ids),
+                      scored=sum(1 for s in fresh if s.arxiv_id not in cached))
     return await _score_llm(services, papers, scorer, now=now, budget_day=budget_day, use_cache=use_cache,
-                            lang=lang, langs=wanted_languages(lang, langs), progress=progress)
+                            lang=lang, langs=wanted, progress=progress)
+
+
+def with_stored_reasons(score: Score, stored: Score | None) -> Score:
+    """A fresh offline score keeps the reasons its stored copy already had in languages not asked for now."""
+    if stored is None:
+        return score
+    return dataclasses.replace(score, reasons={**stored.reasons, **score.reasons})
 
 
 def llm_scorer_key(services: Services) -> str:
@@ -214,8 +231,11 @@ async def _score_llm(
     ids = [p.arxiv_id for p in papers]
     cached = await store.get_scores(key, ids) if use_cache else {}
     cached = {k: v for k, v in cached.items() if v.stage not in RETRY_STAGES}
-    ranked = scorer.rank_many(papers, lang)
+    ranked = scorer.rank_many(papers, lang, langs)
     offline_scores = {r.score.arxiv_id: r.score for r in ranked}
+    # An offline score stored under the LLM's key (a paper the LLM did not read) gets a new reader's language.
+    reworded = [with_stored_reasons(offline_scores[k], v) for k, v in cached.items() if missing_reasons(v, langs)]
+    cached = {**cached, **{s.arxiv_id: s for s in reworded}}
     # The cheap stage ranks the whole set, so a re-run passes the same papers as the first run.
     selected, embed_tokens = await cheap_selection(services, papers, ranked)
     passed = set(selected)
@@ -236,6 +256,7 @@ async def _score_llm(
     fresh = [*kept_offline, *result.scores]
     completed, reason_tokens = await _add_reasons(services, papers, cached, langs, lang=lang, budget=budget,
                                                   modes=modes)
+    completed = [*reworded, *completed]
     if use_cache and (fresh or completed):
         await store.save_scores(key, [*fresh, *completed], now)
         await store.save_json_modes(key, result.json_modes, now)
