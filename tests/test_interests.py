@@ -21,7 +21,7 @@ from core.config import PROJECT_ROOT, Settings
 from core.daily import run_day
 from core.fetch.jsonl import load_papers
 from core.fields import load_fields
-from core.models import ChatRef, Note, PaperItem, Score, Subscription
+from core.models import ChatRef, Heading, Note, PaperItem, Score, Subscription
 from core.prepare.reader import score_interests, score_profiles
 from core.score import interests as interests_module
 from core.score.interests import INTEREST_CANDIDATES, gist
@@ -464,3 +464,28 @@ async def test_prepare_fetches_summaries_for_the_keyword_matches_shown_and_build
     [section] = [s for s in digest.sections if s.field.slug == "keywords"]
     assert [p for p, _ in section.items] == shown
     assert all(prepared.summaries[(p.arxiv_id, "zh")].text in s.reason for p, s in section.items)
+
+
+@pytest.mark.parametrize(("lang", "note"), [("en", "Nothing matched your interests at 7.0 or above today."),
+                                            ("zh", "今天没有达到 7.0 分、符合你兴趣的论文。")])
+async def test_interests_with_nothing_matching_today_say_so_in_their_section(
+    offline_services: Services, lang: str, note: str,
+) -> None:
+    sub = Subscription(ChatRef("telegram", "1"), lang=lang, min_score=7.0, interests="zebrafish husbandry")
+    digest = await digest_for_subscription(offline_services, sub, now=NOW)
+    assert digest is not None
+    assert digest.sections[0].field.slug == "interests" and digest.sections[0].items == ()
+    assert any(s.items for s in digest.sections[1:]), "the fields' sections follow as before"
+    blocks = digest_blocks(digest, sub.timezone)
+    name = digest.sections[0].field.name(lang)
+    at = next(i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.text == name)
+    assert blocks[at + 1] == Note(note) and isinstance(blocks[at + 2], Heading)
+    assert note in to_markdown(blocks)
+    # A profile that does match shows its papers and no such note.
+    sub = Subscription(ChatRef("telegram", "1"), lang=lang, min_score=7.0, interests=MOE)
+    digest = await digest_for_subscription(offline_services, sub, now=NOW)
+    assert digest is not None and digest.sections[0].field.slug == "interests" and digest.sections[0].items
+    assert Note(note) not in digest_blocks(digest, sub.timezone)
+    # No interests: no "My interests" section at all.
+    digest = await digest_for_subscription(offline_services, Subscription(ChatRef("telegram", "1"), lang=lang), now=NOW)
+    assert digest is not None and all(s.field.slug != "interests" for s in digest.sections)
