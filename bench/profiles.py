@@ -39,10 +39,13 @@ shows is what the 18-candidate cap and the ranking lose; a real LLM would also a
 neither matches, which no figure here shows.
 For contrast the bench also reports the recall of routing by the offline scorer's in-order phrases.
 
+Last, on the real labelled days (when the folder is there), whether the ranker keeps more of a field's
+LLM picks than word coverage alone when cutting a routed pool (`labelled_ranking`).
+
 It also reports recall of what a digest can list: per profile min(found, 10) / min(reference, 10), summed,
 since a digest lists at most DIGEST_MAX_PER_FIELD (10) interest papers.
 
-Run: `.venv/bin/python bench/profiles.py` (about a minute); `--small` runs only the 20-profile day.
+Run: `.venv/bin/python bench/profiles.py` (about a minute and a half); `--small` runs only the 20-profile day.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ from core.score.interests import INTEREST_CANDIDATES  # noqa: E402
 from core.score.offline import WORD_RE, OfflineScorer, stem  # noqa: E402
 from core.score.profile import parse_interests  # noqa: E402
 from core.score.requests import shorten_abstract  # noqa: E402
-from core.score.routing import offline_interest_scores  # noqa: E402
+from core.score.routing import ROUTE_POOL, offline_interest_scores, rank_candidates, route_candidates  # noqa: E402
 from core.score.summaries import SUMMARY_ABSTRACT_CHARS, first_sentence  # noqa: E402
 from core.services import Services  # noqa: E402
 from core.store import Store  # noqa: E402
@@ -391,6 +394,41 @@ def report(r: dict[str, Any]) -> None:
     print(f"time: {r['seconds']:.1f} s in all, {r['seconds_profiles']:.1f} s for the profiles")
 
 
+def labelled_ranking(fields: Sequence[Field]) -> None:
+    """Does the ranker pick better than word coverage among a profile's routed pool, by a real LLM's labels?
+
+    On every third day of ../shared/data/labelled-days (when present), a profile of each default field's
+    first four plain terms; of its routed pool (ROUTE_POOL), the share of that field's picks (score >= 7,
+    up to the cap) among the INTEREST_CANDIDATES kept: by routing order alone, and by the ranker as shipped.
+    The ranker was trained on these days and fields, so this flatters it; it is a sanity check only.
+    """
+    found = [d for d in (ROOT.parent / "shared" / "data" / "labelled-days",  # beside the checkout, or a worktree's
+                         ROOT.parents[1] / "shared" / "data" / "labelled-days") if d.is_dir()]
+    if not found:
+        return
+    folder = found[0]
+    kept: dict[str, list[float]] = {"routing order": [], "ranker + routing order": []}
+    for path in sorted(folder.glob("*.jsonl"))[::3]:
+        labels = {r["id"]: r["label"] for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+        papers = load_papers(path)
+        by_id = {p.arxiv_id: p for p in papers}
+        for f in fields:
+            terms = [t for t in (parse_term(x)[0] for x in f.terms) if not t.endswith("*")][:4]
+            profile = parse_interests(", ".join(terms))
+            picks = {i for i, lab in labels.items() if lab and lab["field"] == f.slug and lab["score"] >= 7}
+            if not picks:
+                continue
+            pool = route_candidates(profile.normalised[0], papers, ROUTE_POOL)
+            cap = max(1, min(len(picks), INTEREST_CANDIDATES))
+            kept["routing order"].append(len(set(pool[:INTEREST_CANDIDATES]) & picks) / cap)
+            ranked = rank_candidates(profile.judge_field(), [by_id[i] for i in pool], INTEREST_CANDIDATES)
+            kept["ranker + routing order"].append(len(set(ranked) & picks) / cap)
+    print(f"\n== labelled days: a field's picks among the {INTEREST_CANDIDATES} kept of {ROUTE_POOL} routed"
+          f" ({len(kept['routing order'])} day-fields; the ranker saw these days in training)")
+    for name, shares in kept.items():
+        print(f"  {name:<24} {statistics.mean(shares):.1%}")
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     fields = load_fields(ROOT / "data/fields/default.toml")
@@ -409,6 +447,8 @@ async def main() -> None:
         runs += [("largest sample day 2025-12-10", small, profiles), ("all sample days as one day", big, profiles)]
     for name, papers, chosen in runs:
         report(await run_day(name, papers, chosen, fields))
+    if not only_small:
+        labelled_ranking(fields)
 
 
 if __name__ == "__main__":
