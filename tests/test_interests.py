@@ -21,12 +21,14 @@ from core.config import PROJECT_ROOT, Settings
 from core.daily import run_day
 from core.fetch.jsonl import load_papers
 from core.fields import load_fields
-from core.models import ChatRef, Note, PaperItem, Score, Subscription
+from core.models import ChatRef, Heading, Note, PaperItem, Score, Subscription
 from core.prepare.reader import score_interests, score_profiles
-from core.score.interests import INTEREST_CANDIDATES
+from core.score import interests as interests_module
+from core.score.interests import INTEREST_CANDIDATES, gist
 from core.score.offline import OfflineScorer
 from core.score.profile import interest_field, parse_interests
-from core.score.routing import offline_interest_scores, route_candidates
+from core.score.routing import ROUTE_LIMIT, ROUTE_POOL, offline_interest_scores, rank_candidates, route_candidates
+from core.score.summaries import first_sentence, get_summaries
 from core.services import Services
 from core.store import Store
 from core.views import digest_for_subscription
@@ -125,8 +127,21 @@ def test_routing_finds_phrase_words_in_any_order_and_form_and_caps_the_candidate
     papers = load_papers(SAMPLE)
     wanted = next(p for p in papers if "Low Rank Adaptation" in p.title)
     assert wanted.arxiv_id in route_candidates(["adapting low-rank"], papers)
-    assert len(route_candidates(["language models"], papers)) == INTEREST_CANDIDATES
+    assert len(route_candidates(["language models"], papers)) == ROUTE_LIMIT
     assert route_candidates(["zebrafish husbandry"], papers) == []
+
+
+def test_the_ranker_keeps_the_best_few_of_a_profiles_routed_pool() -> None:
+    papers = load_papers(SAMPLE)
+    by_id = {p.arxiv_id: p for p in papers}
+    profile = parse_interests("language models, reasoning")
+    pool = [by_id[i] for i in route_candidates(profile.normalised[0], papers, ROUTE_POOL)]
+    assert len(pool) == ROUTE_POOL > INTEREST_CANDIDATES
+    kept = rank_candidates(profile.judge_field(), pool, INTEREST_CANDIDATES)
+    assert len(kept) == INTEREST_CANDIDATES and set(kept) <= {p.arxiv_id for p in pool}
+    assert kept != [p.arxiv_id for p in pool[:INTEREST_CANDIDATES]], "the ranker reorders, not only cuts"
+    assert kept == rank_candidates(profile.judge_field(), pool, INTEREST_CANDIDATES), "deterministic"
+    assert rank_candidates(profile.judge_field(), pool[:5], INTEREST_CANDIDATES) == [p.arxiv_id for p in pool[:5]]
 
 
 # -- the LLM path: shared reading, per-profile judging ----------------------------------------------------
@@ -169,9 +184,10 @@ async def test_an_added_profile_costs_only_its_judgement_on_summaries(
     assert sum(i + o for i, o, _ in usage.values()) == prompt_in + completion_out - field_run
 
 
-async def test_many_profiles_read_each_paper_once_and_judge_each_profile_once(
-    llm_services: Services, fake_openai: FakeOpenAI,
+async def test_many_profiles_read_each_shared_paper_once_and_judge_each_profile_once(
+    llm_services: Services, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(interests_module, "SHARED_READS", 2)  # as thousands of profiles would share papers
     texts = [MOE, "KV cache, mixture of experts, low-rank compensation", "agents, tool use",
              "language models, reasoning", "reinforcement learning, language models"]
     before = len(fake_openai.calls())
@@ -179,11 +195,48 @@ async def test_many_profiles_read_each_paper_once_and_judge_each_profile_once(
     calls = fake_openai.calls()[before:]
     read = Counter(p["id"] for c in calls if kind(c) == "paper_summaries" for p in find_papers(c.prompt))
     assert read and max(read.values()) == 1, "every paper is read once, whatever the number of profiles"
-    assert sum(1 for c in calls if kind(c) == "interest_scores") == 4, "two spellings of one profile: one judgement"
+    judges = [c for c in calls if kind(c) == "interest_scores"]
+    assert len(judges) == 4, "two spellings of one profile: one judgement"
+    shown = Counter(p["text"] for c in judges for p in find_papers(c.prompt))
+    by_id = {p.arxiv_id: p for p in await llm_services.store.papers_for_day(DAY)}
+    for arxiv_id in read:  # a paper read for judging is shown as its summary's first sentence to every profile
+        assert sum(n for text, n in shown.items() if text.startswith(by_id[arxiv_id].title.split(":")[0][:30])
+                   and text != gist(by_id[arxiv_id])) >= 2
+    assert all(text in {gist(p) for p in by_id.values()} for text, n in shown.items() if n == 1), \
+        "a paper only one profile judges is shown as its title and opening sentence, never read"
     again = len(fake_openai.calls())
     for text in texts:
         await score_interests(llm_services, text, DAY, now=NOW)
     assert len(fake_openai.calls()) == again
+
+
+async def test_a_few_profiles_are_judged_on_titles_and_opening_sentences_with_nothing_read(
+    llm_services: Services, fake_openai: FakeOpenAI,
+) -> None:
+    texts = [MOE, "agents, tool use", "language models, reasoning", "diffusion models, video generation"]
+    before = len(fake_openai.calls())
+    await score_profiles(llm_services, texts, DAY, now=NOW)
+    calls = fake_openai.calls()[before:]
+    assert not [c for c in calls if kind(c) == "paper_summaries"], "no summary is written for a handful of profiles"
+    judges = [c for c in calls if kind(c) == "interest_scores"]
+    assert len(judges) == len(texts)
+    by_id = {p.arxiv_id: p for p in await llm_services.store.papers_for_day(DAY)}
+    gists = {gist(p) for p in by_id.values()}
+    for call in judges:
+        sent = find_papers(call.prompt)
+        assert 0 < len(sent) <= INTEREST_CANDIDATES and all(p["text"] in gists for p in sent)
+        assert tokens([call]) <= 2000
+    # A summary already stored (the digest or a larger pass wrote it) is shown instead: it costs nothing.
+    profile = parse_interests("mixture of experts, sparse routing")
+    pool = [by_id[i] for i in route_candidates(profile.normalised[0], list(by_id.values()), ROUTE_POOL)]
+    paper = by_id[rank_candidates(profile.judge_field(), pool, INTEREST_CANDIDATES)[0]]
+    found = await get_summaries(llm_services, [paper], "en", now=NOW, day=DAY, use_llm=True)
+    before = len(fake_openai.calls())
+    await score_interests(llm_services, "mixture of experts, sparse routing", DAY, now=NOW)
+    [judge] = [c for c in fake_openai.calls()[before:] if kind(c) == "interest_scores"]
+    texts_sent = [p["text"] for p in find_papers(judge.prompt)]
+    assert first_sentence(found[paper.arxiv_id].text) in texts_sent and gist(paper) not in texts_sent
+    assert not [c for c in fake_openai.calls()[before:] if kind(c) == "paper_summaries"]
 
 
 async def test_a_failing_judgement_keeps_offline_scores_and_is_retried_next_time(
@@ -411,3 +464,28 @@ async def test_prepare_fetches_summaries_for_the_keyword_matches_shown_and_build
     [section] = [s for s in digest.sections if s.field.slug == "keywords"]
     assert [p for p, _ in section.items] == shown
     assert all(prepared.summaries[(p.arxiv_id, "zh")].text in s.reason for p, s in section.items)
+
+
+@pytest.mark.parametrize(("lang", "note"), [("en", "Nothing matched your interests at 7.0 or above today."),
+                                            ("zh", "今天没有达到 7.0 分、符合你兴趣的论文。")])
+async def test_interests_with_nothing_matching_today_say_so_in_their_section(
+    offline_services: Services, lang: str, note: str,
+) -> None:
+    sub = Subscription(ChatRef("telegram", "1"), lang=lang, min_score=7.0, interests="zebrafish husbandry")
+    digest = await digest_for_subscription(offline_services, sub, now=NOW)
+    assert digest is not None
+    assert digest.sections[0].field.slug == "interests" and digest.sections[0].items == ()
+    assert any(s.items for s in digest.sections[1:]), "the fields' sections follow as before"
+    blocks = digest_blocks(digest, sub.timezone)
+    name = digest.sections[0].field.name(lang)
+    at = next(i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.text == name)
+    assert blocks[at + 1] == Note(note) and isinstance(blocks[at + 2], Heading)
+    assert note in to_markdown(blocks)
+    # A profile that does match shows its papers and no such note.
+    sub = Subscription(ChatRef("telegram", "1"), lang=lang, min_score=7.0, interests=MOE)
+    digest = await digest_for_subscription(offline_services, sub, now=NOW)
+    assert digest is not None and digest.sections[0].field.slug == "interests" and digest.sections[0].items
+    assert Note(note) not in digest_blocks(digest, sub.timezone)
+    # No interests: no "My interests" section at all.
+    digest = await digest_for_subscription(offline_services, Subscription(ChatRef("telegram", "1"), lang=lang), now=NOW)
+    assert digest is not None and all(s.field.slug != "interests" for s in digest.sections)

@@ -61,6 +61,7 @@ TEXT = {
         "llm_budget": "已达到每日 Token 预算：{n}/{asked} 篇使用离线评分",
         "threshold": "推荐阈值：{score} 分",
         "none": "今天没有达到 {score} 分阈值的论文。",
+        "interests_none": "今天没有达到 {score} 分、符合你兴趣的论文。",
         "no_announcement": "arXiv 今天没有发布新论文（周末或节假日），今天没有推荐。",
         "more": "另有 {n} 篇达到阈值的论文未列出。",
         "et_al": "等",
@@ -85,6 +86,7 @@ TEXT = {
         "llm_budget": "Daily token budget reached: {n}/{asked} papers use the offline score",
         "threshold": "Threshold: {score}",
         "none": "No paper reached the threshold of {score} today.",
+        "interests_none": "Nothing matched your interests at {score} or above today.",
         "no_announcement": "arXiv made no announcement today (weekend or holiday), so there is no digest.",
         "more": "{n} more papers reached the threshold but are not listed.",
         "et_al": "et al.",
@@ -272,6 +274,9 @@ def build_digest(
         watch_matches=[(m.paper, m.terms) for m in keyword_matches], adjustments=adjustments,
     )
     summaries = {m.paper.arxiv_id: m.summary for m in keyword_matches}
+    mine = next((f for f in fields if f.slug == INTERESTS_SLUG), None)
+    if mine is not None and all(f.slug != INTERESTS_SLUG for f, _ in chosen):
+        chosen.insert(0, (mine, ()))  # "My interests" comes first, and says when nothing matched today
     sections = []
     for f, items in chosen:
         if f is KEYWORDS_FIELD:
@@ -362,10 +367,12 @@ def digest_blocks(digest: Digest, timezone: str = "Asia/Shanghai") -> list[Block
     if not digest.announced:
         blocks.append(Note(text(lang, "no_announcement")))
         return blocks
-    if not digest.sections:
+    if not any(section.items for section in digest.sections):
         blocks.append(Note(text(lang, "none", score=format_score(digest.min_score))))
     for section in digest.sections:
         blocks.append(Heading(section.field.name(lang), level=2))
+        if not section.items:  # only "My interests" is ever empty: it says so
+            blocks.append(Note(text(lang, "interests_none", score=format_score(digest.min_score))))
         for paper, score in section.items:
             blocks.append(
                 PaperItem(

@@ -7,13 +7,18 @@ matches are summarised ahead of the digest. It must not decide how a digest look
 to chat platforms, and it never reads the clock: `now` is a parameter.
 
 Cost model, per day (see bench/profiles.py for the figures):
-1. Routing is free: a per-day word index (core/score/routing.py) picks at most INTEREST_CANDIDATES papers
-   that hold most of the words of one of the profile's phrases, in any order or form.
-2. Reading is shared: each candidate paper is read once into a short English summary
-   (core/score/summaries.py), whatever the number of profiles that route it.
+1. Routing is free: a per-day word index (core/score/routing.py) picks up to ROUTE_POOL papers that hold
+   most of the words of one of the profile's phrases, in any order or form; the learned ranker
+   (core/score/ranker.py), with the profile as its field, keeps the best INTEREST_CANDIDATES of them.
+2. Reading is shared, and only where sharing pays: the judge is shown each candidate's title and the
+   abstract's opening sentence (free), except papers that at least SHARED_READS profiles judge at once,
+   which are read once into a short English summary (core/score/summaries.py, ~240 tokens a paper) whose
+   first sentence is shown instead; a summary already stored is always used. A summary sentence is ~9
+   tokens shorter than a title and opening sentence, so reading a paper for fewer profiles than that
+   costs more than it saves: with tens of profiles nothing is read, with thousands the popular papers are.
 3. Judging is the only per-profile cost: one request shows the LLM the profile and each candidate's
-   one-sentence summary under short local ids, and stores a Score per candidate under the *normalised*
-   profile, so identical profiles (in any spelling) are judged once.
+   short text under short local ids, and stores a Score per candidate under the *normalised* profile,
+   so identical profiles (in any spelling) are judged once.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -32,22 +38,33 @@ from core.score.jsonmode import json_modes_for
 from core.score.judge import score_summaries
 from core.score.llm import LLMConfig, TokenBudget
 from core.score.profile import Profile, parse_interests, rank_matches, watch_matches
-from core.score.routing import ROUTE_LIMIT, offline_interest_scores, route_candidates
-from core.score.summaries import first_sentence, get_summaries, summary_key
+from core.score.routing import ROUTE_POOL, offline_interest_scores, rank_candidates, route_candidates
+from core.score.summaries import READ_LANG, first_sentence, first_sentences, get_summaries, summary_key
 from core.services import Services
 
 log = logging.getLogger(__name__)
 
 INTEREST_PURPOSE = "interests"
-# Most papers one profile's LLM judgement reads per day. A candidate costs ~45 tokens (its summary in,
-# a short score out), so 20 keep a profile under ~1,500 tokens on any day; the digest shows at most
-# DIGEST_MAX_PER_FIELD (10) interest papers anyway.
-INTEREST_CANDIDATES = ROUTE_LIMIT
+# Most papers one profile's LLM judgement reads per day: the ranker's best of the routed pool. A candidate
+# costs ~70 tokens (its short text in, a score and maybe a reason out) and a request ~300 more, so 16 keep
+# a profile under ~1,500 tokens on any day; the digest shows at most DIGEST_MAX_PER_FIELD (10) anyway.
+INTEREST_CANDIDATES = 18
+# A paper is read into a summary for judging only when this many profiles judge it in one pass (or a
+# summary is stored already): ~240 tokens to read, ~9 tokens saved each time its sentence is shown.
+SHARED_READS = 16
+GIST_CHARS = 130  # of the abstract's opening sentence, shown with the title when a paper is not read
 # Watch-list matches summarised ahead of the digest: the ones a digest can show, plus room for papers
 # that a chat's own fields or votes push ahead.
 WATCH_SUMMARY_MARGIN = 5
 
 # -- scoring a day's profiles: route (free), read (shared), judge (per profile) ----------------------------
+
+
+def gist(paper: Paper) -> str:
+    """What the judge is shown of a paper nobody read: its title and the abstract's opening sentence."""
+    title = " ".join(paper.title.split()).rstrip(".")
+    opening = first_sentences(paper.abstract, 1, GIST_CHARS)
+    return f"{title}: {opening}" if opening else title
 
 
 def judge_key(model: str, prompt_version: str, summaries_key: str, lang: str) -> str:
@@ -148,17 +165,21 @@ async def _judge(
     summaries_key = summary_key(settings.llm_model, load_prompt("summarize_papers"))
     for plan in plans:
         plan.key = judge_key(settings.llm_model, prompt.version, summaries_key, "+".join(langs))
-        wanted = route_candidates(plan.profile.normalised[0], list(by_id.values()), limit)
+        pool = route_candidates(plan.profile.normalised[0], list(by_id.values()), max(limit, ROUTE_POOL))
+        wanted = rank_candidates(plan.profile.judge_field(), [by_id[i] for i in pool], limit)
         cached = await store.get_judgements(plan.profile.key, plan.key, wanted)
         plan.judged = {k: v for k, v in cached.items() if v.stage not in RETRY_STAGES}
         plan.todo = [by_id[i] for i in wanted if i not in plan.judged]
-    reading = list({p.arxiv_id: p for plan in plans for p in plan.todo}.values())
-    if not reading:
+    uses = Counter(p.arxiv_id for plan in plans for p in plan.todo)
+    if not uses:
         return
-    # The shared step: every paper any profile still needs is read once, in one batched pass.
-    read = await get_summaries(services, reading, "en", now=now, day=day, use_llm=True)
-    gists = {i: first_sentence(s.text) if s.source == "llm" else f"{by_id[i].title.strip()}. {s.text}"
-             for i, s in read.items()}
+    # The shared step, where it pays: stored summaries are free; a paper many profiles judge is read once.
+    read = await store.get_summaries(summaries_key, READ_LANG, list(uses))
+    reading = [by_id[i] for i, n in uses.items() if n >= SHARED_READS and i not in read]
+    if reading:
+        read.update(await get_summaries(services, reading, READ_LANG, now=now, day=day, use_llm=True))
+    gists = {i: first_sentence(read[i].text) if i in read and read[i].source == "llm" else gist(by_id[i])
+             for i in uses}
     config = LLMConfig.from_settings(settings, lang, langs)
     budget = TokenBudget(limit=settings.llm_daily_token_budget, spent=await store.tokens_spent(day))
     gate = asyncio.Semaphore(settings.llm_concurrency)
@@ -184,8 +205,8 @@ async def _judge(
         plan.judged.update({s.arxiv_id: s for s in scores})
     await store.add_usage(day, INTEREST_PURPOSE, tokens_in=totals[0], tokens_out=totals[1], requests=totals[2],
                           now=now)
-    log.info("interest profiles judged=%d papers_read=%d tokens=%d", sum(1 for p in plans if p.todo),
-             len(reading), totals[0] + totals[1])
+    log.info("interest profiles judged=%d papers_judged=%d papers_read=%d tokens=%d",
+             sum(1 for p in plans if p.todo), len(uses), len(reading), totals[0] + totals[1])
 
 
 async def _watch_summaries(

@@ -25,8 +25,9 @@ from core.score.requests import LANG_TEXT, json_response_format, reason_keys, sc
 
 # Template variables of `prompts/judge_interests.md`: $interests, $avoid, $reason_keys and $reason_rule (the
 # reason per language asked, as in the scoring request: "reason", or "reason_zh"/"reason_en" in one reply) and
-# $papers (a JSON array of {"id", "text"}: short local ids "1", "2"... and each paper's one-sentence summary,
-# `</` escaped as in `render_papers`). Local ids cost one token where an arXiv id costs five, each way.
+# $papers (a JSON array of {"id", "text"}: short local ids "1", "2"... and each paper's short text, a one-sentence
+# summary or its title and opening sentence, `</` escaped as in `render_papers`). Local ids cost one token
+# where an arXiv id costs five, each way.
 
 JUDGE_SCHEMA_NAME = "interest_scores"
 JUDGE_REASON_LIMIT = {"zh": "at most 20 汉字", "en": "at most 15 words"}

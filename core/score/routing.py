@@ -10,7 +10,9 @@ Two matchers, on purpose:
   only spares it the papers lacking some word of every phrase, which cannot score.
 - `route_candidates` is forgiving, as a reader would be: a paper qualifies when it holds at least
   ROUTE_MIN_SHARE of one interest phrase's words, in any order and form (words compared on their first
-  ROUTE_PREFIX letters, each weighted by its rarity that day). The best ROUTE_LIMIT go to the LLM.
+  ROUTE_PREFIX letters, each weighted by its rarity that day), best word coverage first.
+- `rank_candidates` orders that pool with the learned ranker (the profile as its field) and keeps the
+  few the LLM reads, so a profile's judgement stays small however many papers share its words.
 Building the index costs ~0.2 s for 900 papers, once per day (cached); a profile then routes in ~1 ms.
 """
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass, replace
 from core.fields import parse_term
 from core.models import LANGUAGES, Field, Paper, Score
 from core.score.offline import WORD_RE, OfflineScorer, derived_phrases, stem
+from core.score.ranker import Ranker
 from core.score.reasons import build_reason
 
 ROUTE_PREFIX = 5  # "generation", "generating" and "generative" route alike; the LLM tells them apart
@@ -32,6 +35,8 @@ TITLE_BONUS = 1.0  # words in the title say what a paper is about
 LEAD_BONUS = 0.5  # and so do the abstract's opening words
 LEAD_WORDS = 40
 ROUTE_LIMIT = 20
+ROUTE_POOL = 30  # routed papers the ranker orders for one profile; its best few are judged
+ROUTE_WEIGHT = 3.0  # how much word coverage (0-1 in pool order) adds to the ranker's logit
 ROUTE_STOP = frozenset(
     "the a an of for to in on with by from and or as at is are be its into over under via using based "
     "toward towards through about between without new not no".split()
@@ -159,3 +164,18 @@ def route_candidates(phrases: Sequence[str], papers: Sequence[Paper], limit: int
     eligible = [i for i, s in share_max.items() if s >= ROUTE_MIN_SHARE - 1e-9]
     eligible.sort(key=lambda i: (-evidence[i], index.papers[i].arxiv_id))
     return [index.papers[i].arxiv_id for i in eligible[:limit]]
+
+
+def rank_candidates(field: Field, pool: Sequence[Paper], limit: int) -> list[str]:
+    """The best `limit` of a profile's routed `pool` (in routing order), ranked by the learned ranker.
+
+    The ranker's logit for the profile as a field, plus ROUTE_WEIGHT times the paper's place in the
+    routing order (1 for the first, 0 for the last), so word coverage still counts; ties by routing order.
+    """
+    if len(pool) <= limit:
+        return [p.arxiv_id for p in pool]
+    ranked = Ranker([field]).rank_many(pool, "en")
+    span = max(len(pool) - 1, 1)
+    order = sorted(range(len(pool)),
+                   key=lambda i: (-(ranked[i].rank_value + ROUTE_WEIGHT * (1 - i / span)), i))
+    return [pool[i].arxiv_id for i in order[:limit]]
