@@ -32,9 +32,10 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from core.fields import load_fields  # noqa: E402
 from core.models import Field, Paper  # noqa: E402
-from core.score.cache import OfflineRanker, shipped_model  # noqa: E402
+from core.score.cache import OfflineRanker  # noqa: E402
 from core.score.offline import OfflineScorer  # noqa: E402
 from core.score.ranker import Ranker  # noqa: E402
+from core.score.ranker_model import shipped_model  # noqa: E402
 
 FIELDS_PATH = ROOT / "data" / "fields" / "default.toml"
 DEV_DIR = ROOT / "data" / "dev-labelled"

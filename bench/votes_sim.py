@@ -36,9 +36,9 @@ from bench.eval_offline import FIELDS_PATH, Label, auc, load_day  # noqa: E402
 from core.fields import load_fields  # noqa: E402
 from core.models import Adjustment, Paper  # noqa: E402
 from core.score import feedback as feedback_  # noqa: E402
-from core.score.cache import shipped_model  # noqa: E402
 from core.score.feedback import Feedback, adjustments  # noqa: E402
 from core.score.ranker import Ranker  # noqa: E402
+from core.score.ranker_model import shipped_model  # noqa: E402
 
 CHECKPOINTS = (1, 5, 20)
 Day = list[tuple[Paper, Label | None]]

@@ -30,7 +30,7 @@ from core.config import PROJECT_ROOT, Settings
 from core.errors import ConfigError
 from core.fields import FIELDS_PACKAGE, load_fields, shipped_fields
 from core.prompts import PROMPTS_PACKAGE, load_prompt, prompts_dir
-from core.score.cache import RANKER_FILE, RANKER_PACKAGE, shipped_model
+from core.score.ranker_model import RANKER_FILE, RANKER_PACKAGE, shipped_model
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -128,7 +128,7 @@ def test_missing_package_data_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ConfigError, match="default fields not installed .*set FIELDS_PATH or reinstall"):
         load_fields(None)
     shipped_model.cache_clear()
-    monkeypatch.setattr("core.score.cache.RANKER_PACKAGE", "arxiv_digest_data.gone")
+    monkeypatch.setattr("core.score.ranker_model.RANKER_PACKAGE", "arxiv_digest_data.gone")
     try:
         with pytest.raises(ConfigError, match="ranker model is not installed .*reinstall"):
             shipped_model()

@@ -14,9 +14,10 @@ from core.config import PROJECT_ROOT, Settings
 from core.fetch.jsonl import load_papers
 from core.fields import load_fields
 from core.lookup import lookup_paper
-from core.score.cache import OfflineRanker, offline_scorer_key, score_with_cache, shipped_model
+from core.score.cache import OfflineRanker, offline_scorer_key, score_with_cache
 from core.score.offline import OfflineScorer
 from core.score.ranker import Ranker, load_model
+from core.score.ranker_model import shipped_model
 from core.services import Services
 from core.store import Store
 

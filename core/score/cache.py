@@ -18,30 +18,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
-from importlib import resources
 
 from core.build.digest import OFFLINE_MODEL
-from core.errors import ConfigError, ScoringError
+from core.errors import ScoringError
 from core.models import LANGUAGES, Field, Paper, Score
 from core.prompts import load_prompt
 from core.score.embed import score_by_embedding
 from core.score.jsonmode import JsonModes, json_modes_for
 from core.score.llm import LLMConfig, TokenBudget, score_papers, scorer_key, select_candidates
-from core.score.ranker import Model, Ranked, Ranker, select
+from core.score.ranker import Ranked, Ranker, select
+from core.score.ranker_model import shipped_model
 from core.services import Services, uses_llm
 
 log = logging.getLogger(__name__)
 
 # 3: the learned ranker (its model file's hash joins the key); 2: reasons in every language
 OFFLINE_SCORER_VERSION = "offline-3"
-RANKER_PACKAGE = "arxiv_digest_data.ranker"  # data/ranker/, installed as package data
-RANKER_FILE = "model.json"
 # Stages that mean "the LLM did not judge this paper": a later run with budget left tries again.
 RETRY_STAGES = frozenset({"offline-fallback", "offline-budget"})
 
@@ -58,21 +54,6 @@ class Scored:
     scored: int  # papers judged anew (not from the cache)
     tokens_in: int = 0
     tokens_out: int = 0
-
-
-@lru_cache(maxsize=1)
-def shipped_model() -> tuple[Model, str]:
-    """The shipped ranker model and the SHA-256 of its file, read once per process from the package data."""
-    try:
-        raw = resources.files(RANKER_PACKAGE).joinpath(RANKER_FILE).read_bytes()
-    except (ModuleNotFoundError, OSError) as exc:
-        raise ConfigError(f"the ranker model is not installed (package {RANKER_PACKAGE}: {exc}): reinstall "
-                          "arxiv-digest, e.g. `pip install -e .` in a checkout") from None
-    try:
-        model = Model.from_json(json.loads(raw))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"the ranker model {RANKER_PACKAGE}/{RANKER_FILE} is unreadable: {exc}") from None
-    return model, hashlib.sha256(raw).hexdigest()
 
 
 class OfflineRanker:

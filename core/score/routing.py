@@ -27,6 +27,7 @@ from core.fields import parse_term
 from core.models import LANGUAGES, Field, Paper, Score
 from core.score.offline import WORD_RE, OfflineScorer, derived_phrases, stem
 from core.score.ranker import Ranker
+from core.score.ranker_model import shipped_model
 from core.score.reasons import build_reason
 
 ROUTE_PREFIX = 5  # "generation", "generating" and "generative" route alike; the LLM tells them apart
@@ -174,7 +175,7 @@ def rank_candidates(field: Field, pool: Sequence[Paper], limit: int) -> list[str
     """
     if len(pool) <= limit:
         return [p.arxiv_id for p in pool]
-    ranked = Ranker([field]).rank_many(pool, "en")
+    ranked = Ranker([field], shipped_model()[0]).rank_many(pool, "en")
     span = max(len(pool) - 1, 1)
     order = sorted(range(len(pool)),
                    key=lambda i: (-(ranked[i].rank_value + ROUTE_WEIGHT * (1 - i / span)), i))
