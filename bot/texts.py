@@ -167,7 +167,7 @@ T = {
         "why_fields": "Scores per field ({stage}):",
         "why_no_fields": "This paper has no field scores yet.",
         "why_interests": "My interests: {score} ({how}) {reason}",
-        "why_judged": "judged by the LLM on its summary",
+        "why_judged": "judged by the LLM on its title and summary",
         "why_offline": "offline match only, not among today's LLM candidates",
         "why_offline_only": "offline scorer, no LLM configured",
         "why_unjudged": "the LLM could not judge it yet: offline score",

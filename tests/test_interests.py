@@ -350,7 +350,7 @@ async def test_why_says_an_interest_score_came_from_the_llm_judging_the_summary(
     calls = len(fake_openai.calls())
     reply = await commands.handle(f"/why {judged.arxiv_id}", caller)
     text = "\n".join(b.text for b in reply.blocks if isinstance(b, Note))
-    assert "(judged by the LLM on its summary)" in text and "Scores per field (" in text
+    assert "(judged by the LLM on its title and summary)" in text and "Scores per field (" in text
     assert len(fake_openai.calls()) == calls, "/why reuses the chat's cached judgement"
 
 
