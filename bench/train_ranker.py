@@ -10,7 +10,9 @@ frequencies and the calibration as JSON. Deterministic: same data, same file. Ne
 
 The pair features are field-agnostic (core/score/ranker_text.py: BM25, TF-IDF cosine, term hits,
 offline evidence, exclusions); a paper's own words and category add a field-independent prior learned
-from what the LLM tends to pick at all.
+from what the LLM tends to pick at all. Which field: the agnostic model ranks any field; each of the
+fields trained on (by slug) also gets its own bias and word weights (grams with df >= FIELD_MIN_DF) on
+top of the agnostic share, fitted on the picks. A user's own field keeps the agnostic model only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from pathlib import Path
 
@@ -52,6 +55,8 @@ FIELDS_PATH = ROOT / "data" / "fields" / "default.toml"
 MIN_DF = 3  # grams seen in fewer training papers are not kept (they count as rare)
 C_PICK = 4.0  # inverse regularisation of the pick model (words and paper features)
 C_FIELD = 1.0  # of the field model (pair features)
+FIELD_MIN_DF = 10  # grams the per-field word weights of the known fields may use
+C_KNOWN = 2.0  # of the known fields' model (the agnostic share, a bias and words per field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,8 @@ class Matrices:
     paper: np.ndarray  # (papers, len(PAPER_FEATURES)): category, shape, and the pair features' best
     words: sp.csr_matrix  # (papers, vocabulary): the paper's TF-IDF vector
     vocab: list[str]
+    slugs: list[str]  # the fields of `pair`, in order
+    field_vocab: np.ndarray  # columns of `words` the known fields' word weights use (df >= FIELD_MIN_DF)
 
 
 def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int) -> Matrices:
@@ -150,7 +157,8 @@ def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int
         indptr.append(len(indices))
     words = sp.csr_matrix((np.array(data), np.array(indices, dtype=np.int64), np.array(indptr)),
                           shape=(len(corpus.papers), len(vocab)))
-    return Matrices(np.array(pair), np.array(paper), words, vocab)
+    field_vocab = np.array([j for j, g in enumerate(vocab) if df[g] >= FIELD_MIN_DF], dtype=np.int64)
+    return Matrices(np.array(pair), np.array(paper), words, vocab, [f.slug for f in fields], field_vocab)
 
 
 def targets(corpus: Corpus, fields: Sequence[Field]) -> np.ndarray:
@@ -161,24 +169,54 @@ def targets(corpus: Corpus, fields: Sequence[Field]) -> np.ndarray:
 
 @dataclass
 class Fitted:
-    """The two logistic regressions: whether a paper is picked at all, and for which field."""
+    """The logistic regressions: whether a paper is picked at all, and for which field.
+
+    The field model is field-agnostic (pair features only), so it ranks a field never seen in training;
+    a field seen in training (by slug) adds its own bias and word weights on top of the agnostic share.
+    """
 
     pick_w: np.ndarray  # words, then PAPER_FEATURES
     pick_b: float
     field_w: np.ndarray  # PAIR_FEATURES
+    mix: float = 1.0  # weight of the agnostic share for a known field
+    known: dict[str, tuple[float, np.ndarray]] = dataclass_field(default_factory=dict)  # slug: bias, words
+
+
+def crossed(m: Matrices, rows: np.ndarray, n_fields: int) -> sp.csr_matrix:
+    """Field-major (field, paper) rows: the paper's words in the field's own block of columns."""
+    words = m.words[rows][:, m.field_vocab]
+    return sp.block_diag([words] * n_fields, format="csr")
 
 
 def fit_arrays(m: Matrices, y: np.ndarray, rows: np.ndarray, c_pick: float = C_PICK,
-               c_field: float = C_FIELD) -> Fitted:
+               c_field: float = C_FIELD, c_known: float = C_KNOWN) -> Fitted:
     picked = y[rows].max(axis=1)
     x = sp.hstack([m.words[rows], sp.csr_matrix(m.paper[rows])]).tocsr()
     pick = LogisticRegression(C=c_pick, max_iter=2000).fit(x, picked)
-    chosen = rows[picked == 1]  # the field model learns which field, among the picks
+    return fit_fields(m, y, rows, Fitted(pick.coef_[0], float(pick.intercept_[0]), np.zeros(0)), c_field, c_known)
+
+
+def fit_fields(m: Matrices, y: np.ndarray, rows: np.ndarray, fitted: Fitted, c_field: float = C_FIELD,
+               c_known: float = C_KNOWN) -> Fitted:
+    """Fit the field models (agnostic, then the known fields' words) on the picks among `rows`."""
+    picked = y[rows].max(axis=1)
+    chosen = rows[picked == 1]  # the field models learn which field, among the picks
     n_fields, n_feat = m.pair.shape[1], m.pair.shape[2]
     field = LogisticRegression(C=c_field, max_iter=2000, fit_intercept=False).fit(
         m.pair[chosen].reshape(-1, n_feat), y[chosen].reshape(-1))
-    _ = n_fields
-    return Fitted(pick.coef_[0], float(pick.intercept_[0]), field.coef_[0])
+    fitted = Fitted(fitted.pick_w, fitted.pick_b, field.coef_[0])
+    if c_known <= 0:
+        return fitted
+    share = (m.pair[chosen] @ fitted.field_w).T.reshape(-1, 1)  # field-major, as `crossed`
+    bias = sp.kron(sp.identity(n_fields), np.ones((len(chosen), 1)), format="csr")
+    x = sp.hstack([sp.csr_matrix(share), bias, crossed(m, chosen, n_fields)]).tocsr()
+    known = LogisticRegression(C=c_known, max_iter=3000, fit_intercept=False).fit(x, y[chosen].T.reshape(-1))
+    w = known.coef_[0]
+    width = len(m.field_vocab)
+    fitted.mix = float(w[0])
+    fitted.known = {slug: (float(w[1 + k]), w[1 + n_fields + k * width:1 + n_fields + (k + 1) * width])
+                    for k, slug in enumerate(m.slugs)}
+    return fitted
 
 
 def pick_logits(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
@@ -186,9 +224,20 @@ def pick_logits(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
     return np.asarray(x @ fitted.pick_w + fitted.pick_b)
 
 
+def field_shares(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
+    """(rows, fields): how well each field fits; a field the model knows by slug adds its own words."""
+    share = m.pair[rows] @ fitted.field_w
+    words = m.words[rows][:, m.field_vocab]
+    for k, slug in enumerate(m.slugs):
+        if slug in fitted.known:
+            bias, w = fitted.known[slug]
+            share[:, k] = fitted.mix * share[:, k] + bias + words @ w
+    return np.asarray(share)
+
+
 def field_logits(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
     """(rows, fields): the pick logit, lowered for each field by how much less it fits than the best."""
-    share = m.pair[rows] @ fitted.field_w
+    share = field_shares(m, fitted, rows)
     return np.asarray(pick_logits(m, fitted, rows)[:, None] + share - share.max(axis=1, keepdims=True))
 
 
@@ -207,6 +256,11 @@ def to_json(m: Matrices, fitted: Fitted, df: dict[str, int], docs: int,
         "grams": "\n".join(m.vocab),
         "df": [df[g] for g in m.vocab],
         "weights": [round(float(w), 4) for w in words],
+        # the known fields: their words over the grams with df >= field_min_df, in the same order
+        "field_min_df": FIELD_MIN_DF,
+        "mix": round(fitted.mix, 6),
+        "known": {slug: {"bias": round(bias, 6), "weights": [round(float(v), 3) for v in w]}
+                  for slug, (bias, w) in sorted(fitted.known.items())},
     }
 
 

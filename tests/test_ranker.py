@@ -101,3 +101,27 @@ def test_select_takes_the_top_share_by_rank_value() -> None:
 def test_no_fields_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         Ranker([])
+
+
+def test_the_seven_known_fields_carry_their_own_words() -> None:
+    model = load_model()
+    assert {f.slug for f in FIELDS} <= set(model.known)
+    assert all(words for _, words in model.known.values())
+
+
+def test_a_known_field_weighs_its_own_words_and_a_renamed_copy_falls_back_to_the_agnostic_model() -> None:
+    # The same field under a slug the model never saw is ranked by the field-agnostic model only.
+    ranker = Ranker(FIELDS)
+    copies = [replace(f, slug=f"my-{f.slug}") for f in FIELDS]
+    agnostic = Ranker(copies)
+    assert ranker.known and not agnostic.known
+    assert ranker.logits(GROKKING) != agnostic.logits(GROKKING)
+    assert agnostic.score(GROKKING, "en").field_slug == "my-dl-theory"
+
+
+def test_a_known_field_among_user_fields_keeps_its_words() -> None:
+    robots = Field(slug="my-robots", name_zh="机器人抓取", name_en="Robotic grasping",
+                   description_zh="机器人抓取", description_en="Robotic grasping.", keywords=("grasping",))
+    mixed = Ranker([robots, *FIELDS])
+    assert [i for i, _ in mixed.known] == list(range(1, len(FIELDS) + 1))
+    assert mixed.score(KV, "en").field_slug == "efficient-llm"

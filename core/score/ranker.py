@@ -5,7 +5,8 @@ per-(paper, field) logit, its calibration to the 1-10 scale, the best field, the
 the ranking the cheap stage uses to choose what the LLM reads. A drop-in for `OfflineScorer`: same
 constructor and `score`/`score_many`, stage "offline", a value for every field. The features it weighs
 (core/score/ranker_text.py) relate a paper to a field's own text, so a field written by a user, never
-seen in training, is ranked too. Pure apart from reading the model file once; deterministic.
+seen in training, is ranked too; a field the model was trained on (matched by slug) also weighs its own
+words on top. Pure apart from reading the model file once; deterministic.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from core.score.ranker_text import (
 )
 
 MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "ranker" / "model.json"
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 CATEGORIES = ("cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.CL", "stat.ML", "other")
 # Paper-level features of the pick model: category, shape, and the best value of each pair feature.
 PAPER_FEATURES = (*CATEGORIES, "cross-listed", "authors", "abstract_length",
@@ -82,6 +84,8 @@ class Model:
     words: Mapping[str, float]
     center: float
     scale: float
+    mix: float = 1.0  # weight of the field-agnostic share for a field the model knows
+    known: Mapping[str, tuple[float, Mapping[str, float]]] = dataclass_field(default_factory=dict)  # slug: bias, words
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Model:
@@ -90,6 +94,14 @@ class Model:
         grams = str(raw["grams"]).split("\n")
         if not len(grams) == len(raw["df"]) == len(raw["weights"]):
             raise ConfigError("ranker model: grams, df and weights differ in length")
+        min_df = int(raw["field_min_df"])
+        field_grams = [g for g, n in zip(grams, raw["df"], strict=True) if n >= min_df]
+        known: dict[str, tuple[float, Mapping[str, float]]] = {}
+        for slug, entry in raw["known"].items():
+            if len(entry["weights"]) != len(field_grams):
+                raise ConfigError(f"ranker model: the word weights of {slug!r} do not match its grams")
+            known[slug] = (float(entry["bias"]),
+                           {g: w for g, w in zip(field_grams, entry["weights"], strict=True) if w})
         return cls(
             docs=int(raw["docs"]),
             bias=float(raw["bias"]),
@@ -99,6 +111,8 @@ class Model:
             words={g: w for g, w in zip(grams, raw["weights"], strict=True) if w},
             center=float(raw["calibration"]["center"]),
             scale=float(raw["calibration"]["scale"]),
+            mix=float(raw["mix"]),
+            known=known,
         )
 
     def value(self, logit: float) -> float:
@@ -137,6 +151,9 @@ class Ranker:
         self.ignore = IgnoreMatcher(fields)
         self.queries: tuple[FieldQuery, ...] = tuple(field_query(f) for f in fields)
         self.query_vectors = tuple(query_vector(q, self.model.df, self.model.docs) for q in self.queries)
+        # Fields the model was trained on, by slug; a user's own field is ranked by the agnostic model only.
+        self.known = tuple((i, self.model.known[f.slug]) for i, f in enumerate(self.fields)
+                           if f.slug in self.model.known)
 
     def logits(self, paper: Paper) -> list[float]:
         """The model's logit for each field, in field order: P(picked) times the field's share."""
@@ -149,8 +166,12 @@ class Ranker:
         rows = pair_features(text, self.queries, self.query_vectors, [offline[f.slug] for f in self.fields],
                              self.ignore.evidence(paper), m.df, m.docs)
         pick = m.bias + sum(w * x for w, x in zip(m.paper, paper_features(paper, rows), strict=True))
-        pick += sum(v * m.words.get(g, 0.0) for g, v in tfidf_vector(text.all, m.df, m.docs).items())
+        vector = tfidf_vector(text.all, m.df, m.docs)
+        pick += sum(v * m.words.get(g, 0.0) for g, v in vector.items())
         shares = [sum(w * x for w, x in zip(m.pair, row, strict=True)) for row in rows]
+        for i, own in self.known:  # a field seen in training also weighs its own words
+            bias, words = own
+            shares[i] = m.mix * shares[i] + bias + sum(v * words.get(g, 0.0) for g, v in vector.items())
         top = max(shares)
         # The best field carries the pick logit; another field is lower by how much less it fits.
         return [pick + share - top for share in shares], rows, text
