@@ -6,6 +6,8 @@ No table's queries live here; each table module adds its own methods on top of `
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -32,6 +34,25 @@ _HINTS = {
 CHUNK = 500
 
 
+@asynccontextmanager
+async def _setup_lock(path: Path | str) -> AsyncIterator[None]:
+    """Hold an advisory lock on `<database>.setup-lock` while a connection switches to WAL and migrates.
+
+    Two processes setting up one new file at once can meet in SQLite's lock escalation, where SQLite
+    answers "database is locked" at once instead of waiting (its deadlock rule), busy_timeout or not.
+    Setting up one at a time avoids it; the kernel drops the lock if its holder dies. In-memory: none.
+    """
+    if str(path) == ":memory:":
+        yield
+        return
+    fd = os.open(f"{path}.setup-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 class StoreBase:
     """An open database. Use `async with Store.open(path) as store:`."""
 
@@ -54,15 +75,16 @@ class StoreBase:
         try:
             try:
                 db.row_factory = aiosqlite.Row
-                # First: every later statement (WAL on a new file, migrations) waits for another process's lock.
+                # First: every later statement waits for another process's lock rather than failing.
                 await db.execute("PRAGMA busy_timeout=5000")
-                await db.execute("PRAGMA journal_mode=WAL")
                 # Under WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives the process
                 # being killed, and only a power loss can undo the last few (a ledger row forgotten there
                 # means a part sent twice, never one lost).
                 await db.execute("PRAGMA synchronous=NORMAL")
                 await db.execute("PRAGMA foreign_keys=ON")
-                await migrate(db, str(path))
+                async with _setup_lock(path):
+                    await db.execute("PRAGMA journal_mode=WAL")
+                    await migrate(db, str(path))
             except sqlite3.DatabaseError as exc:  # not a database, corrupt, read-only, locked
                 raise StoreError(f"cannot open database {path}: {_reason(exc)}") from exc
             yield cls(db)
