@@ -302,7 +302,10 @@ async def test_arxiv_digest_deliver_sends_the_sample_day_to_a_feishu_group(
                                    {"DATABASE_PATH": str(db), "LOG_LEVEL": "WARNING"}, clock=lambda: NOW) == 0
     # Only what the test passes: no .env, no chat platform tokens, no proxy.
     env = {"PATH": os.environ.get("PATH", ""), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-           "ARXIV_DIGEST_DOTENV": "", "DATABASE_PATH": str(db), "LOG_LEVEL": "WARNING"}
+           "ARXIV_DIGEST_DOTENV": "", "DATABASE_PATH": str(db), "LOG_LEVEL": "WARNING",
+           # A wall clock faked for the whole suite (`faketime ... make test`) is the child's too: the fake
+           # checks the signed timestamp against this process's clock, as Feishu checks against its own.
+           **{k: v for k, v in os.environ.items() if k == "LD_PRELOAD" or k.startswith("FAKETIME")}}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "deliver", "--force", cwd=tmp_path, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
