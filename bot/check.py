@@ -101,7 +101,8 @@ def check_fields(settings: Settings) -> Outcome:
         fields = load_fields(settings.fields_path)
     except ConfigError as exc:
         return fail("fields", str(exc))
-    return ok("fields", f"{len(fields)} from {settings.fields_path}")
+    where = settings.fields_path or "the shipped default fields (FIELDS_PATH unset)"
+    return ok("fields", f"{len(fields)} from {where}")
 
 
 def check_digest_dir(settings: Settings) -> Outcome:

@@ -71,7 +71,7 @@ async def test_a_healthy_deployment_passes_every_item(
                            "digest folder"]
     assert all(line.startswith("ok ") for line in lines.values()), text
     assert f"schema v{SCHEMA_VERSION} (current)" in lines["database"]
-    assert "7 from" in lines["fields"]
+    assert "7 from the shipped default fields (FIELDS_PATH unset)" in lines["fields"]
     assert "accepts json_schema" in lines["llm"]
     assert "@" in lines["telegram"] and "long polling" in lines["telegram"]
     assert "arxiv-digest in Fake (auth.test)" in lines["slack"]
