@@ -7,7 +7,7 @@ OpenAI does for a model without structured output (a 400); see tests/fakes/opena
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,12 @@ from core.score.summaries import summarize
 from core.services import Services
 from core.store import Store
 from tests.fakes.openai_server import FakeOpenAI, fake_openai, json_mode_of  # noqa: F401
-from tests.test_llm_scoring import FIELDS, make_paper, offline
+from tests.test_llm_scoring import (
+    FIELDS,
+    llm,  # noqa: F401  (the fixture: an AsyncOpenAI on the fake)
+    make_paper,
+    offline,
+)
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 NOW = datetime(2025, 12, 22, 1, 30, tzinfo=UTC)
@@ -42,13 +47,6 @@ def config(**changes: Any) -> LLMConfig:
     base: dict[str, Any] = {"model": "test-model", "json_mode": "auto", "batch_size": 2, "concurrency": 4,
                             "timeout": 5.0, "max_retries": 0, "lang": "en"}
     return LLMConfig(**{**base, **changes})
-
-
-@pytest.fixture
-async def llm(fake_openai: FakeOpenAI) -> AsyncIterator[AsyncOpenAI]:  # noqa: F811
-    client = AsyncOpenAI(base_url=f"{fake_openai.url}/v1", api_key="test", max_retries=0)
-    yield client
-    await client.close()
 
 
 async def score(llm: AsyncOpenAI, papers: Sequence[Paper], modes: JsonModes | None = None,
