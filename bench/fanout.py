@@ -198,7 +198,7 @@ async def run_worker(args: argparse.Namespace) -> dict[str, Any]:
                                "slack": SlackSender(build_slack_client(settings))}
     options = {"concurrency": args.concurrency} if args.concurrency else {}
     try:
-        async with Store.open(settings.database_path) as store:
+        async with Store.open_settings(settings) as store:
             services = Services(settings, store, tuple(load_fields(settings.fields_path)))
             rss_before = peak_rss_kb()
             started = time.monotonic()  # system-wide on Linux: comparable with the fakes' stamps

@@ -252,7 +252,7 @@ async def run_day(
                    "LLM_MAX_RETRIES": "0", "DIGEST_LANGUAGE": "en"}
             settings = Settings.from_env(env)
             llm = AsyncOpenAI(api_key="sk-bench", base_url=f"{fake.url}/v1", max_retries=0)
-            async with Store.open(settings.database_path) as store:
+            async with Store.open_settings(settings) as store:
                 services = Services(settings, store, tuple(fields), llm=llm)
                 started = time.monotonic()
                 result = await daily.run_day(services, now=NOW, input_path=day_file, write_markdown=False)

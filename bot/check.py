@@ -26,8 +26,7 @@ from core.fetch.client import ArxivClient
 from core.fields import load_fields
 from core.score.jsonmode import AUTO, LADDER, JsonModes
 from core.score.requests import json_response_format
-from core.store.base import inspect_database
-from core.store.schema import SCHEMA_VERSION
+from core.store.migrate import head, inspect_store
 
 PROBE_TIMEOUT = 30.0  # seconds per network probe, at most (a check should answer quickly)
 PROBE_PAPER = "1706.03762"  # a paper the export API has had for years
@@ -81,19 +80,18 @@ def writable_dir_problem(path: Path) -> str | None:
 
 
 async def check_database(settings: Settings) -> Outcome:
+    """Which store is in use (an SQLite file, or PostgreSQL named without its password) and its schema."""
     path = settings.database_path
-    if not path.exists():
+    if not settings.database_url and not path.exists():
         problem = writable_dir_problem(path.parent)
         if problem:
-            return fail("database", f"{path} does not exist and {problem}")
-        return ok("database", f"{path} does not exist yet; the first run creates it at schema v{SCHEMA_VERSION}")
+            return fail("database", f"sqlite {path} does not exist and {problem}")
+        return ok("database", f"sqlite {path} does not exist yet; the first run creates it at schema {head()}")
     try:
-        version = await inspect_database(path)
+        verdict, words = await inspect_store(settings.database_url or path)
     except DigestError as exc:
         return fail("database", str(exc))
-    if version < SCHEMA_VERSION:
-        return ok("database", f"{path} at schema v{version}; the next run upgrades it to v{SCHEMA_VERSION}")
-    return ok("database", f"{path} at schema v{version} (current)")
+    return ok("database", words) if verdict in ("ok", "create") else fail("database", words)
 
 
 def check_fields(settings: Settings) -> Outcome:

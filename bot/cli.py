@@ -33,6 +33,8 @@ from core.lookup import lookup_paper, search_papers
 from core.runlock import RunInProgress
 from core.score.cache import score_with_cache
 from core.services import Services
+from core.store import migrate
+from core.store.engine import describe, to_url
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_subscriber_commands(sub)
 
     sub.add_parser("check", help="verify the deployment: settings, database, fields, LLM, arXiv, Telegram, Slack")
+    sub.add_parser("migrate", help="upgrade the database to this version's schema (back it up first; safe to rerun)")
 
     status = sub.add_parser("status", help="the latest run and its deliveries by state")
     status.add_argument("--date", type=iso_day,
@@ -146,6 +149,8 @@ def _run(args: argparse.Namespace, env: Mapping[str, str] | None, clock: Clock) 
         return 2
     setup_logging(settings)
     try:
+        if args.command == "migrate":
+            return asyncio.run(cmd_migrate(settings))
         return asyncio.run(dispatch(args, settings, clock))
     except DigestError as exc:
         print(f"arxiv-digest: {exc}", file=sys.stderr)
@@ -157,6 +162,15 @@ def _run(args: argparse.Namespace, env: Mapping[str, str] | None, clock: Clock) 
         where = f": {exc.filename}" if exc.filename else ""
         print(f"arxiv-digest: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
+
+
+async def cmd_migrate(settings: Settings) -> int:
+    """Upgrade the database to the head revision; print where it was and where it is now."""
+    database = settings.database_url or settings.database_path
+    before, after = await migrate(database)
+    where = describe(to_url(database))
+    print(f"{where}: schema {before} -> {after}" if before != after else f"{where}: schema {after}, nothing to do")
+    return 0
 
 
 async def dispatch(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:

@@ -104,5 +104,6 @@ def setup_logging(settings: Settings) -> None:
         logging.getLogger(chatty).setLevel(max(level, logging.INFO))
     # httpx logs every request URL at INFO, and a Telegram Bot API URL carries the bot token.
     for noisy in ("httpx", "httpx2", "httpcore", "openai", "telegram.ext.Updater", "apscheduler.executors",
-                  "apscheduler.scheduler", "aiohttp.access"):
+                  "apscheduler.scheduler", "aiohttp.access", "alembic",
+                  "sqlalchemy"):  # SQLAlchemy at INFO echoes every statement, and at DEBUG its parameters
         logging.getLogger(noisy).setLevel(logging.WARNING)

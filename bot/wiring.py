@@ -78,7 +78,7 @@ async def open_services(settings: Settings, *, offline: bool = False) -> AsyncIt
     fields = tuple(load_fields(settings.fields_path))
     llm = None if offline else build_llm(settings)
     try:
-        async with Store.open(settings.database_path) as store, aiohttp.ClientSession() as http:
+        async with Store.open_settings(settings) as store, aiohttp.ClientSession() as http:
             yield Services(settings=settings, store=store, fields=fields, http=http, llm=llm,  # type: ignore[arg-type]
                            monotonic=time.monotonic, sleep=asyncio.sleep)
     finally:

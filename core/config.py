@@ -30,7 +30,7 @@ PATH_SETTINGS = ("database_path", "fields_path", "digest_dir")
 
 SECRET_FIELDS = frozenset(
     {"openai_api_key", "telegram_bot_token", "slack_bot_token", "slack_signing_secret", "slack_app_token",
-     "telegram_webhook_secret", "smtp_password", "unsubscribe_secret"}
+     "telegram_webhook_secret", "smtp_password", "unsubscribe_secret", "database_url"}
 )
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -78,6 +78,8 @@ class Settings(BaseSettings):
 
     # storage and data
     database_path: Path = Field(Path("data/arxiv_digest.db"), description="SQLite database file")
+    database_url: str = Field("", description="PostgreSQL URL (postgresql://user:password@host:5432/name);"
+                                              " empty: SQLite at DATABASE_PATH")
     fields_path: Path | None = Field(None,
                                      description="a field .toml file or a folder of them; empty: the shipped defaults")
     digest_dir: Path = Field(Path("data/digests"), description="where Markdown digests are written")
@@ -219,6 +221,14 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if value and (parts.scheme != "https" or not parts.netloc):
             raise ValueError("must be a public https:// URL (Telegram posts updates only over HTTPS), or empty")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else None
+        if value and scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+            raise ValueError("must be a postgresql://user:password@host:5432/name URL, or empty for SQLite")
         return value
 
     @field_validator("telegram_webhook_secret")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.config import PROJECT_ROOT
+from tests.pgserver import REQUIRE_ENV, PgServer, PgUnavailable
 
 GUARDED = (PROJECT_ROOT / "data" / "digests", PROJECT_ROOT / "data" / "arxiv_digest.db")
 
@@ -27,3 +29,24 @@ def project_data_is_left_alone() -> Iterator[None]:
     yield
     after = _snapshot()
     assert after == before, "a test wrote into the project's data/ (use tmp_path for DATABASE_PATH and DIGEST_DIR)"
+
+
+# A real PostgreSQL server for the whole session (tests/pgserver.py), and a fresh database per test.
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    try:
+        server = PgServer.start()
+    except PgUnavailable as exc:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{exc} ({REQUIRE_ENV}=1)")
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The URL of a new, empty PostgreSQL database on the session's server."""
+    return pg_server.create_database()

@@ -16,12 +16,14 @@ import pytest
 from bot.check import check
 from bot.cli import main
 from core.store import Store
-from core.store.schema import SCHEMA_VERSION
+from core.store.legacy import SCHEMA_VERSION
+from core.store.migrate import head
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.arxiv import fake_arxiv as fake_arxiv  # noqa: F401
 from tests.fakes.openai_server import FakeOpenAI, fake_openai  # noqa: F401
 from tests.fakes.slack import FakeSlack, fake_slack  # noqa: F401
 from tests.fakes.telegram import FakeTelegram, fake_telegram  # noqa: F401
+from tests.pgserver import PgServer
 
 LLM_KEY = "sk-check-secret-key-123"
 TG_TOKEN = "123456:CHECK-secret-token"
@@ -70,7 +72,7 @@ async def test_a_healthy_deployment_passes_every_item(
     assert list(lines) == ["settings", "database", "fields", "llm", "arxiv rss", "arxiv api", "telegram", "slack",
                            "digest folder"]
     assert all(line.startswith("ok ") for line in lines.values()), text
-    assert f"schema v{SCHEMA_VERSION} (current)" in lines["database"]
+    assert lines["database"] == f"ok database: sqlite {env['DATABASE_PATH']} at schema {head()} (current)"
     assert "7 from the shipped default fields (FIELDS_PATH unset)" in lines["fields"]
     assert "accepts json_schema" in lines["llm"]
     assert "@" in lines["telegram"] and "long polling" in lines["telegram"]
@@ -183,7 +185,7 @@ async def test_an_unreachable_llm_is_named_by_its_url(
     assert lines["telegram"].startswith("FAIL telegram: getMe failed at http://127.0.0.1:9/bot (")
 
 
-async def test_an_older_database_is_ok_and_a_newer_one_fails(
+async def test_an_older_database_fails_until_migrated_and_a_newer_one_fails(
     tmp_path: Path, fake_arxiv: FakeArxiv, fake_openai: FakeOpenAI,  # noqa: F811
     fake_telegram: FakeTelegram, fake_slack: FakeSlack,  # noqa: F811
 ) -> None:
@@ -193,12 +195,33 @@ async def test_an_older_database_is_ok_and_a_newer_one_fails(
     with closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA user_version = 1")
     _, lines, _ = await run_check(env)
-    assert lines["database"] == f"ok database: {path} at schema v1; the next run upgrades it to v{SCHEMA_VERSION}"
+    assert lines["database"] == (f"FAIL database: sqlite {path} is at schema v1 (before Alembic), this version needs"
+                                 f" {head()}: run `arxiv-digest migrate` (back it up first)")
     with closing(sqlite3.connect(path)) as db:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     code, lines, _ = await run_check(env)
     assert code == 1
     assert lines["database"].endswith("upgrade arxiv-digest")
+
+
+async def test_check_names_a_postgres_store_and_its_revision_without_the_password(
+    tmp_path: Path, pg_server: PgServer, fake_arxiv: FakeArxiv, fake_openai: FakeOpenAI,  # noqa: F811
+    fake_telegram: FakeTelegram, fake_slack: FakeSlack,  # noqa: F811
+) -> None:
+    url = pg_server.create_database().replace("postgres@", "postgres:Pg-pass-w0rd@")
+    env = healthy_env(tmp_path, fake_arxiv, fake_openai, fake_telegram, fake_slack, DATABASE_URL=url)
+    _, lines, text = await run_check(env)
+    assert lines["database"].startswith("ok database: postgresql postgresql://postgres:***@127.0.0.1:")
+    assert lines["database"].endswith("is empty; the first run creates it at schema 0001")
+    async with Store.open(url):
+        pass
+    code, lines, text = await run_check(env)
+    assert lines["database"].endswith(f"at schema {head()} (current)") and code == 0, text
+    assert "Pg-pass-w0rd" not in text
+    dead = url.replace(f":{pg_server.port}/", ":9/")
+    code, lines, text = await run_check({**env, "DATABASE_URL": dead})
+    assert code == 1 and lines["database"].startswith("FAIL database: cannot open database postgresql://postgres:***@")
+    assert "Pg-pass-w0rd" not in text
 
 
 def test_check_is_a_command_of_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -193,7 +193,8 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_another_folder(tmp_p
     for shipped in ("arxiv_digest_data/prompts/score_papers.md", "arxiv_digest_data/prompts/judge_interests.md",
                     "arxiv_digest_data/prompts/summarize_papers.md", "arxiv_digest_data/fields/default.toml",
                     f"{RANKER_PACKAGE.replace('.', '/')}/{RANKER_FILE}",
-                    "core/config.py", "bot/cli.py"):
+                    "core/config.py", "bot/cli.py", "core/store/migrations/env.py",
+                    "core/store/migrations/versions/0001_schema_v9.py"):
         assert shipped in names, shipped
     assert not [n for n in names if n.startswith(("tests/", "data/", "prompts/", "bench/"))]
 
@@ -236,3 +237,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_another_folder(tmp_p
     assert not re.search(r"[\u4e00-\u9fff]", text), "the .env in the working folder asked for English"
     assert "Fits " in text and "Matched: " not in text, "the learned ranker scored the day, from the wheel's model"
     assert _tree(venv) == before, "the run wrote next to the installed package"
+    old = work / "v9.sqlite"  # a database from before Alembic, upgraded with the wheel's migrations
+    shutil.copy2(PROJECT_ROOT / "tests" / "data" / "v9.sqlite", old)
+    migrated = _run([venv / "bin" / "arxiv-digest", "migrate"], cwd=work, env={**env, "DATABASE_PATH": old.name})
+    assert migrated.stdout.strip() == f"{old}: schema v9 (before Alembic) -> 0001", migrated.stdout + migrated.stderr

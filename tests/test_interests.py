@@ -30,7 +30,7 @@ from core.score.profile import interest_field, parse_interests
 from core.score.routing import ROUTE_LIMIT, ROUTE_POOL, offline_interest_scores, rank_candidates, route_candidates
 from core.score.summaries import first_sentence, get_summaries
 from core.services import Services
-from core.store import Store
+from core.store import Store, migrate
 from core.views import digest_for_subscription
 from tests.fakes.openai_server import ZH_SUMMARY, FakeOpenAI, default_score, fake_openai, find_papers  # noqa: F401
 from tests.samples import scored_sample
@@ -434,6 +434,7 @@ async def test_a_version_2_database_moves_interest_judgements_to_their_own_table
                       '{"interests": 9.0}'))
     con.commit()
     con.close()
+    await migrate(path)  # a file from before Alembic: `arxiv-digest migrate`
     async with Store.open(path) as store:
         [(key, field_score)] = (await store.scores_for_paper("2601.00001")).items()
         assert key == "offline:abc" and field_score.reason == "field reason"

@@ -24,8 +24,8 @@ from core.score.llm import reply_reasons
 from core.score.offline import OfflineScorer
 from core.score.replies import parse_score_reply
 from core.services import Services
-from core.store import Store
-from core.store.schema import MIGRATIONS, SCORE_REASONS
+from core.store import Store, migrate
+from core.store.legacy import MIGRATIONS, SCORE_REASONS
 from core.views import digest_for_subscription
 from tests.fakes.openai_server import FakeOpenAI, fake_openai  # noqa: F401
 
@@ -142,6 +142,7 @@ async def test_scores_stored_before_the_migration_keep_their_one_reason(tmp_path
                 " VALUES ('2601.00001', 'k', 'f', 8, '旧理由', 'llm', '{}', '2025-12-22')")
     con.commit()
     con.close()
+    await migrate(path)  # a file from before Alembic: `arxiv-digest migrate`
     async with Store.open(path) as store:
         old = (await store.get_scores("k", ["2601.00001"]))["2601.00001"]
     assert old.reasons == {} and old.reason_in("en") == "旧理由"

@@ -1,26 +1,42 @@
-"""Store round trips on real SQLite in tmp_path."""
+"""Store round trips on both backends: SQLite in tmp_path and a real PostgreSQL server (tests/pgserver.py).
+
+Every test taking `db` runs once per backend; tests about an SQLite file itself (its PRAGMA user_version,
+pre-Alembic files) say so in their name and stay SQLite-only.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from core.errors import StoreError
 from core.models import ChatRef, Run, Subscription
 from core.runs import summarise_runs
-from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query
+from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query, migrate
 from core.store.base import CHUNK
+from core.store.engine import describe, to_url
+from core.store.migrate import head, inspect_store
 from tests.samples import DAY, FIELDS, paper, score
 
 NOW = datetime(2026, 1, 19, 4, 30, tzinfo=UTC)
 
 
-async def test_papers_round_trip_and_dedupe_by_id(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "db.sqlite") as store:
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's database lives: an SQLite file path, or a fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "db.sqlite")
+    return str(request.getfixturevalue("pg_url"))
+
+
+async def test_papers_round_trip_and_dedupe_by_id(db: str) -> None:
+    async with Store.open(db) as store:
         p = paper(1, "KV cache <quantization> & more", authors=9)
         assert await store.save_papers([p, p], NOW) == [p]
         assert await store.save_papers([p], NOW) == []
@@ -29,27 +45,40 @@ async def test_papers_round_trip_and_dedupe_by_id(tmp_path: Path) -> None:
         assert await store.known_ids([p.arxiv_id, "2601.99999"]) == {p.arxiv_id: DAY}
 
 
-async def test_data_survives_reopening_and_schema_version_is_recorded(tmp_path: Path) -> None:
-    path = tmp_path / "nested" / "db.sqlite"
-    async with Store.open(path) as store:
+async def test_data_survives_reopening_and_the_schema_revision_is_recorded(db: str, tmp_path: Path) -> None:
+    if not db.startswith("postgresql"):
+        db = str(tmp_path / "nested" / "db.sqlite")
+    async with Store.open(db) as store:
         await store.save_papers([paper(1)], NOW)
-    async with Store.open(path) as store:
+    async with Store.open(db) as store:
         assert await store.count_papers() == 1
-    assert _user_version(path) == SCHEMA_VERSION
+    assert await inspect_store(db) == ("ok", f"{_backend(db)} {_where(db)} at schema {head()} (current)")
+    if not db.startswith("postgresql"):
+        assert _user_version(Path(db)) == SCHEMA_VERSION, "a pre-Alembic reader sees version 9, not an empty file"
 
 
-async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+async def test_a_newer_sqlite_file_from_before_alembic_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     con = sqlite3.connect(path)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.close()
-    with pytest.raises(StoreError, match="newer"):
+    with pytest.raises(StoreError, match="newer.*upgrade arxiv-digest"):
         async with Store.open(path):
             pass
 
 
-async def test_full_text_search_ranks_title_matches_first(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "db.sqlite") as store:
+async def test_a_database_at_an_unknown_newer_revision_is_refused(db: str) -> None:
+    async with Store.open(db) as store:
+        await store._run("UPDATE alembic_version SET version_num = ?", ("9999_future",))
+    with pytest.raises(StoreError, match="9999_future, newer than this version's .*: upgrade arxiv-digest"):
+        async with Store.open(db):
+            pass
+    with pytest.raises(StoreError, match="upgrade arxiv-digest"):
+        await migrate(db)
+
+
+async def test_full_text_search_ranks_title_matches_first(db: str) -> None:
+    async with Store.open(db) as store:
         a = paper(1, "Speculative decoding for fast inference")
         b = paper(2, "Graph learning", abstract="We mention speculative decoding once in passing.")
         c = paper(3, "Unrelated work on robots")
@@ -65,8 +94,8 @@ def test_fts_query_quotes_every_word() -> None:
     assert fts_query("  ") == ""
 
 
-async def test_scores_round_trip_per_scorer_key(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "db.sqlite") as store:
+async def test_scores_round_trip_per_scorer_key(db: str) -> None:
+    async with Store.open(db) as store:
         p1, p2 = paper(1), paper(2)
         await store.save_papers([p1, p2], NOW)
         await store.save_scores("k1", [score(p1, "efficient-llm", 8.5), score(p2, "safety-alignment", 3.0)], NOW)
@@ -79,9 +108,9 @@ async def test_scores_round_trip_per_scorer_key(tmp_path: Path) -> None:
             (p1.arxiv_id, "efficient-llm"), (p2.arxiv_id, "safety-alignment")]
 
 
-async def test_a_days_runs_add_up_tokens_and_keep_the_scoring_runs_time(tmp_path: Path) -> None:
+async def test_a_days_runs_add_up_tokens_and_keep_the_scoring_runs_time(db: str) -> None:
     later = datetime(2026, 1, 19, 9, 0, tzinfo=UTC)
-    async with Store.open(tmp_path / "db.sqlite") as store:
+    async with Store.open(db) as store:
         first = await store.start_run(DAY, "k", "m", NOW)
         await store.finish_run(first, status="done", now=NOW, papers_read=10, scored=10, tokens_in=900, tokens_out=100)
         again = await store.start_run(DAY, "k", "m", later)
@@ -95,9 +124,9 @@ async def test_a_days_runs_add_up_tokens_and_keep_the_scoring_runs_time(tmp_path
         assert summarise_runs(date(2026, 1, 20), await store.runs_of_day(date(2026, 1, 20))) is None
 
 
-async def test_runs_of_day_are_the_finished_runs_oldest_first(tmp_path: Path) -> None:
+async def test_runs_of_day_are_the_finished_runs_oldest_first(db: str) -> None:
     later = datetime(2026, 1, 19, 9, 0, tzinfo=UTC)
-    async with Store.open(tmp_path / "db.sqlite") as store:
+    async with Store.open(db) as store:
         first = await store.start_run(DAY, "k", "m", NOW)
         await store.finish_run(first, status="done", now=later, papers_read=10, scored=10, note="n")
         await store.start_run(DAY, "k", "m", later)  # still running: not one of the day's runs yet
@@ -109,16 +138,16 @@ async def test_runs_of_day_are_the_finished_runs_oldest_first(tmp_path: Path) ->
         assert await store.runs_of_day(date(2026, 1, 18)) == []
 
 
-async def test_fields_are_saved_and_updated(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "db.sqlite") as store:
+async def test_fields_are_saved_and_updated(db: str) -> None:
+    async with Store.open(db) as store:
         await store.save_fields(FIELDS, NOW)
         await store.save_fields(FIELDS, NOW)
         assert await store.field_slugs() == sorted(f.slug for f in FIELDS)
 
 
-async def test_subscriptions_votes_and_migration_to_a_new_chat_id(tmp_path: Path) -> None:
+async def test_subscriptions_votes_and_migration_to_a_new_chat_id(db: str) -> None:
     chat, moved = ChatRef("telegram", "-100"), ChatRef("telegram", "-100200")
-    async with Store.open(tmp_path / "db.sqlite") as store:
+    async with Store.open(db) as store:
         sub = Subscription(chat, fields=("efficient-llm",), min_score=7.5, lang="en")
         await store.save_subscription(sub, NOW)
         assert await store.get_subscription(chat) == sub
@@ -135,8 +164,8 @@ async def test_subscriptions_votes_and_migration_to_a_new_chat_id(tmp_path: Path
         assert len(await store.list_subscriptions(active_only=False)) == 1
 
 
-async def test_a_looked_up_paper_joins_its_listing_day_when_a_listing_names_it(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "db.sqlite") as store:
+async def test_a_looked_up_paper_joins_its_listing_day_when_a_listing_names_it(db: str) -> None:
+    async with Store.open(db) as store:
         looked_up = paper(7, day=date(2026, 1, 15))
         await store.save_papers([looked_up.__class__(**{**_fields(looked_up), "announce_type": LOOKUP})], NOW)
         assert await store.known_ids([looked_up.arxiv_id]) == {}
@@ -145,6 +174,14 @@ async def test_a_looked_up_paper_joins_its_listing_day_when_a_listing_names_it(t
         assert await store.save_papers([listed], NOW) == [listed]
         assert await store.known_ids([listed.arxiv_id]) == {listed.arxiv_id: DAY}
         assert [p.arxiv_id for p in await store.papers_for_day(DAY)] == [listed.arxiv_id]
+
+
+def _backend(db: str) -> str:
+    return "postgresql" if db.startswith("postgresql") else "sqlite"
+
+
+def _where(db: str) -> str:
+    return describe(to_url(db))
 
 
 def _user_version(path: Path) -> int:
@@ -159,7 +196,7 @@ def _fields(p: object) -> dict[str, object]:
     return {name: getattr(p, name) for name in p.__slots__}  # type: ignore[attr-defined]
 
 
-async def test_a_version_1_database_migrates_and_keeps_its_data(tmp_path: Path) -> None:
+async def test_a_version_1_sqlite_file_is_refused_until_migrated_and_keeps_its_data(tmp_path: Path) -> None:
     from core.models import Summary
     from core.store import MIGRATIONS, SCHEMA
 
@@ -174,6 +211,11 @@ async def test_a_version_1_database_migrates_and_keeps_its_data(tmp_path: Path) 
     con.execute("INSERT INTO votes VALUES ('telegram', '42', '2601.00001', -1, '2026-01-19T00:00:00+00:00')")
     con.commit()
     con.close()
+    with pytest.raises(StoreError, match=r"v1 \(before Alembic\), this version needs .*arxiv-digest migrate"):
+        async with Store.open(path):
+            pass
+    assert await migrate(path) == ("v1 (before Alembic)", head())
+    assert await migrate(path) == (head(), head()), "safe to run twice"
     async with Store.open(path) as store:
         assert _user_version(path) == SCHEMA_VERSION == len(MIGRATIONS) == 9
         assert (await store.get_paper("2601.00001")) is not None
@@ -191,10 +233,8 @@ async def test_a_version_1_database_migrates_and_keeps_its_data(tmp_path: Path) 
         assert await store.tokens_spent(DAY) == 120 + 50
 
 
-async def test_concurrent_writers_share_one_store(tmp_path: Path) -> None:
-    import asyncio
-
-    async with Store.open(tmp_path / "db.sqlite") as store:
+async def test_concurrent_writers_share_one_store(db: str) -> None:
+    async with Store.open(db) as store:
         papers = [paper(i) for i in range(30)]
         await store.save_papers(papers, NOW)
 
@@ -205,32 +245,36 @@ async def test_concurrent_writers_share_one_store(tmp_path: Path) -> None:
         assert len(await store.get_scores("key99", [p.arxiv_id for p in papers])) == 30
 
 
-async def test_queries_over_more_ids_than_one_chunk_see_every_row_once(tmp_path: Path) -> None:
+async def test_queries_over_more_ids_than_one_chunk_see_every_row_once(db: str) -> None:
     from core.models import Summary
 
     papers = [paper(i) for i in range(1, 2 * CHUNK + 2)]  # three chunks: CHUNK, CHUNK, 1
     ids = [p.arxiv_id for p in papers]
     asked = [*ids, *ids[:10], "2601.99999"]  # repeated ids and one never stored
-    async with Store.open(tmp_path / "db.sqlite") as store:
+    async with Store.open(db) as store:
         assert len(await store.save_papers(papers, NOW)) == len(papers)
         await store.save_scores("k", [score(p, "efficient-llm", 7.0) for p in papers], NOW)
         await store.save_summaries("s", [Summary(i, "en", f"about {i}", "llm") for i in ids], NOW)
         statements: list[str] = []
-        await store._db.set_trace_callback(statements.append)
+
+        def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            statements.append(statement)
+
+        event.listen(store._engine.sync_engine, "before_cursor_execute", seen)
         assert await store.stored_types(asked) == dict.fromkeys(ids, "new")
         assert await store.known_ids(asked) == dict.fromkeys(ids, DAY)
         got = await store.get_scores("k", asked)
         assert sorted(got) == ids and got[ids[-1]] == score(papers[-1], "efficient-llm", 7.0)
         summaries = await store.get_summaries("s", "en", asked)
         assert sorted(summaries) == ids and summaries[ids[CHUNK]].text == f"about {ids[CHUNK]}"
-        await store._db.set_trace_callback(None)
+        event.remove(store._engine.sync_engine, "before_cursor_execute", seen)
         assert len(statements) == 4 * 3, "each query runs once per chunk of distinct ids"
         assert await store.get_scores("k", []) == {}
 
 
-async def test_storing_papers_writes_what_the_listing_plan_says(tmp_path: Path) -> None:
+async def test_storing_papers_writes_what_the_listing_plan_says(db: str) -> None:
     looked_up = replace(paper(7, day=date(2026, 1, 15)), announce_type=LOOKUP, version=3)
-    async with Store.open(tmp_path / "db.sqlite") as store:
+    async with Store.open(db) as store:
         assert await store.save_papers([looked_up], NOW) == [looked_up]
         assert await store.stored_types([looked_up.arxiv_id, "2601.99999"]) == {looked_up.arxiv_id: LOOKUP}
         assert await store.save_papers([looked_up], NOW) == [], "a second lookup changes nothing"
@@ -259,16 +303,15 @@ def test_all_sql_lives_in_the_store() -> None:
     assert sql.search((store / "papers.py").read_text(encoding="utf-8")), "the pattern finds SQL where it is"
 
 
-def test_stores_opened_at_once_on_a_new_file_migrate_it_once(tmp_path: Path) -> None:
-    # Two processes starting together (a cron `run` and `serve`) each open the file; the second must see the
-    # first one's migrations, not run them again ("duplicate column name").
+def test_stores_opened_at_once_on_a_new_database_create_it_once(db: str) -> None:
+    # Two processes starting together (a cron `run` and `serve`) each open the new database; the second must
+    # see the first one's tables, not create them again ("already exists").
     import subprocess
     import sys
 
-    path = tmp_path / "db.sqlite"
     code = ("import asyncio, sys\nfrom core.store import Store\n"
             "async def main():\n    async with Store.open(sys.argv[1]):\n        pass\nasyncio.run(main())\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(4)]
+    procs = [subprocess.Popen([sys.executable, "-c", code, db], stderr=subprocess.PIPE) for _ in range(4)]
     results = [p.communicate() for p in procs]  # all four started before the first is waited for
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err.decode() for _, err in results]
-    assert _user_version(path) == SCHEMA_VERSION
+    assert asyncio.run(inspect_store(db))[0] == "ok"

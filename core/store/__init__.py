@@ -1,13 +1,19 @@
 """All SQL lives here. Callers get models, never rows or cursors.
 
-One SQLite file (aiosqlite) holds papers (with an FTS5 index over title, abstract and authors),
+One database, an SQLite file (aiosqlite) or PostgreSQL (asyncpg, `DATABASE_URL`), both through
+SQLAlchemy Core, holds papers (with a full-text index over title, abstract and authors),
 field definitions, scores keyed by (paper, scorer key), runs, subscriptions, votes, the delivery
 ledger, per-language paper summaries, LLM usage outside the field run, and interest judgements.
 `Store` is the one object callers hold; each table module below adds the queries of the tables it is
 named for:
 
-    schema.py         the tables, MIGRATIONS (PRAGMA user_version) and migrate
-    base.py           open/close, and running one statement over many rows or many ids (chunked)
+    tables.py         the tables (SQLAlchemy Core), defined once for both backends
+    engine.py         a URL from a path or DATABASE_URL, the engine per backend, naming it without password
+    migrate.py        the schema revision, creating a new database, `arxiv-digest migrate` (Alembic)
+    migrations/       Alembic's env.py and revisions (0001: the schema of PRAGMA user_version 9)
+    legacy.py         the pre-Alembic MIGRATIONS (PRAGMA user_version 1..9), for files made before
+    advisory.py       named locks between processes (PostgreSQL advisory locks, flock beside SQLite)
+    base.py           open/close, transactions, running one statement over many rows or many ids (chunked)
     rows.py           rows to models
     papers.py         papers and their full-text search
     scores.py         field definitions and scores
@@ -32,12 +38,13 @@ from core.store.capabilities import CapabilityQueries
 from core.store.deliveries import DeliveryQueries
 from core.store.follows import FollowQueries
 from core.store.judgements import JudgementQueries
+from core.store.legacy import MIGRATIONS as MIGRATIONS
+from core.store.legacy import SCHEMA as SCHEMA
+from core.store.legacy import SCHEMA_VERSION as SCHEMA_VERSION
+from core.store.migrate import migrate as migrate
 from core.store.papers import PaperQueries
 from core.store.papers import fts_query as fts_query
 from core.store.runs import RunQueries
-from core.store.schema import MIGRATIONS as MIGRATIONS
-from core.store.schema import SCHEMA as SCHEMA
-from core.store.schema import SCHEMA_VERSION as SCHEMA_VERSION
 from core.store.scores import ScoreQueries
 from core.store.secrets import SecretQueries
 from core.store.subscriptions import SubscriptionQueries
@@ -58,4 +65,4 @@ class Store(
     SecretQueries,
     WeeklyQueries,
 ):
-    """An open database. Use `async with Store.open(path) as store:`."""
+    """An open database. Use `async with Store.open(path_or_url) as store:`, or `Store.open_settings(settings)`."""

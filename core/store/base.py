@@ -1,145 +1,161 @@
-"""The open connection every table module works through: opening, migrating, closing, and the two
-ways of running one statement many times (over many rows, over many ids in chunks).
+"""The open database every table module works through: opening (and checking its schema), closing,
+transactions, and the ways of running one statement: once, over many rows, over many ids in chunks.
 
+Statements are SQL text with `?` placeholders, written in the SQL both SQLite and PostgreSQL read
+(upserts as `INSERT ... ON CONFLICT ... DO UPDATE`, `RETURNING`); where the two differ, a table module
+asks `self._postgres`. Each method of a table module is one transaction: it commits when it returns.
 No table's queries live here; each table module adds its own methods on top of `StoreBase`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import os
-import sqlite3
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import quote
 
-import aiosqlite
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import StoreError
-from core.store.schema import SCHEMA_VERSION, migrate
-
-# What a sqlite3 error means, in words a person running the command can act on.
-_HINTS = {
-    "file is not a database": "the file is not an SQLite database (or is corrupt); point DATABASE_PATH elsewhere",
-    "database disk image is malformed": "the database file is corrupt; restore a backup or point DATABASE_PATH"
-                                        " elsewhere",
-    "attempt to write a readonly database": "the file or its folder is read-only",
-    "unable to open database file": "the file or its folder cannot be opened (missing folder or no permission)",
-}
+from core.store.advisory import AdvisoryLock, FileLock, LocalLock, NamedLock, file_lock_path
+from core.store.engine import SQLITE, describe, make_engine, sqlite_path, to_url
+from core.store.migrate import prepare, reason
+from core.store.rows import Record
 
 # Ids bound per `IN (...)` list: well under SQLite's limit on parameters in one statement (999 before 3.32).
 CHUNK = 500
 
 
-@asynccontextmanager
-async def _setup_lock(path: Path | str) -> AsyncIterator[None]:
-    """Hold an advisory lock on `<database>.setup-lock` while a connection switches to WAL and migrates.
+@lru_cache(maxsize=512)
+def _compiled(sql: str) -> TextClause:
+    """`sql` with its `?` placeholders as SQLAlchemy's named ones (:p0, :p1, ...), other colons kept literal."""
+    count = iter(range(10**6))
+    return text(re.sub(r"\?", lambda _: f":p{next(count)}", sql.replace(":", r"\:")))
 
-    Two processes setting up one new file at once can meet in SQLite's lock escalation, where SQLite
-    answers "database is locked" at once instead of waiting (its deadlock rule), busy_timeout or not.
-    Setting up one at a time avoids it; the kernel drops the lock if its holder dies. In-memory: none.
-    """
-    if str(path) == ":memory:":
-        yield
-        return
-    fd = os.open(f"{path}.setup-lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+
+def _params(args: Sequence[Any]) -> dict[str, Any]:
+    return {f"p{i}": value for i, value in enumerate(args)}
+
+
+class Tx:
+    """One transaction on one connection (see StoreBase._tx)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def all(self, sql: str, args: Sequence[Any] = ()) -> list[Record]:
+        """Every row `sql` returns."""
+        result = await self.conn.execute(_compiled(sql), _params(args))
+        return [Record(row) for row in result] if result.returns_rows else []
+
+    async def one(self, sql: str, args: Sequence[Any] = ()) -> Record | None:
+        """The first row `sql` returns, or None."""
+        rows = await self.all(sql, args)
+        return rows[0] if rows else None
+
+    async def run(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run a statement that returns no rows; return how many rows it changed."""
+        result = await self.conn.execute(_compiled(sql), _params(args))
+        return int(result.rowcount)
+
+    async def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement over many rows."""
+        params = [_params(row) for row in rows]
+        if params:
+            await self.conn.execute(_compiled(sql), params)
 
 
 class StoreBase:
     """An open database. Use `async with Store.open(path) as store:`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
+    def __init__(self, engine: AsyncEngine, where: str, sqlite_file: str | None) -> None:
+        self._engine = engine
+        self._where = where
+        self._postgres = engine.dialect.name != SQLITE
+        self._sqlite_file = sqlite_file
+        # SQLite: one shared connection, its transactions one at a time; PostgreSQL: one pooled connection each.
+        self._serial: asyncio.Lock | None = None if self._postgres else asyncio.Lock()
 
     @classmethod
     @asynccontextmanager
     async def open(cls, path: Path | str) -> AsyncIterator[Self]:
-        """Open (creating and migrating as needed) the database at `path`; ":memory:" works too."""
-        if str(path) != ":memory:":
+        """Open the database at `path`: an SQLite file, ":memory:", or a PostgreSQL URL.
+
+        A new, empty database is created at the current schema; one at an older or newer schema raises
+        StoreError saying what to do (`arxiv-digest migrate`, or upgrade arxiv-digest).
+        """
+        url = to_url(path)
+        where, file = describe(url), sqlite_path(url)
+        if file is not None:
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                await asyncio.to_thread(Path(file).parent.mkdir, parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create the folder for {path}: {exc}") from exc
-        try:
-            db = await aiosqlite.connect(str(path))
-        except Exception as exc:  # aiosqlite surfaces sqlite3 errors from its worker thread
-            raise StoreError(f"cannot open database {path}: {_reason(exc)}") from exc
+                raise StoreError(f"cannot create the folder for {file}: {exc}") from exc
+        engine = make_engine(url)
         try:
             try:
-                db.row_factory = aiosqlite.Row
-                # First: every later statement waits for another process's lock rather than failing.
-                await db.execute("PRAGMA busy_timeout=5000")
-                # Under WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives the process
-                # being killed, and only a power loss can undo the last few (a ledger row forgotten there
-                # means a part sent twice, never one lost).
-                await db.execute("PRAGMA synchronous=NORMAL")
-                await db.execute("PRAGMA foreign_keys=ON")
-                async with _setup_lock(path):
-                    await db.execute("PRAGMA journal_mode=WAL")
-                    await migrate(db, str(path))
-            except sqlite3.DatabaseError as exc:  # not a database, corrupt, read-only, locked
-                raise StoreError(f"cannot open database {path}: {_reason(exc)}") from exc
-            yield cls(db)
+                await prepare(engine, url)
+            except StoreError:
+                raise
+            except Exception as exc:  # not a database, corrupt, read-only, unreachable, refused
+                raise StoreError(f"cannot open database {where}: {reason(exc)}") from None
+            yield cls(engine, where, file)
         finally:
-            await db.close()
+            await engine.dispose()
+
+    @classmethod
+    def open_settings(cls, settings: Any) -> AbstractAsyncContextManager[Self]:
+        """Open the database the settings name: `DATABASE_URL` when set, else SQLite at `DATABASE_PATH`."""
+        return cls.open(settings.database_url or settings.database_path)
+
+    @property
+    def where(self) -> str:
+        """The database in words safe to print: its path, or its URL without the password."""
+        return self._where
+
+    def named_lock(self, name: str) -> NamedLock:
+        """A lock named `name` shared by every process on this database (see core/store/advisory.py)."""
+        if self._postgres:
+            return AdvisoryLock(self._engine, name)
+        if self._sqlite_file is not None:
+            return FileLock(file_lock_path(self._sqlite_file, name))
+        return LocalLock(f"{id(self._engine)}:{name}")
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Tx]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self._serial or nullcontext(), self._engine.begin() as conn:
+            yield Tx(conn)
+
+    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Record]:
+        async with self._tx() as tx:
+            return await tx.all(sql, args)
+
+    async def _one(self, sql: str, args: Sequence[Any] = ()) -> Record | None:
+        async with self._tx() as tx:
+            return await tx.one(sql, args)
+
+    async def _run(self, sql: str, args: Sequence[Any] = ()) -> int:
+        async with self._tx() as tx:
+            return await tx.run(sql, args)
 
     async def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """Run one statement over many rows and close its cursor in aiosqlite's thread.
+        """Run one statement over many rows in one transaction."""
+        async with self._tx() as tx:
+            await tx.many(sql, rows)
 
-        A cursor left for the garbage collector is finalised in the event loop's thread, where it races
-        the worker thread as soon as two coroutines write at once (sqlite3: "bad parameter or other API
-        misuse"); interest profiles scored concurrently for delivery do exactly that.
-        """
-        async with self._db.executemany(sql, rows):
-            pass
-
-    async def _select_in(self, sql: str, ids: Iterable[str], args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+    async def _select_in(self, sql: str, ids: Iterable[str], args: Sequence[Any] = ()) -> list[Record]:
         """Every row of `sql` over the distinct `ids`, run once per CHUNK of them.
 
         `sql` spells its id list as `IN ({ids})`; `args` bind to the placeholders before it.
         """
         unique = list(dict.fromkeys(ids))
-        rows: list[aiosqlite.Row] = []
+        rows: list[Record] = []
         for start in range(0, len(unique), CHUNK):
             chunk = unique[start : start + CHUNK]
-            async with self._db.execute(sql.format(ids=",".join("?" * len(chunk))), (*args, *chunk)) as cur:
-                rows.extend(await cur.fetchall())
+            rows.extend(await self._all(sql.format(ids=",".join("?" * len(chunk))), (*args, *chunk)))
         return rows
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return _HINTS.get(text, text)
-
-
-def _read_only_uri(path: Path) -> str:
-    return f"file:{quote(os.path.abspath(path))}?mode=ro"
-
-
-async def inspect_database(path: Path) -> int:
-    """The schema version of the existing database at `path`, read without creating, migrating or writing it.
-
-    Raise StoreError naming the path when it is not an SQLite database, is corrupt or unreadable, or has a
-    schema newer than this program knows.
-    """
-    try:
-        async with aiosqlite.connect(_read_only_uri(path), uri=True) as db:
-            async with db.execute("PRAGMA user_version") as cur:
-                row = await cur.fetchone()
-            async with db.execute("SELECT count(*) FROM sqlite_master") as cur:
-                await cur.fetchone()
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {path}: {_reason(exc)}") from exc
-    version = int(row[0]) if row else 0
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"{path} has schema version {version}, newer than this program's {SCHEMA_VERSION}:"
-                         " upgrade arxiv-digest")
-    return version

@@ -20,27 +20,28 @@ from core.store.rows import iso
 class CapabilityQueries(StoreBase):
     async def get_json_mode(self, base_url: str, model: str) -> str | None:
         """The JSON mode remembered for `model` at `base_url`, or None when none is."""
-        async with self._db.execute(
+        row = await self._one(
             "SELECT json_mode FROM llm_capabilities WHERE base_url = ? AND model = ?", (base_url, model),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return str(row["json_mode"]) if row else None
 
     async def save_json_mode(self, base_url: str, model: str, json_mode: str, now: datetime) -> None:
         """Remember that `model` at `base_url` accepted `json_mode` (replacing what was remembered)."""
-        await self._db.execute(
-            "INSERT OR REPLACE INTO llm_capabilities (base_url, model, json_mode, checked_at) VALUES (?, ?, ?, ?)",
+        await self._run(
+            "INSERT INTO llm_capabilities (base_url, model, json_mode, checked_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (base_url, model) DO UPDATE SET json_mode = excluded.json_mode,"
+            " checked_at = excluded.checked_at",
             (base_url, model, json_mode, iso(now)),
         )
-        await self._db.commit()
 
     async def save_json_modes(self, scorer_key: str, modes: Mapping[str, str], now: datetime) -> None:
         """Record the JSON mode (value) that scored each paper (key) under `scorer_key`."""
         await self._executemany(
-            "INSERT OR REPLACE INTO json_modes (arxiv_id, scorer_key, json_mode, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO json_modes (arxiv_id, scorer_key, json_mode, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (arxiv_id, scorer_key) DO UPDATE SET json_mode = excluded.json_mode,"
+            " created_at = excluded.created_at",
             [(arxiv_id, scorer_key, mode, iso(now)) for arxiv_id, mode in modes.items()],
         )
-        await self._db.commit()
 
     async def json_modes_of(self, scorer_key: str, ids: Sequence[str]) -> dict[str, str]:
         """The JSON mode that scored each of `ids` under `scorer_key` (papers without an LLM score are absent)."""

@@ -4,8 +4,8 @@ When to send, retry or give up is decided by core/deliver/; this module only rec
 
 Writes are upserts that commit at once, one statement each: a delivery pass records a part as soon as
 the platform acknowledged it, without first creating its row, so a digest costs one statement and one
-commit per part. They run through execute_fetchall, whose cursor lives and dies in aiosqlite's thread
-(see StoreBase._executemany): a delivery pass writes from many coroutines at once.
+commit per part. A delivery pass writes from many coroutines at once: each write is its own transaction
+(StoreBase._tx), on its own pooled connection on PostgreSQL, one after another on SQLite's one connection.
 """
 
 from __future__ import annotations
@@ -20,23 +20,22 @@ from core.store.rows import iso, to_delivery
 class DeliveryQueries(StoreBase):
     async def get_delivery(self, chat: ChatRef, day: date) -> Delivery | None:
         """The ledger row of one chat's digest of `day`, or None when none was attempted."""
-        async with self._db.execute(
+        row = await self._one(
             "SELECT * FROM deliveries WHERE platform = ? AND chat_id = ? AND day = ?",
             (chat.platform, chat.chat_id, day.isoformat()),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return to_delivery(row) if row else None
 
     async def deliveries_for_day(self, day: date) -> dict[ChatRef, Delivery]:
         """Every ledger row of one digest day, keyed by chat."""
-        async with self._db.execute("SELECT * FROM deliveries WHERE day = ?", (day.isoformat(),)) as cur:
-            return {d.chat: d for d in [to_delivery(row) async for row in cur]}
+        rows = await self._all("SELECT * FROM deliveries WHERE day = ?", (day.isoformat(),))
+        return {d.chat: d for d in map(to_delivery, rows)}
 
     async def mark_part_sent(
         self, chat: ChatRef, day: date, parts_sent: int, now: datetime, *, done: bool = False,
     ) -> None:
         """Record that the platform acknowledged parts [0, parts_sent); with `done`, the delivery is sent."""
-        await self._db.execute_fetchall(
+        await self._run(
             "INSERT INTO deliveries (platform, chat_id, day, state, parts_sent, attempts, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(platform, chat_id, day) DO UPDATE SET"
             " state = excluded.state, parts_sent = excluded.parts_sent,"
@@ -46,25 +45,23 @@ class DeliveryQueries(StoreBase):
             (chat.platform, chat.chat_id, day.isoformat(), "sent" if done else "pending", parts_sent, int(done),
              iso(now)),
         )
-        await self._db.commit()
 
     async def finish_delivery(
         self, chat: ChatRef, day: date, state: str, now: datetime, *, error: str = "", attempt: bool = True,
     ) -> None:
         """Set a delivery's state (sent, failed, skipped-empty, pending) and count the attempt."""
-        await self._db.execute_fetchall(
+        await self._run(
             "INSERT INTO deliveries (platform, chat_id, day, state, last_error, attempts, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(platform, chat_id, day) DO UPDATE SET"
             " state = excluded.state, last_error = excluded.last_error,"
             " attempts = deliveries.attempts + excluded.attempts, updated_at = excluded.updated_at",
             (chat.platform, chat.chat_id, day.isoformat(), state, error[:500], int(attempt), iso(now)),
         )
-        await self._db.commit()
 
     async def delivery_counts(self, day: date) -> dict[str, int]:
         """How many deliveries of `day` are in each state."""
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT state, COUNT(*) AS n FROM deliveries WHERE day = ? GROUP BY state ORDER BY state",
             (day.isoformat(),),
-        ) as cur:
-            return {row["state"]: int(row["n"]) async for row in cur}
+        )
+        return {row["state"]: int(row["n"]) for row in rows}

@@ -16,32 +16,27 @@ from core.store.rows import iso
 class FollowQueries(StoreBase):
     async def save_follow(self, chat: ChatRef, name: str, key: str, now: datetime) -> bool:
         """Follow an author under `key`; False when the chat already follows that key (its first spelling stays)."""
-        rows = await self._db.execute_fetchall(
-            "SELECT 1 FROM follows WHERE platform = ? AND chat_id = ? AND key = ?", (chat.platform, chat.chat_id, key)
-        )
-        await self._db.execute(
+        row = await self._one(
             "INSERT INTO follows (platform, chat_id, key, name, created_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(platform, chat_id, key) DO NOTHING",
+            " ON CONFLICT(platform, chat_id, key) DO NOTHING RETURNING key",
             (chat.platform, chat.chat_id, key, name, iso(now)),
         )
-        await self._db.commit()
-        return not rows
+        return row is not None
 
     async def delete_follows(self, chat: ChatRef, keys: list[str]) -> int:
         """Stop following the authors under `keys`; return how many were followed."""
         removed = 0
-        for key in keys:
-            cur = await self._db.execute(
-                "DELETE FROM follows WHERE platform = ? AND chat_id = ? AND key = ?", (chat.platform, chat.chat_id, key)
-            )
-            removed += cur.rowcount
-            await cur.close()
-        await self._db.commit()
+        async with self._tx() as tx:
+            for key in keys:
+                removed += await tx.run(
+                    "DELETE FROM follows WHERE platform = ? AND chat_id = ? AND key = ?",
+                    (chat.platform, chat.chat_id, key),
+                )
         return removed
 
     async def get_follows(self, chat: ChatRef) -> list[tuple[str, str]]:
         """A chat's followed authors as (key, name as written), in the order they were followed."""
-        rows = await self._db.execute_fetchall(
+        rows = await self._all(
             "SELECT key, name FROM follows WHERE platform = ? AND chat_id = ? ORDER BY created_at, key",
             (chat.platform, chat.chat_id),
         )
@@ -49,5 +44,5 @@ class FollowQueries(StoreBase):
 
     async def following_chats(self) -> frozenset[ChatRef]:
         """Every chat that follows at least one author."""
-        rows = await self._db.execute_fetchall("SELECT DISTINCT platform, chat_id FROM follows")
+        rows = await self._all("SELECT DISTINCT platform, chat_id FROM follows")
         return frozenset(ChatRef(row["platform"], row["chat_id"]) for row in rows)

@@ -24,8 +24,11 @@ class JudgementQueries(StoreBase):
     ) -> None:
         """Store one profile's judgements under `judge_key`, replacing earlier ones for the same papers."""
         await self._executemany(
-            "INSERT OR REPLACE INTO judgements (arxiv_id, profile_key, judge_key, field_slug, value, reason, stage,"
-            " field_scores, reasons, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO judgements (arxiv_id, profile_key, judge_key, field_slug, value, reason, stage,"
+            " field_scores, reasons, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (arxiv_id, profile_key, judge_key) DO UPDATE SET field_slug = excluded.field_slug,"
+            " value = excluded.value, reason = excluded.reason, stage = excluded.stage,"
+            " field_scores = excluded.field_scores, reasons = excluded.reasons, created_at = excluded.created_at",
             [
                 (s.arxiv_id, profile_key, judge_key, s.field_slug, s.value, s.reason, s.stage,
                  json.dumps(dict(s.field_scores), ensure_ascii=False),
@@ -33,7 +36,6 @@ class JudgementQueries(StoreBase):
                 for s in scores
             ],
         )
-        await self._db.commit()
 
     async def get_judgements(self, profile_key: str, judge_key: str, ids: Sequence[str]) -> dict[str, Score]:
         """One profile's stored judgements under `judge_key` for the papers among `ids`."""

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from core.listing import LOOKUP, plan_paper_writes
 from core.models import Paper
-from core.store.base import StoreBase
+from core.store.base import StoreBase, Tx
 from core.store.rows import iso, to_paper
 
 _FTS_WORD = re.compile(r"[\w.\-]+", re.UNICODE)
@@ -30,9 +30,9 @@ class PaperQueries(StoreBase):
         """Store a batch of papers in one transaction as `plan_paper_writes` decides; return those written."""
         papers = list(papers)
         writes = plan_paper_writes(papers, await self.stored_types([p.arxiv_id for p in papers]))
-        await self._promote_lookups(writes.promote)
-        await self._insert_papers(writes.new, now)
-        await self._db.commit()
+        async with self._tx() as tx:
+            await self._promote_lookups(tx, writes.promote)
+            await self._insert_papers(tx, writes.new, now)
         return writes.written
 
     async def stored_types(self, ids: Iterable[str]) -> dict[str, str]:
@@ -40,9 +40,9 @@ class PaperQueries(StoreBase):
         rows = await self._select_in("SELECT arxiv_id, announce_type FROM papers WHERE arxiv_id IN ({ids})", ids)
         return {row["arxiv_id"]: row["announce_type"] for row in rows}
 
-    async def _insert_papers(self, papers: Sequence[Paper], now: datetime) -> None:
-        """Insert papers not stored yet, and index them for search (the caller commits)."""
-        await self._executemany(
+    async def _insert_papers(self, tx: Tx, papers: Sequence[Paper], now: datetime) -> None:
+        """Insert papers not stored yet, and index them for search (PostgreSQL indexes them by itself)."""
+        await tx.many(
             "INSERT INTO papers (arxiv_id, version, title, abstract, authors, categories, primary_category,"
             " published, announce_type, first_seen, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -52,17 +52,20 @@ class PaperQueries(StoreBase):
                 for p in papers
             ],
         )
-        await self._executemany(
+        if self._postgres:
+            return  # papers.search is a generated column
+        await tx.many(
             "INSERT INTO papers_fts (arxiv_id, title, abstract, authors) VALUES (?, ?, ?, ?)",
             [(p.arxiv_id, p.title, p.abstract, " ".join(p.authors)) for p in papers],
         )
 
-    async def _promote_lookups(self, papers: Sequence[Paper]) -> None:
-        """Give stored papers the listing day, announce type and version of `papers` (the caller commits)."""
-        await self._executemany(
-            "UPDATE papers SET published = ?, announce_type = ?, version = MAX(version, ?),"
+    async def _promote_lookups(self, tx: Tx, papers: Sequence[Paper]) -> None:
+        """Give stored papers the listing day, announce type and version of `papers`."""
+        await tx.many(
+            "UPDATE papers SET published = ?, announce_type = ?,"
+            " version = CASE WHEN version > ? THEN version ELSE ? END,"
             " comment = CASE WHEN ? != '' THEN ? ELSE comment END WHERE arxiv_id = ?",
-            [(p.published.isoformat(), p.announce_type, p.version, p.comment, p.comment, p.arxiv_id)
+            [(p.published.isoformat(), p.announce_type, p.version, p.version, p.comment, p.comment, p.arxiv_id)
              for p in papers],
         )
 
@@ -75,17 +78,16 @@ class PaperQueries(StoreBase):
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
         """Return one stored paper, or None."""
-        async with self._db.execute("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,))
         return to_paper(row) if row else None
 
     async def papers_for_day(self, day: date) -> list[Paper]:
         """Every paper stored under listing day `day`, by id."""
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT * FROM papers WHERE published = ? AND announce_type != ? ORDER BY arxiv_id",
             (day.isoformat(), LOOKUP),
-        ) as cur:
-            return [to_paper(row) async for row in cur]
+        )
+        return [to_paper(row) for row in rows]
 
     async def count_papers(self, day: date | None = None) -> int:
         """How many papers listings announced, on `day` or on any day."""
@@ -93,18 +95,30 @@ class PaperQueries(StoreBase):
         args: tuple[str, ...] = (LOOKUP,)
         if day is not None:
             sql, args = sql + " AND published = ?", (*args, day.isoformat())
-        async with self._db.execute(sql, args) as cur:
-            row = await cur.fetchone()
+        row = await self._one(sql, args)
         return int(row[0]) if row else 0
 
     async def search(self, words: str, limit: int = 10) -> list[Paper]:
-        """Full-text search over title, abstract and authors; best match first."""
+        """Full-text search over title, abstract and authors; best match first.
+
+        Every word is required. SQLite: FTS5 (porter stemming) ranked by bm25 with title > abstract >
+        authors; PostgreSQL: the `search` tsvector (English stemming, the same three weights) ranked by
+        ts_rank_cd. The same papers match; their order may differ (docs/search-ranking.md).
+        """
         query = fts_query(words)
         if not query:
             return []
-        async with self._db.execute(
-            "SELECT p.* FROM papers_fts f JOIN papers p ON p.arxiv_id = f.arxiv_id"
-            " WHERE papers_fts MATCH ? ORDER BY bm25(papers_fts, 0, 10.0, 3.0, 2.0), p.published DESC LIMIT ?",
-            (query, limit),
-        ) as cur:
-            return [to_paper(row) async for row in cur]
+        if self._postgres:
+            rows = await self._all(
+                "SELECT * FROM papers WHERE search @@ websearch_to_tsquery('english', ?)"
+                " ORDER BY ts_rank_cd(search, websearch_to_tsquery('english', ?)) DESC, published DESC,"
+                " arxiv_id LIMIT ?",
+                (query, query, limit),
+            )
+        else:
+            rows = await self._all(
+                "SELECT p.* FROM papers_fts f JOIN papers p ON p.arxiv_id = f.arxiv_id WHERE papers_fts MATCH ?"
+                " ORDER BY bm25(papers_fts, 0, 10.0, 3.0, 2.0), p.published DESC LIMIT ?",
+                (query, limit),
+            )
+        return [to_paper(row) for row in rows]

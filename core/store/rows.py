@@ -1,16 +1,33 @@
 """Rows to models and back: how each model's values are spelled in SQLite's columns.
 
-Pure conversions shared by the store's table modules; no queries here.
+Pure conversions shared by the store's table modules; no queries here. A row comes as a `Record`,
+read by column name (`row["title"]`) or position (`row[0]`), the same from SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from typing import Any
 
-import aiosqlite
+from sqlalchemy import Row
 
 from core.models import ChatRef, Delivery, Paper, Run, Score, Subscription
+
+
+class Record:
+    """One result row, read by column name or by position."""
+
+    __slots__ = ("_map", "_row")
+
+    def __init__(self, row: Row[Any]) -> None:
+        self._row, self._map = row, row._mapping
+
+    def __getitem__(self, key: str | int) -> Any:
+        return self._row[key] if isinstance(key, int) else self._map[key]
+
+    def keys(self) -> list[str]:
+        return [str(k) for k in self._map.keys()]
 
 
 def iso(ts: datetime) -> str:
@@ -18,7 +35,7 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def to_paper(row: aiosqlite.Row) -> Paper:
+def to_paper(row: Record) -> Paper:
     """Read a papers row (or a join carrying its columns) as a Paper."""
     return Paper(
         arxiv_id=row["arxiv_id"],
@@ -34,7 +51,7 @@ def to_paper(row: aiosqlite.Row) -> Paper:
     )
 
 
-def to_score(row: aiosqlite.Row) -> Score:
+def to_score(row: Record) -> Score:
     """Read a scores row (or a join carrying its columns) as a Score."""
     return Score(
         arxiv_id=row["arxiv_id"],
@@ -47,7 +64,7 @@ def to_score(row: aiosqlite.Row) -> Score:
     )
 
 
-def to_run(row: aiosqlite.Row) -> Run:
+def to_run(row: Record) -> Run:
     """Read a runs row (or a join carrying its columns) as a Run."""
     return Run(
         day=date.fromisoformat(row["day"]),
@@ -64,7 +81,7 @@ def to_run(row: aiosqlite.Row) -> Run:
     )
 
 
-def to_subscription(row: aiosqlite.Row) -> Subscription:
+def to_subscription(row: Record) -> Subscription:
     """Read a subscriptions row (or a join carrying its columns) as a Subscription."""
     return Subscription(
         chat=ChatRef(platform=row["platform"], chat_id=row["chat_id"]),
@@ -78,7 +95,7 @@ def to_subscription(row: aiosqlite.Row) -> Subscription:
     )
 
 
-def to_delivery(row: aiosqlite.Row) -> Delivery:
+def to_delivery(row: Record) -> Delivery:
     """Read a deliveries row (or a join carrying its columns) as a Delivery."""
     return Delivery(
         chat=ChatRef(row["platform"], row["chat_id"]),

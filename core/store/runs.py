@@ -16,60 +16,50 @@ from core.store.rows import iso, to_run
 class RunQueries(StoreBase):
     async def start_run(self, day: date, scorer_key: str, model: str, now: datetime) -> int:
         """Record that a run for `day` started; return its id."""
-        async with self._db.execute(
-            "INSERT INTO runs (day, scorer_key, model, started_at, status) VALUES (?, ?, ?, ?, 'running')",
+        row = await self._one(
+            "INSERT INTO runs (day, scorer_key, model, started_at, status) VALUES (?, ?, ?, ?, 'running') RETURNING id",
             (day.isoformat(), scorer_key, model, iso(now)),
-        ) as cur:
-            run_id = cur.lastrowid
-        await self._db.commit()
-        assert run_id is not None
-        return run_id
+        )
+        assert row is not None
+        return int(row[0])
 
     async def finish_run(
         self, run_id: int, *, status: str, now: datetime, papers_read: int = 0, scored: int = 0,
         tokens_in: int = 0, tokens_out: int = 0, note: str = "",
     ) -> None:
         """Record a run's outcome."""
-        await self._db.execute(
+        await self._run(
             "UPDATE runs SET status = ?, finished_at = ?, papers_read = ?, scored = ?, tokens_in = ?,"
             " tokens_out = ?, note = ? WHERE id = ?",
             (status, iso(now), papers_read, scored, tokens_in, tokens_out, note, run_id),
         )
-        await self._db.commit()
 
     async def runs_of_day(self, day: date) -> list[Run]:
         """Every finished run of listing day `day`, oldest first."""
-        async with self._db.execute(
-            "SELECT * FROM runs WHERE day = ? AND status != 'running' ORDER BY id", (day.isoformat(),)
-        ) as cur:
-            return [to_run(row) async for row in cur]
+        rows = await self._all("SELECT * FROM runs WHERE day = ? AND status != 'running' ORDER BY id",
+                               (day.isoformat(),))
+        return [to_run(row) for row in rows]
 
     async def tokens_spent(self, day: date) -> int:
         """Tokens spent on `day` (for the daily budget): its runs, plus summaries and interest profiles."""
-        async with self._db.execute(
+        row = await self._one(
             "SELECT COALESCE((SELECT SUM(tokens_in + tokens_out) FROM runs WHERE day = ?), 0)"
             " + COALESCE((SELECT SUM(tokens_in + tokens_out) FROM llm_usage WHERE day = ?), 0)",
             (day.isoformat(), day.isoformat()),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return int(row[0]) if row else 0
 
     async def latest_run_day(self, at_or_before: date) -> date | None:
         """The newest listing day at or before `at_or_before` with a finished run that found an announcement."""
-        async with self._db.execute(
-            "SELECT MAX(day) FROM runs WHERE status = 'done' AND day <= ?", (at_or_before.isoformat(),)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT MAX(day) FROM runs WHERE status = 'done' AND day <= ?",
+                              (at_or_before.isoformat(),))
         return date.fromisoformat(row[0]) if row and row[0] else None
 
     async def list_runs(self, limit: int = 30) -> list[Run]:
         """The most recent runs, newest first."""
-        async with self._db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)) as cur:
-            return [to_run(row) async for row in cur]
+        return [to_run(row) for row in await self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))]
 
     async def run_days(self) -> list[date]:
         """Every listing day with a finished run, oldest first."""
-        async with self._db.execute(
-            "SELECT DISTINCT day FROM runs WHERE status != 'running' ORDER BY day"
-        ) as cur:
-            return [date.fromisoformat(row[0]) async for row in cur]
+        rows = await self._all("SELECT DISTINCT day FROM runs WHERE status != 'running' ORDER BY day")
+        return [date.fromisoformat(row[0]) for row in rows]

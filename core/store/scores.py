@@ -33,18 +33,19 @@ class ScoreQueries(StoreBase):
                 for f in fields
             ],
         )
-        await self._db.commit()
 
     async def field_slugs(self) -> list[str]:
         """The slug of every field ever saved, sorted."""
-        async with self._db.execute("SELECT slug FROM fields ORDER BY slug") as cur:
-            return [row["slug"] async for row in cur]
+        return [row["slug"] for row in await self._all("SELECT slug FROM fields ORDER BY slug")]
 
     async def save_scores(self, scorer_key: str, scores: Iterable[Score], now: datetime) -> None:
         """Store scores under `scorer_key`, replacing earlier ones for the same papers."""
         await self._executemany(
-            "INSERT OR REPLACE INTO scores (arxiv_id, scorer_key, field_slug, value, reason, stage, field_scores,"
-            " reasons, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO scores (arxiv_id, scorer_key, field_slug, value, reason, stage, field_scores,"
+            " reasons, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (arxiv_id, scorer_key) DO UPDATE SET"
+            " field_slug = excluded.field_slug, value = excluded.value, reason = excluded.reason,"
+            " stage = excluded.stage, field_scores = excluded.field_scores, reasons = excluded.reasons,"
+            " created_at = excluded.created_at",
             [
                 (s.arxiv_id, scorer_key, s.field_slug, s.value, s.reason, s.stage,
                  json.dumps(dict(s.field_scores), ensure_ascii=False),
@@ -52,7 +53,6 @@ class ScoreQueries(StoreBase):
                 for s in scores
             ],
         )
-        await self._db.commit()
 
     async def get_scores(self, scorer_key: str, ids: Sequence[str]) -> dict[str, Score]:
         """Return stored scores under `scorer_key` for the papers among `ids`."""
@@ -63,17 +63,15 @@ class ScoreQueries(StoreBase):
 
     async def scores_for_paper(self, arxiv_id: str) -> dict[str, Score]:
         """Every stored score of one paper, keyed by scorer key, newest first."""
-        async with self._db.execute(
-            "SELECT * FROM scores WHERE arxiv_id = ? ORDER BY created_at DESC", (arxiv_id,)
-        ) as cur:
-            return {row["scorer_key"]: to_score(row) async for row in cur}
+        rows = await self._all("SELECT * FROM scores WHERE arxiv_id = ? ORDER BY created_at DESC", (arxiv_id,))
+        return {row["scorer_key"]: to_score(row) for row in rows}
 
     async def scored_papers(self, day: date, scorer_key: str) -> list[tuple[Paper, Score]]:
         """The papers of `day` with their score under `scorer_key` (unscored papers are left out)."""
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT p.*, s.field_slug, s.value, s.reason, s.stage, s.field_scores, s.reasons FROM papers p"
             " JOIN scores s ON s.arxiv_id = p.arxiv_id AND s.scorer_key = ?"
             " WHERE p.published = ? AND p.announce_type != ? ORDER BY p.arxiv_id",
             (scorer_key, day.isoformat(), LOOKUP),
-        ) as cur:
-            return [(to_paper(row), to_score(row)) async for row in cur]
+        )
+        return [(to_paper(row), to_score(row)) for row in rows]

@@ -17,21 +17,18 @@ from core.store.rows import iso
 class SecretQueries(StoreBase):
     async def get_webhook_secret(self, chat: ChatRef) -> str | None:
         """The signing secret of `chat`'s webhook, or None when it signs nothing."""
-        rows = await self._db.execute_fetchall(
+        row = await self._one(
             "SELECT secret FROM webhook_secrets WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id))
-        for row in rows:
-            return str(row[0])
-        return None
+        return None if row is None else str(row[0])
 
     async def save_webhook_secret(self, chat: ChatRef, secret: str | None, now: datetime) -> None:
         """Set `chat`'s signing secret; None or empty forgets it (the webhook no longer verifies signatures)."""
         if secret:
-            await self._db.execute_fetchall(
+            await self._run(
                 "INSERT INTO webhook_secrets (platform, chat_id, secret, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(platform, chat_id) DO UPDATE SET secret = excluded.secret,"
                 " updated_at = excluded.updated_at",
                 (chat.platform, chat.chat_id, secret, iso(now)))
         else:
-            await self._db.execute_fetchall(
+            await self._run(
                 "DELETE FROM webhook_secrets WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id))
-        await self._db.commit()

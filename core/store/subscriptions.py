@@ -14,27 +14,30 @@ import math
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from core.models import ChatRef, Paper, Subscription
 from core.store.base import StoreBase
-from core.store.rows import iso, to_paper, to_subscription
+from core.store.rows import Record, iso, to_paper, to_subscription
 
 log = logging.getLogger(__name__)
+
+# The tables keyed by a chat, and the rest of each one's primary key (move_subscription moves their rows).
+_CHAT_TABLES: dict[str, tuple[str, ...]] = {
+    "subscriptions": (), "votes": ("arxiv_id",), "follows": ("key",), "deliveries": ("day",), "weekly": (),
+    "weekly_deliveries": ("week",),
+}
 
 
 class SubscriptionQueries(StoreBase):
     async def get_subscription(self, chat: ChatRef) -> Subscription | None:
         """A chat's settings, or None when it never subscribed."""
-        async with self._db.execute(
+        row = await self._one(
             "SELECT * FROM subscriptions WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id)
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return _read_subscription(row) if row else None
 
     async def save_subscription(self, sub: Subscription, now: datetime) -> None:
         """Insert or update a chat's settings."""
-        await self._db.execute(
+        await self._run(
             "INSERT INTO subscriptions (platform, chat_id, active, fields, min_score, lang, digest_time, timezone,"
             " interests, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(platform, chat_id) DO UPDATE SET active=excluded.active, fields=excluded.fields,"
@@ -43,46 +46,50 @@ class SubscriptionQueries(StoreBase):
             (sub.chat.platform, sub.chat.chat_id, int(sub.active), json.dumps(list(sub.fields)), sub.min_score,
              sub.lang, sub.digest_time, sub.timezone, sub.interests, iso(now), iso(now)),
         )
-        await self._db.commit()
 
     async def set_active(self, chat: ChatRef, active: bool, now: datetime) -> None:
         """Activate or deactivate a chat's subscription, keeping its settings."""
-        # execute_fetchall: its cursor lives and dies in aiosqlite's thread (see _executemany), and a
-        # delivery pass deactivates chats from many coroutines at once.
-        await self._db.execute_fetchall(
+        await self._run(
             "UPDATE subscriptions SET active = ?, updated_at = ? WHERE platform = ? AND chat_id = ?",
             (int(active), iso(now), chat.platform, chat.chat_id),
         )
-        await self._db.commit()
 
     async def move_subscription(self, old: ChatRef, new: ChatRef, now: datetime) -> None:
         """Move a chat's settings, votes, follows, deliveries and weekly digest to a new id (a migrated Telegram
         group)."""
-        for table in ("subscriptions", "votes", "follows", "deliveries", "weekly", "weekly_deliveries"):
-            await self._db.execute(
-                f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE platform = ? AND chat_id = ?",
-                (new.chat_id, old.platform, old.chat_id),
-            )
-        await self._db.execute(
-            "UPDATE subscriptions SET updated_at = ? WHERE platform = ? AND chat_id = ?",
-            (iso(now), new.platform, new.chat_id),
-        )
-        await self._db.commit()
+        async with self._tx() as tx:
+            for table in _CHAT_TABLES:
+                # The moved rows win over rows already under the new id (as UPDATE OR REPLACE did).
+                same = " AND ".join(f"o.{column} = {table}.{column}" for column in _CHAT_TABLES[table])
+                await tx.run(
+                    f"DELETE FROM {table} WHERE platform = ? AND chat_id = ? AND EXISTS (SELECT 1 FROM {table} o"
+                    f" WHERE o.platform = ? AND o.chat_id = ?{' AND ' + same if same else ''})",
+                    (new.platform, new.chat_id, old.platform, old.chat_id),
+                )
+                await tx.run(f"UPDATE {table} SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+                             (new.chat_id, old.platform, old.chat_id))
+            await tx.run("UPDATE subscriptions SET updated_at = ? WHERE platform = ? AND chat_id = ?",
+                         (iso(now), new.platform, new.chat_id))
 
     async def repair_subscription(self, stored: Subscription, repaired: Subscription, now: datetime) -> bool:
         """Store `repaired`'s fields, time and language for the chat, unless its row changed since `stored`
         was read (the chat set something meanwhile); return whether it was stored."""
         chat = stored.chat
-        rows = await self._db.execute_fetchall(
-            "UPDATE subscriptions SET fields = ?, digest_time = ?, lang = ?, updated_at = ?"
-            " WHERE platform = ? AND chat_id = ? AND digest_time = ? AND lang = ? AND timezone = ?"
-            " AND (CASE WHEN json_valid(fields) THEN json(fields) END) = json(?) RETURNING chat_id",
-            (json.dumps(list(repaired.fields)), repaired.digest_time, repaired.lang, iso(now),
-             chat.platform, chat.chat_id, stored.digest_time, stored.lang, stored.timezone,
-             json.dumps(list(stored.fields))),
-        )
-        await self._db.commit()
-        return bool(list(rows))
+        async with self._tx() as tx:
+            row = await tx.one(
+                "SELECT fields FROM subscriptions WHERE platform = ? AND chat_id = ? AND digest_time = ? AND lang = ?"
+                f" AND timezone = ?{' FOR UPDATE' if self._postgres else ''}",
+                (chat.platform, chat.chat_id, stored.digest_time, stored.lang, stored.timezone),
+            )
+            if row is None or _read_fields(row["fields"]) != stored.fields:
+                return False
+            await tx.run(
+                "UPDATE subscriptions SET fields = ?, digest_time = ?, lang = ?, updated_at = ?"
+                " WHERE platform = ? AND chat_id = ?",
+                (json.dumps(list(repaired.fields)), repaired.digest_time, repaired.lang, iso(now),
+                 chat.platform, chat.chat_id),
+            )
+        return True
 
     async def list_subscriptions(self, *, active_only: bool = True, platform: str | None = None) -> list[Subscription]:
         """Every subscription (only active ones by default, optionally of one platform), by chat."""
@@ -93,51 +100,49 @@ class SubscriptionQueries(StoreBase):
         if platform:
             sql += " AND platform = ?"
             args.append(platform)
-        async with self._db.execute(sql + " ORDER BY platform, chat_id", args) as cur:
-            return [_read_subscription(row) async for row in cur]
+        return [_read_subscription(row) for row in await self._all(sql + " ORDER BY platform, chat_id", args)]
 
     async def subscription_langs(self, interests: str) -> list[str]:
         """The languages of the active chats whose interests text is exactly `interests`."""
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT DISTINCT lang FROM subscriptions WHERE active = 1 AND interests = ? ORDER BY lang", (interests,)
-        ) as cur:
-            return [row["lang"] async for row in cur]
+        )
+        return [row["lang"] for row in rows]
 
     async def save_vote(self, chat: ChatRef, arxiv_id: str, vote: int, now: datetime) -> None:
         """Store a chat's 👍 (+1) or 👎 (-1) on a paper; a new vote replaces the old one."""
         if vote not in (1, -1):
             raise ValueError("vote must be +1 or -1")
-        await self._db.execute(
+        await self._run(
             "INSERT INTO votes (platform, chat_id, arxiv_id, vote, created_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(platform, chat_id, arxiv_id)"
             " DO UPDATE SET vote=excluded.vote, created_at=excluded.created_at",
             (chat.platform, chat.chat_id, arxiv_id, vote, iso(now)),
         )
-        await self._db.commit()
 
     async def get_votes(self, chat: ChatRef) -> dict[str, int]:
         """A chat's votes, keyed by arXiv id."""
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT arxiv_id, vote FROM votes WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id)
-        ) as cur:
-            return {row["arxiv_id"]: int(row["vote"]) async for row in cur}
+        )
+        return {row["arxiv_id"]: int(row["vote"]) for row in rows}
 
     async def voting_chats(self) -> frozenset[ChatRef]:
         """Every chat that has voted on at least one paper."""
-        rows = await self._db.execute_fetchall("SELECT DISTINCT platform, chat_id FROM votes")
+        rows = await self._all("SELECT DISTINCT platform, chat_id FROM votes")
         return frozenset(ChatRef(row["platform"], row["chat_id"]) for row in rows)
 
     async def voted_papers(self, chat: ChatRef, limit: int = 50) -> list[tuple[Paper, int]]:
         """A chat's most recent votes on stored papers, newest first, as (paper, +1 or -1)."""
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT p.*, v.vote FROM votes v JOIN papers p ON p.arxiv_id = v.arxiv_id"
             " WHERE v.platform = ? AND v.chat_id = ? ORDER BY v.created_at DESC, v.arxiv_id LIMIT ?",
             (chat.platform, chat.chat_id, limit),
-        ) as cur:
-            return [(to_paper(row), int(row["vote"])) async for row in cur]
+        )
+        return [(to_paper(row), int(row["vote"])) for row in rows]
 
 
-def _read_subscription(row: aiosqlite.Row) -> Subscription:
+def _read_subscription(row: Record) -> Subscription:
     """A subscriptions row as a Subscription, even when its fields or threshold no longer read."""
     fields, min_score = _read_fields(row["fields"]), _read_score(row["min_score"])
     texts = (row["lang"], row["digest_time"], row["timezone"], row["interests"])

@@ -19,10 +19,11 @@ class SummaryQueries(StoreBase):
     async def save_summaries(self, summary_key: str, summaries: Iterable[Summary], now: datetime) -> None:
         """Store LLM summaries under `summary_key`; excerpts are never stored (they cost nothing)."""
         await self._executemany(
-            "INSERT OR REPLACE INTO summaries (arxiv_id, lang, summary_key, text, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO summaries (arxiv_id, lang, summary_key, text, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (arxiv_id, lang, summary_key) DO UPDATE SET text = excluded.text,"
+            " created_at = excluded.created_at",
             [(s.arxiv_id, s.lang, summary_key, s.text, iso(now)) for s in summaries if s.source == "llm"],
         )
-        await self._db.commit()
 
     async def get_summaries(self, summary_key: str, lang: str, ids: Sequence[str]) -> dict[str, Summary]:
         """Return stored summaries in `lang` under `summary_key` for the papers among `ids`."""
@@ -38,21 +39,21 @@ class SummaryQueries(StoreBase):
         """Add LLM usage for `purpose` ("summaries", "interests") to `day`'s tally."""
         if not (tokens_in or tokens_out or requests):
             return
-        await self._db.execute(
+        await self._run(
             "INSERT INTO llm_usage (day, purpose, tokens_in, tokens_out, requests, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(day, purpose)"
-            " DO UPDATE SET tokens_in = tokens_in + excluded.tokens_in,"
-            " tokens_out = tokens_out + excluded.tokens_out, requests = requests + excluded.requests,"
+            " DO UPDATE SET tokens_in = llm_usage.tokens_in + excluded.tokens_in,"
+            " tokens_out = llm_usage.tokens_out + excluded.tokens_out,"
+            " requests = llm_usage.requests + excluded.requests,"
             " updated_at = excluded.updated_at",
             (day.isoformat(), purpose, tokens_in, tokens_out, requests, iso(now)),
         )
-        await self._db.commit()
 
     async def usage_for_day(self, day: date) -> dict[str, tuple[int, int, int]]:
         """`day`'s LLM usage outside the field run: purpose -> (tokens_in, tokens_out, requests)."""
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT purpose, tokens_in, tokens_out, requests FROM llm_usage WHERE day = ? ORDER BY purpose",
             (day.isoformat(),),
-        ) as cur:
-            return {row["purpose"]: (int(row["tokens_in"]), int(row["tokens_out"]), int(row["requests"]))
-                    async for row in cur}
+        )
+        return {row["purpose"]: (int(row["tokens_in"]), int(row["tokens_out"]), int(row["requests"]))
+                for row in rows}

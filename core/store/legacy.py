@@ -1,16 +1,14 @@
-"""The database's tables and how an older file becomes the current one.
+"""The schema before Alembic: how a database file at `PRAGMA user_version` 1..8 became version 9.
 
-MIGRATIONS[i] is the SQL that takes a file at `PRAGMA user_version` i to i + 1; version 0 is an empty
-file. A new table is a new script appended to MIGRATIONS, never an edit of an old one. No queries here.
+MIGRATIONS[i] is the SQL that took a file at `PRAGMA user_version` i to i + 1; version 0 is an empty
+file. Version 9 is Alembic's first revision (core/store/migrations/versions/0001_schema_v9.py):
+`arxiv-digest migrate` brings an older file to 9 with these scripts, stamps it 0001, then upgrades it
+to the head revision. Frozen: a new table is a new Alembic revision, never an edit here.
 """
 
 from __future__ import annotations
 
 import sqlite3
-
-import aiosqlite
-
-from core.errors import StoreError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -266,36 +264,31 @@ def _statements(script: str) -> list[str]:
     return [*found, pending.strip()] if pending.strip() else found
 
 
-async def _version(db: aiosqlite.Connection) -> int:
-    async with db.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+def user_version(path: str) -> int:
+    """The `PRAGMA user_version` of the SQLite file at `path` (0 for a new or empty file)."""
+    con = sqlite3.connect(path, timeout=30)
+    try:
+        return int(con.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        con.close()
 
 
-async def migrate(db: aiosqlite.Connection, where: str) -> None:
-    """Bring the open database `db` (found at `where`) up to SCHEMA_VERSION in one transaction.
-
-    Two processes may open a new or older file at once (`run` beside `serve`): each takes the write lock
-    (BEGIN IMMEDIATE, waiting out busy_timeout) and reads the version again under it, so the second finds
-    the first's work done instead of running a migration twice (ALTER TABLE is not idempotent).
-    """
-    version = await _version(db)
-    if version == SCHEMA_VERSION:
-        return
-    if version < SCHEMA_VERSION:
-        await db.execute("BEGIN IMMEDIATE")
+def upgrade_to_v9(path: str) -> int:
+    """Bring the SQLite file at `path` to user_version 9 with MIGRATIONS in one transaction; return the version
+    it was at. Blocking (sqlite3): run it in a thread, under the file's setup lock."""
+    con = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        con.execute("BEGIN IMMEDIATE")
         try:
-            version = await _version(db)
+            version = int(con.execute("PRAGMA user_version").fetchone()[0])
             for target in range(version, SCHEMA_VERSION):
                 for statement in _statements(MIGRATIONS[target]):
-                    await db.execute(statement)
-                await db.execute(f"PRAGMA user_version = {target + 1}")
-            await db.commit()
+                    con.execute(statement)
+                con.execute(f"PRAGMA user_version = {target + 1}")
+            con.execute("COMMIT")
         except BaseException:
-            await db.rollback()
+            con.execute("ROLLBACK")
             raise
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{where} has schema version {version}, newer than this program's {SCHEMA_VERSION}:"
-            " upgrade arxiv-digest"
-        )
+        return version
+    finally:
+        con.close()

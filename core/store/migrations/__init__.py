@@ -1,0 +1,1 @@
+"""Alembic's migration scripts for the store, run by core/store/migrate.py (no alembic.ini needed)."""
