@@ -18,7 +18,7 @@ from sqlalchemy import event
 from core.errors import StoreError
 from core.models import ChatRef, Run, Subscription
 from core.runs import summarise_runs
-from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query, migrate
+from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query, migrate, ts_terms
 from core.store.base import CHUNK
 from core.store.engine import describe, to_url
 from core.store.migrate import head, inspect_store
@@ -315,3 +315,29 @@ def test_stores_opened_at_once_on_a_new_database_create_it_once(db: str) -> None
     results = [p.communicate() for p in procs]  # all four started before the first is waited for
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err.decode() for _, err in results]
     assert asyncio.run(inspect_store(db))[0] == "ok"
+
+
+SEARCHES = ("diffusion", "large language models", "reinforcement learning", "KV cache", "graph neural network",
+            "vision transformer", "fine-tuning", "multimodal reasoning", "benchmark for agents")
+
+
+async def test_search_finds_the_same_papers_on_both_backends_over_the_sample_days(tmp_path: Path, pg_url: str) -> None:
+    from core.config import PROJECT_ROOT
+    from core.fetch.jsonl import load_papers
+
+    papers = load_papers(PROJECT_ROOT / "data" / "arxiv")  # the four sample days, 505 papers
+    found: list[list[set[str]]] = []
+    for target in (str(tmp_path / "db.sqlite"), pg_url):
+        async with Store.open(target) as store:
+            await store.save_papers(papers, NOW)
+            found.append([{p.arxiv_id for p in await store.search(q, limit=1000)} for q in SEARCHES])
+            assert len(await store.search("large language models")) == 10, "the default limit"
+    fts5, tsvector = found
+    assert fts5 == tsvector, "the same papers match; only their order may differ (docs/search-ranking.md)"
+    assert all(fts5) and sum(map(len, fts5)) > 300
+
+
+def test_postgres_search_terms_read_a_word_of_parts_both_ways() -> None:
+    assert ts_terms('fine-tuning "KV" OR (x') == [('"fine-tuning"', '"fine tuning"'), ('"KV"',), ('"OR"',), ('"x"',)]
+    assert ts_terms("Author 3-1") == [('"Author"',), ('"3-1"', '"3 1"')]
+    assert ts_terms(" - ") == []

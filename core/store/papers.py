@@ -25,6 +25,18 @@ def fts_query(words: str) -> str:
     return " ".join(f'"{t}"' for t in terms if t)
 
 
+def ts_terms(words: str) -> list[tuple[str, ...]]:
+    """The words of `fts_query` for PostgreSQL (pure): each word quoted, with a word of several parts
+    ("fine-tuning") also as the phrase of its parts ("fine tuning"), as FTS5's tokenizer reads it; either
+    spelling matches. Every word is required."""
+    terms = []
+    for word in (t.replace('"', "") for t in _FTS_WORD.findall(words)):
+        parts = " ".join(part for part in re.split(r"[\W_]+", word) if part)
+        if parts:
+            terms.append((f'"{word}"',) if parts == word else (f'"{word}"', f'"{parts}"'))
+    return terms
+
+
 class PaperQueries(StoreBase):
     async def save_papers(self, papers: Iterable[Paper], now: datetime) -> list[Paper]:
         """Store a batch of papers in one transaction as `plan_paper_writes` decides; return those written."""
@@ -109,11 +121,14 @@ class PaperQueries(StoreBase):
         if not query:
             return []
         if self._postgres:
+            terms = ts_terms(words)
+            tsquery = " && ".join(
+                "(" + " || ".join("websearch_to_tsquery('english', ?)" for _ in term) + ")" for term in terms)
+            spellings = [spelling for term in terms for spelling in term]
             rows = await self._all(
-                "SELECT * FROM papers WHERE search @@ websearch_to_tsquery('english', ?)"
-                " ORDER BY ts_rank_cd(search, websearch_to_tsquery('english', ?)) DESC, published DESC,"
-                " arxiv_id LIMIT ?",
-                (query, query, limit),
+                f"SELECT * FROM papers WHERE search @@ ({tsquery})"
+                f" ORDER BY ts_rank_cd(search, {tsquery}) DESC, published DESC, arxiv_id LIMIT ?",
+                (*spellings, *spellings, limit),
             )
         else:
             rows = await self._all(
