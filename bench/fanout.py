@@ -25,13 +25,18 @@ Reported:
              those, can come twice. That run is unthrottled, so it takes less time and has more parts
              on the wire than the timed one.
 
-Run: `.venv/bin/python bench/fanout.py` (about two minutes; --help for options).
+Each figure is measured on SQLite and on PostgreSQL (`--backend`), printed side by side at the end.
+PostgreSQL: `--database-url` names a server where the user may create databases (the bench creates and
+drops its own, `fanout_*`); without it, a throwaway server from tests/pgserver.py.
+
+Run: `.venv/bin/python bench/fanout.py` (about two minutes per backend; --help for options).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -96,9 +101,53 @@ def make_subscriptions(n: int, slugs: Sequence[str], rng: random.Random, telegra
     return subs
 
 
-async def seed(path: Path, subs: Sequence[Subscription]) -> None:
+def db_env(target: str, work: Path) -> dict[str, str]:
+    """The settings naming the database at `target` (an SQLite path or a PostgreSQL URL)."""
+    if "://" in target:
+        return {"DATABASE_URL": target, "DATABASE_PATH": str(work / "locks.db")}  # the run lock's file
+    return {"DATABASE_PATH": target}
+
+
+class Databases:
+    """Where each run's copy of the seeded template lives: SQLite files, or PostgreSQL databases created
+    from the template (CREATE DATABASE ... TEMPLATE) on the server of `server_url`, dropped at the end."""
+
+    def __init__(self, backend: str, work: Path, server_url: str | None) -> None:
+        self.backend, self.work, self.server_url = backend, work, server_url
+        self.made: list[str] = []
+
+    async def new(self, name: str, template: str | None = None) -> str:
+        """A database called `name`: empty, or a copy of `template` (a target this object made)."""
+        if self.backend == "sqlite":
+            target = self.work / f"{name}.db"
+            if template:
+                shutil.copy(template, target)
+            return str(target)
+        assert self.server_url is not None
+        db = f"fanout_{name}_{os.getpid()}"
+        copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+        await self._admin(f'CREATE DATABASE "{db}"{copy}')
+        self.made.append(db)
+        return self.server_url.rsplit("/", 1)[0] + f"/{db}"
+
+    async def _admin(self, sql: str) -> None:
+        from core.store.engine import make_engine, to_url
+
+        engine = make_engine(to_url(self.server_url or ""))
+        try:
+            async with engine.connect() as conn:
+                await (await conn.execution_options(isolation_level="AUTOCOMMIT")).exec_driver_sql(sql)
+        finally:
+            await engine.dispose()
+
+    async def drop_all(self) -> None:
+        for db in reversed(self.made):
+            await self._admin(f'DROP DATABASE IF EXISTS "{db}"')
+
+
+async def seed(target: str, work: Path, subs: Sequence[Subscription]) -> None:
     """A store with the sample day scored (offline) and every subscription saved."""
-    settings = Settings.from_env({"DATABASE_PATH": str(path)})
+    settings = Settings.from_env(db_env(target, work))
     async with scored_sample(settings, SCORED_AT) as services:
         for sub in subs:
             await services.store.save_subscription(sub, SCORED_AT)
@@ -127,11 +176,11 @@ def part_key(platform: str, part: Any) -> str:
     return part if platform == "telegram" else json.dumps(part, sort_keys=True, ensure_ascii=False)
 
 
-async def expected_parts(path: Path, subs: Sequence[Subscription]) -> dict[ChatRef, list[str]]:
+async def expected_parts(target: str, work: Path, subs: Sequence[Subscription]) -> dict[ChatRef, list[str]]:
     """What each subscriber should receive, part by part, as identity keys."""
-    settings = Settings.from_env({"DATABASE_PATH": str(path)})
+    settings = Settings.from_env(db_env(target, work))
     out: dict[ChatRef, list[str]] = {}
-    async with Store.open(path) as store:
+    async with Store.open_settings(settings) as store:
         services = Services(settings, store, tuple(load_fields(settings.fields_path)))
         for platform in ("telegram", "slack"):
             mine = [s for s in subs if s.chat.platform == platform]
@@ -142,10 +191,10 @@ async def expected_parts(path: Path, subs: Sequence[Subscription]) -> dict[ChatR
     return out
 
 
-async def core_only(path: Path) -> tuple[float, int]:
+async def core_only(target: str, work: Path) -> tuple[float, int]:
     """CPU seconds and digests of a whole pass with in-memory senders: ledger, rendering, scheduling."""
-    settings = Settings.from_env({"DATABASE_PATH": str(path)})
-    async with Store.open(path) as store:
+    settings = Settings.from_env(db_env(target, work))
+    async with Store.open_settings(settings) as store:
         services = Services(settings, store, tuple(load_fields(settings.fields_path)))
         senders: dict[str, Any] = {"telegram": Formatter("telegram"), "slack": Formatter("slack")}
         cpu = time.process_time()
@@ -181,7 +230,7 @@ async def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     from bot.telegram import RATE_LIMIT_RETRIES, TelegramSender
 
     settings = Settings.from_env({
-        "DATABASE_PATH": args.db, "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        **db_env(args.db, Path.cwd()), "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_API_BASE_URL": f"{args.telegram}/bot", "SLACK_BOT_TOKEN": "xoxb-bench",
         "SLACK_API_BASE_URL": f"{args.slack}/api/",
     })
@@ -264,7 +313,7 @@ def tally(expected: dict[ChatRef, list[str]], telegram: Any, slack: Any) -> Tall
                  len(slack.accepted("chat.postMessage")))
 
 
-async def unrecorded(db: Path, expected: dict[ChatRef, list[str]], telegram: Any, slack: Any) -> int:
+async def unrecorded(db: str, expected: dict[ChatRef, list[str]], telegram: Any, slack: Any) -> int:
     """Parts the fakes accepted that the ledger had not recorded: the at-least-once window at a kill."""
     async with Store.open(db) as store:
         ledger = await store.deliveries_for_day(DAY)
@@ -276,7 +325,7 @@ async def unrecorded(db: Path, expected: dict[ChatRef, list[str]], telegram: Any
     return count
 
 
-def worker_command(args: argparse.Namespace, db: Path, telegram_url: str, slack_url: str, *,
+def worker_command(args: argparse.Namespace, db: str, telegram_url: str, slack_url: str, *,
                    rate: float, profile: bool = False) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "worker", "--db", str(db), "--telegram", telegram_url,
             "--slack", slack_url, "--rate", str(rate), "--limiter-share", str(args.limiter_share),
@@ -309,30 +358,34 @@ async def settle(fake: Any) -> None:
             return
 
 
-async def orchestrate(args: argparse.Namespace) -> None:
+async def orchestrate(args: argparse.Namespace, backend: str, server_url: str | None) -> dict[str, str]:
+    """Run the bench on one backend; print as it goes and return the figures for the side-by-side table."""
     from tests.fakes.slack import FakeSlack
     from tests.fakes.telegram import FakeTelegram
 
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)  # a killed worker's half-sent requests
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="fanout-"))
+    dbs = Databases(backend, work, server_url)
+    figures: dict[str, str] = {}
+    print(f"\n== {backend} ==")
     try:
-        template = work / "template.db"
+        template = await dbs.new("template")
         t0 = time.perf_counter()
         subs = make_subscriptions(args.subscribers, [f.slug for f in load_fields(Settings.from_env({}).fields_path)],
                                   rng, args.telegram_share)
-        await seed(template, subs)
-        expected = await expected_parts(template, subs)
+        await seed(template, work, subs)
+        expected = await expected_parts(template, work, subs)
         platforms = Counter(s.chat.platform for s in subs)
         digests = sum(1 for parts in expected.values() if parts)
         tg_msgs = sum(len(p) for c, p in expected.items() if c.platform == "telegram")
         sl_msgs = sum(len(p) for c, p in expected.items() if c.platform == "slack")
-        shutil.copy(template, work / "core.db")
-        core_cpu, core_sent = await core_only(work / "core.db")
+        seeded = time.perf_counter() - t0
+        core_cpu, core_sent = await core_only(await dbs.new("core", template), work)
         burst, limit = limiter_settings(args)
         print(f"{len(subs)} subscribers ({platforms['telegram']} Telegram, {platforms['slack']} Slack), all due: "
               f"{digests} digests ({len(subs) - digests} empty), {tg_msgs} Telegram + {sl_msgs} Slack messages "
-              f"(seeded in {time.perf_counter() - t0:.0f}s)")
+              f"(seeded in {seeded:.0f}s)")
         print(f"rate: the Telegram fake allows {args.rate:g} msg/s (Telegram allows 30: scaled x{args.rate / 30:g}); "
               f"AIORateLimiter {limit:.1f}/s with a bucket of {burst}; Slack paced 1 s per channel; "
               f"deliver_due concurrency {args.concurrency or 'default'}")
@@ -340,8 +393,7 @@ async def orchestrate(args: argparse.Namespace) -> None:
         # -- a whole pass, timed --
         async with FakeTelegram(token=TELEGRAM_TOKEN) as telegram, FakeSlack() as slack:
             telegram.rate_limit = args.rate
-            db = work / "full.db"
-            shutil.copy(template, db)
+            db = await dbs.new("full", template)
             fakes_cpu = time.process_time()
             proc = await start_worker(worker_command(args, db, telegram.url, slack.url, rate=args.rate,
                                                      profile=args.profile), work)
@@ -368,11 +420,18 @@ async def orchestrate(args: argparse.Namespace) -> None:
         added = (result["rss_peak_kb"] - result["rss_before_kb"]) / 1024
         print(f"  3. peak RSS {result['rss_peak_kb'] / 1024:.0f} MB ({added:.0f} MB added by the pass)")
         print(f"     lost {counted.lost}, duplicated {counted.duplicated}")
+        figures.update({
+            f"seed ({len(subs)} subscriptions saved one by one, a day scored)": f"{seeded:.0f} s",
+            "full pass": f"{result['elapsed']:.1f} s", "1. ratio to the rate limit": f"{result['elapsed'] / ideal:.3f}",
+            "2. CPU per digest (worker)": f"{cpu_ms / max(1, result['sent']):.2f} ms",
+            "   core's own share": f"{core_cpu * 1000 / max(1, core_sent):.2f} ms",
+            "3. peak RSS (added)": f"{result['rss_peak_kb'] / 1024:.0f} MB ({added:.0f} MB)",
+            "   lost / duplicated": f"{counted.lost} / {counted.duplicated}",
+        })
 
         # -- killed at a random point, then finished --
         async with FakeTelegram(token=TELEGRAM_TOKEN) as telegram, FakeSlack() as slack:
-            db = work / "killed.db"
-            shutil.copy(template, db)
+            db = await dbs.new("killed", template)
             at = rng.uniform(0.1, 0.9)
             proc = await start_worker(worker_command(args, db, telegram.url, slack.url, rate=0), work)
             while len(telegram.accepted("sendMessage")) + len(slack.accepted("chat.postMessage")) < at * (
@@ -394,8 +453,33 @@ async def orchestrate(args: argparse.Namespace) -> None:
               f"accepted), then rerun: {second['sent']} digests sent, {second['already']} already delivered")
         print(f"  4. lost {counted.lost}, duplicated {counted.duplicated} digests ({counted.extra_parts} parts twice)"
               f"   (target 0 and 0); parts the platforms had and the ledger had not at the kill: {window}")
+        figures.update({"4. killed at": f"{at:.0%}", "   lost / duplicated digests": f"{counted.lost} / "
+                        f"{counted.duplicated}", "   parts on the wire at the kill": str(window)})
+        return figures
     finally:
+        await dbs.drop_all()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def side_by_side(results: dict[str, dict[str, str]]) -> None:
+    backends = list(results)
+    print("\n" + f"{'':<58}" + "".join(f"{b:>16}" for b in backends))
+    for key in results[backends[0]]:
+        print(f"{key:<58}" + "".join(f"{results[b].get(key, '-'):>16}" for b in backends))
+
+
+async def bench(args: argparse.Namespace) -> None:
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    results: dict[str, dict[str, str]] = {}
+    with contextlib.ExitStack() as stack:
+        server_url = args.database_url
+        if "postgres" in backends and not server_url:
+            from tests.pgserver import PgServer
+
+            server_url = stack.enter_context(PgServer.start()).url()
+        for backend in backends:
+            results[backend] = await orchestrate(args, backend, server_url)
+    side_by_side(results)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -409,6 +493,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=5, help="AIORateLimiter's bucket")
     parser.add_argument("--concurrency", type=int, default=0, help="deliver_due's (0: its default)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--backend", choices=("both", "sqlite", "postgres"), default="both")
+    parser.add_argument("--database-url", help="a PostgreSQL server's URL (postgresql://user:pw@host:5432/db; the"
+                        " bench creates and drops its own databases there); default: a throwaway server")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed pass (worker's stderr)")
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--telegram", help=argparse.SUPPRESS)
@@ -416,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mode == "worker":
         return worker_main(args)
-    asyncio.run(orchestrate(args))
+    asyncio.run(bench(args))
     return 0
 
 

@@ -62,7 +62,7 @@ def sample_digest(lang: str = "zh", min_score: float = 7.0, max_per_field: int =
 @asynccontextmanager
 async def scored_sample(settings: Settings, now: datetime, **services: object) -> AsyncIterator[Services]:
     """Services over `settings`' store with the sample day (2025-12-22, 116 papers) scored offline."""
-    async with Store.open(settings.database_path) as store:
+    async with Store.open_settings(settings) as store:
         svc = Services(settings, store, tuple(load_fields(settings.fields_path)), **services)  # type: ignore[arg-type]
         await run_day(svc, now=now, input_path=SAMPLE_DAY_FILE, offline=True, write_markdown=False)
         yield svc

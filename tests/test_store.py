@@ -22,6 +22,7 @@ from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query, migrate, ts_ter
 from core.store.base import CHUNK
 from core.store.engine import describe, to_url
 from core.store.migrate import head, inspect_store
+from tests.pgserver import PgServer
 from tests.samples import DAY, FIELDS, paper, score
 
 NOW = datetime(2026, 1, 19, 4, 30, tzinfo=UTC)
@@ -341,3 +342,68 @@ def test_postgres_search_terms_read_a_word_of_parts_both_ways() -> None:
     assert ts_terms('fine-tuning "KV" OR (x') == [('"fine-tuning"', '"fine tuning"'), ('"KV"',), ('"OR"',), ('"x"',)]
     assert ts_terms("Author 3-1") == [('"Author"',), ('"3-1"', '"3 1"')]
     assert ts_terms(" - ") == []
+
+
+# -- named locks between processes (core/store/advisory.py) -------------------------------------------------
+
+
+async def test_a_named_lock_is_held_by_one_store_at_a_time(db: str) -> None:
+    async with Store.open(db) as one, Store.open(db) as two:
+        first, second = one.named_lock("leader"), two.named_lock("leader")
+        assert await first.try_acquire() and first.held and await first.still_held()
+        assert not await second.try_acquire() and not second.held
+        assert not await second.acquire(timeout=0.3)
+        assert await two.named_lock("another").try_acquire(), "another name is another lock"
+        await first.release()
+        assert not first.held and not await first.still_held()
+        assert await second.acquire(timeout=5) and await second.still_held()
+        await second.release()
+
+
+async def test_a_postgres_lock_is_freed_when_its_connection_dies(pg_server: PgServer, pg_url: str) -> None:
+    async with Store.open(pg_url) as one, Store.open(pg_url) as two:
+        holder, waiter = one.named_lock("leader"), two.named_lock("leader")
+        assert await holder.try_acquire()
+        assert not await waiter.try_acquire()
+        pg_server.psql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'")
+        assert not await holder.still_held() and not holder.held, "the holder learns it lost the lock"
+        assert await waiter.acquire(timeout=10)
+        await waiter.release()
+        await holder.release()  # harmless after the loss
+
+
+def test_a_postgres_lock_is_freed_when_its_process_is_killed(pg_url: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import asyncio, sys\nfrom core.store import Store\n"
+            "async def main():\n    async with Store.open(sys.argv[1]) as store:\n"
+            "        assert await store.named_lock('leader').try_acquire()\n"
+            "        print('held', flush=True)\n        await asyncio.sleep(600)\nasyncio.run(main())\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, pg_url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+
+        async def other_store() -> tuple[bool, bool]:
+            async with Store.open(pg_url) as store:
+                lock = store.named_lock("leader")
+                refused = not await lock.try_acquire()
+                proc.send_signal(signal.SIGKILL)
+                taken = await lock.acquire(timeout=30)
+                await lock.release()
+                return refused, taken
+
+        assert asyncio.run(other_store()) == (True, True)
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+async def test_an_in_memory_store_locks_within_the_process() -> None:
+    async with Store.open(":memory:") as store:
+        first, second = store.named_lock("leader"), store.named_lock("leader")
+        assert await first.try_acquire() and not await second.try_acquire()
+        await first.release()
+        assert await second.try_acquire()
+        await second.release()

@@ -79,6 +79,7 @@ class StoreBase:
         self._sqlite_file = sqlite_file
         # SQLite: one shared connection, its transactions one at a time; PostgreSQL: one pooled connection each.
         self._serial: asyncio.Lock | None = None if self._postgres else asyncio.Lock()
+        self._locks: list[NamedLock] = []  # released when the store closes
 
     @classmethod
     @asynccontextmanager
@@ -103,7 +104,12 @@ class StoreBase:
                 raise
             except Exception as exc:  # not a database, corrupt, read-only, unreachable, refused
                 raise StoreError(f"cannot open database {where}: {reason(exc)}") from None
-            yield cls(engine, where, file)
+            store = cls(engine, where, file)
+            try:
+                yield store
+            finally:
+                for lock in store._locks:
+                    await lock.release()
         finally:
             await engine.dispose()
 
@@ -118,12 +124,17 @@ class StoreBase:
         return self._where
 
     def named_lock(self, name: str) -> NamedLock:
-        """A lock named `name` shared by every process on this database (see core/store/advisory.py)."""
+        """A lock named `name` shared by every process on this database (see core/store/advisory.py); the store
+        keeps it, and releases it when the store closes."""
+        lock: NamedLock
         if self._postgres:
-            return AdvisoryLock(self._engine, name)
-        if self._sqlite_file is not None:
-            return FileLock(file_lock_path(self._sqlite_file, name))
-        return LocalLock(f"{id(self._engine)}:{name}")
+            lock = AdvisoryLock(self._engine, name)
+        elif self._sqlite_file is not None:
+            lock = FileLock(file_lock_path(self._sqlite_file, name))
+        else:
+            lock = LocalLock(f"{id(self._engine)}:{name}")
+        self._locks.append(lock)
+        return lock
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Tx]:

@@ -29,7 +29,7 @@ def ts_terms(words: str) -> list[tuple[str, ...]]:
     """The words of `fts_query` for PostgreSQL (pure): each word quoted, with a word of several parts
     ("fine-tuning") also as the phrase of its parts ("fine tuning"), as FTS5's tokenizer reads it; either
     spelling matches. Every word is required."""
-    terms = []
+    terms: list[tuple[str, ...]] = []
     for word in (t.replace('"', "") for t in _FTS_WORD.findall(words)):
         parts = " ".join(part for part in re.split(r"[\W_]+", word) if part)
         if parts:
