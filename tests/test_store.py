@@ -407,3 +407,31 @@ async def test_an_in_memory_store_locks_within_the_process() -> None:
         await first.release()
         assert await second.try_acquire()
         await second.release()
+
+
+async def test_an_sqlite_store_waits_for_locks_uses_wal_and_checks_foreign_keys(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        pragmas = {name: (await store._one(f"PRAGMA {name}") or [None])[0]
+                   for name in ("busy_timeout", "journal_mode", "synchronous", "foreign_keys")}
+        assert pragmas == {"busy_timeout": 5000, "journal_mode": "wal", "synchronous": 1, "foreign_keys": 1}
+
+
+async def test_a_postgres_password_never_reaches_an_error_or_its_traceback(pg_server: PgServer) -> None:
+    import traceback
+
+    from core.config import Settings
+
+    secret = "Very-s3cret-pw"
+    unreachable = pg_server.url("nowhere", password=secret).replace(f":{pg_server.port}/", ":9/")
+    missing = pg_server.url("no_such_database", password=secret)
+    for url in (unreachable, missing):
+        with pytest.raises(StoreError) as caught:
+            async with Store.open(url):
+                pass
+        text = "".join(traceback.format_exception(caught.value))
+        assert secret not in text and "postgres:***@127.0.0.1" in str(caught.value), text
+    url = pg_server.create_database().replace("postgres@", f"postgres:{secret}@")
+    settings = Settings.from_env({"DATABASE_URL": url})
+    assert secret not in repr(settings)
+    async with Store.open_settings(settings) as store:
+        assert secret not in store.where and store.where.startswith("postgresql://postgres:***@127.0.0.1:")
