@@ -435,3 +435,16 @@ async def test_a_postgres_password_never_reaches_an_error_or_its_traceback(pg_se
     assert secret not in repr(settings)
     async with Store.open_settings(settings) as store:
         assert secret not in store.where and store.where.startswith("postgresql://postgres:***@127.0.0.1:")
+
+
+async def test_a_paper_stored_meanwhile_by_another_postgres_instance_is_no_error(pg_url: str) -> None:
+    async with Store.open(pg_url) as one, Store.open(pg_url) as two:
+        p = paper(1)
+        assert await one.save_papers([p], NOW) == [p]
+
+        async def nothing_stored(ids: object) -> dict[str, str]:
+            return {}  # as `two` read it just before `one` wrote
+
+        two.stored_types = nothing_stored  # type: ignore[method-assign]
+        await two.save_papers([p], NOW)
+        assert await two.count_papers() == 1 and [h.arxiv_id for h in await two.search("number 1")] == [p.arxiv_id]

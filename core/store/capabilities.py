@@ -1,6 +1,6 @@
 """What an LLM endpoint accepts, and which JSON mode scored each paper.
 
-The tables and their migration (version 4) are in core/store/schema.py; this module owns the queries
+The tables and their migration (version 5) are in core/store/tables.py and legacy.py; this module owns the queries
 over them. `llm_capabilities` remembers, per base URL and model, the JSON mode the endpoint accepted
 (core/score/jsonmode.py finds it), so a restart does not probe again; `json_modes` records, per paper
 and scorer key, the JSON mode of the reply that gave the paper its LLM score. It must not decide which

@@ -1,7 +1,7 @@
 """The interest judgements table: one interests profile's LLM score of a paper, apart from field scores.
 
 The table and its migration (version 3, which moved the judgements version 2 kept in `scores` under a
-profile-prefixed scorer key) are in core/store/schema.py; this module owns the two queries over it. A
+profile-prefixed scorer key) are in core/store/tables.py and legacy.py; this module owns the two queries over it. A
 judgement belongs to a normalised interests profile (core/score/profile.py: `Profile.key`), never to a
 chat, and is never a paper's field score: `scores_for_paper` and `/search` cannot see it. It must not
 decide what a key means.

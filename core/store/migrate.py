@@ -6,6 +6,10 @@ migrate`, or upgrade arxiv-digest). `migrate` is that command: an SQLite file fr
 (PRAGMA user_version 1..9, no alembic_version table) is brought to version 9 by core/store/legacy.py,
 stamped 0001, then upgraded. Setting up or migrating holds a lock: the file's setup lock on SQLite, a
 transaction-scoped advisory lock on PostgreSQL, so two processes never migrate at once.
+
+A schema change is a new file in migrations/versions/ (`0002_what.py`: `revision = "0002"`,
+`down_revision = "0001"`, an `upgrade()` with alembic.op calls that read on both backends, batch mode on
+SQLite) plus the change to tables.py; no alembic.ini is needed, `head()` finds it.
 """
 
 from __future__ import annotations

@@ -56,7 +56,10 @@ class PaperQueries(StoreBase):
         """Insert papers not stored yet, and index them for search (PostgreSQL indexes them by itself)."""
         await tx.many(
             "INSERT INTO papers (arxiv_id, version, title, abstract, authors, categories, primary_category,"
-            " published, announce_type, first_seen, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " published, announce_type, first_seen, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            # PostgreSQL: another instance may have stored the paper since `stored_types` read (a /paper
+            # lookup on two instances at once); its row stands. SQLite: one process at a time (the run lock).
+            + (" ON CONFLICT (arxiv_id) DO NOTHING" if self._postgres else ""),
             [
                 (p.arxiv_id, p.version, p.title, p.abstract, json.dumps(p.authors, ensure_ascii=False),
                  json.dumps(p.categories), p.primary_category, p.published.isoformat(), p.announce_type, iso(now),
