@@ -448,3 +448,16 @@ async def test_a_paper_stored_meanwhile_by_another_postgres_instance_is_no_error
         two.stored_types = nothing_stored  # type: ignore[method-assign]
         await two.save_papers([p], NOW)
         assert await two.count_papers() == 1 and [h.arxiv_id for h in await two.search("number 1")] == [p.arxiv_id]
+
+
+def test_database_url_must_name_postgresql_and_is_never_echoed() -> None:
+    from core.config import Settings
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="DATABASE_URL: must be a postgresql://") as caught:
+        Settings.from_env({"DATABASE_URL": "mysql://user:Hidden-pw@db:3306/x"})
+    assert "Hidden-pw" not in str(caught.value)
+    assert to_url("postgresql://u:p@db/x").drivername == "postgresql+asyncpg"
+    assert to_url("postgres://u:p@db/x").drivername == "postgresql+asyncpg"
+    assert describe(to_url("postgresql://u:Hidden-pw@db:5433/x")) == "postgresql://u:***@db:5433/x"
+    assert describe(to_url("data/x.db")) == "data/x.db"
