@@ -26,6 +26,7 @@ Reported:
              on the wire than the timed one.
 
 Each figure is measured on SQLite and on PostgreSQL (`--backend`), printed side by side at the end.
+The worker's CPU counts SQLite's work (in its process) but not the PostgreSQL server's (another process).
 PostgreSQL: `--database-url` names a server where the user may create databases (the bench creates and
 drops its own, `fanout_*`); without it, a throwaway server from tests/pgserver.py.
 
