@@ -20,6 +20,7 @@ named for:
     follows.py        the authors each chat follows
     secrets.py        webhook signing secrets, apart from the subscriptions they belong to
     weekly.py         the chats that asked for the weekly digest, and its ledger
+    locks.py          named locks shared by the database's processes (run, leader, delivery)
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
 core/runs.py.
@@ -32,6 +33,7 @@ from core.store.capabilities import CapabilityQueries
 from core.store.deliveries import DeliveryQueries
 from core.store.follows import FollowQueries
 from core.store.judgements import JudgementQueries
+from core.store.locks import LockQueries
 from core.store.papers import PaperQueries
 from core.store.papers import fts_query as fts_query
 from core.store.runs import RunQueries
@@ -57,5 +59,6 @@ class Store(
     FollowQueries,
     SecretQueries,
     WeeklyQueries,
+    LockQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""

@@ -56,8 +56,9 @@ async def _setup_lock(path: Path | str) -> AsyncIterator[None]:
 class StoreBase:
     """An open database. Use `async with Store.open(path) as store:`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path | str = ":memory:") -> None:
         self._db = db
+        self._lock_database = str(path)  # where core/store/locks.py puts this database's lock files
 
     @classmethod
     @asynccontextmanager
@@ -87,7 +88,7 @@ class StoreBase:
                     await migrate(db, str(path))
             except sqlite3.DatabaseError as exc:  # not a database, corrupt, read-only, locked
                 raise StoreError(f"cannot open database {path}: {_reason(exc)}") from exc
-            yield cls(db)
+            yield cls(db, path)
         finally:
             await db.close()
 
