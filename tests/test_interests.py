@@ -441,7 +441,7 @@ async def test_a_version_2_database_moves_interest_judgements_to_their_own_table
         assert moved == {"2601.00001": Score("2601.00001", "interests", 9.0, "alice's reason", "llm",
                                              {"interests": 9.0})}
     with sqlite3.connect(path) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 9
+        assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 10
 
 
 async def test_prepare_fetches_summaries_for_the_keyword_matches_shown_and_build_is_pure(

@@ -175,7 +175,7 @@ async def test_a_version_1_database_migrates_and_keeps_its_data(tmp_path: Path) 
     con.commit()
     con.close()
     async with Store.open(path) as store:
-        assert _user_version(path) == SCHEMA_VERSION == len(MIGRATIONS) == 9
+        assert _user_version(path) == SCHEMA_VERSION == len(MIGRATIONS) == 10
         assert (await store.get_paper("2601.00001")) is not None
         assert await store.get_votes(ChatRef("telegram", "42")) == {"2601.00001": -1}
         [(voted, vote)] = await store.voted_papers(ChatRef("telegram", "42"))

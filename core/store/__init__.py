@@ -20,6 +20,7 @@ named for:
     follows.py        the authors each chat follows
     secrets.py        webhook signing secrets, apart from the subscriptions they belong to
     weekly.py         the chats that asked for the weekly digest, and its ledger
+    updates.py        inbound updates claimed once, and per-second send counts, across instances
     locks.py          named locks shared by the database's processes (run, leader, delivery)
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
@@ -44,6 +45,7 @@ from core.store.scores import ScoreQueries
 from core.store.secrets import SecretQueries
 from core.store.subscriptions import SubscriptionQueries
 from core.store.summaries import SummaryQueries
+from core.store.updates import UpdateQueries
 from core.store.weekly import WeeklyQueries
 
 
@@ -59,6 +61,7 @@ class Store(
     FollowQueries,
     SecretQueries,
     WeeklyQueries,
+    UpdateQueries,
     LockQueries,
 ):
     """An open database. Use `async with Store.open(path) as store:`."""

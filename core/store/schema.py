@@ -240,6 +240,27 @@ CREATE TABLE IF NOT EXISTS weekly_deliveries (
 );
 """
 
+# Version 10: several `serve` processes on one database. `processed_updates` claims each inbound update or
+# event (Telegram's update_id, Slack's event_id or trigger_id) once, so a redelivered one has one effect
+# whichever instance it reaches; rows older than a few days are pruned. `send_slots` counts one bot's
+# messages per second (Unix second, from the sending process's clock) across every instance sending them.
+SEVERAL_INSTANCES = """
+CREATE TABLE IF NOT EXISTS processed_updates (
+    source TEXT NOT NULL,           -- telegram:<bot id> | slack
+    key TEXT NOT NULL,              -- update_id | event_id | trigger_id
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (source, key)
+);
+CREATE INDEX IF NOT EXISTS processed_updates_by_time ON processed_updates(claimed_at);
+
+CREATE TABLE IF NOT EXISTS send_slots (
+    bucket TEXT NOT NULL,           -- telegram:<bot id>
+    second INTEGER NOT NULL,        -- Unix second
+    sent INTEGER NOT NULL,
+    PRIMARY KEY (bucket, second)
+);
+"""
+
 # MIGRATIONS[i] upgrades a database at user_version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
@@ -251,6 +272,7 @@ MIGRATIONS: tuple[str, ...] = (
     WEBHOOK_SECRETS,
     PAPER_COMMENTS,
     WEEKLY,
+    SEVERAL_INSTANCES,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
