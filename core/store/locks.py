@@ -81,6 +81,9 @@ class FileLock(NamedLock):
         self.held = False
 
     def _open(self) -> int:
+        if self._fd is not None and not self._same_file():  # removed or replaced since: lock the file there now
+            os.close(self._fd)
+            self._fd = None
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -105,14 +108,16 @@ class FileLock(NamedLock):
             os.close(self._fd)  # closing the file releases the lock
             self._fd = None
 
-    async def still_held(self) -> bool:
-        # Someone removing the file would let a newcomer lock a new file of the same name: then ours is lost.
-        if not self.held or self._fd is None:
-            return False
+    def _same_file(self) -> bool:
+        assert self._fd is not None
         try:
             return os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
         except FileNotFoundError:
             return False
+
+    async def still_held(self) -> bool:
+        # Someone removing the file would let a newcomer lock a new file of the same name: then ours is lost.
+        return self.held and self._fd is not None and self._same_file()
 
     def holder(self) -> str:
         if self._fd is None:
