@@ -237,6 +237,7 @@ async def test_three_serve_instances_share_commands_one_leader_and_one_digest_pe
             assert time.monotonic() < deadline, "the leader never got going"
             await asyncio.sleep(0.002)
         assert leader.proc is not None
+        assert sum(sum(c.values()) for c in received(fake_telegram, chats).values()) < total, "killed mid-delivery"
         leader.proc.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         await leader.proc.wait()
