@@ -214,21 +214,7 @@ async def test_three_serve_instances_share_commands_one_leader_and_one_digest_pe
             assert "/subscribe" in (await replies_to(fake_telegram, str(n + 1)))[0]
         await fake_slack.wait_for("response", 3, seconds=30)
 
-        # The same update posted to two instances (Telegram redelivering, a load balancer retrying), and the
-        # same Slack command replayed to two: one effect each.
-        twice = fake_telegram.message_update("77", "/help")
-        await asyncio.gather(post_update(http, instances[0], twice), post_update(http, instances[1], twice))
-        await asyncio.gather(post_slash(http, instances[1], fake_slack, "help", key="twice", trigger_id="9.9.9"),
-                             post_slash(http, instances[2], fake_slack, "help", key="twice", trigger_id="9.9.9"))
-        for n in (0, 1):  # an instance handles its updates in order: once these are answered, the copy was too
-            await post_update(http, instances[n], fake_telegram.message_update(str(80 + n), "/help"))
-            await replies_to(fake_telegram, str(80 + n))
-        assert len([c for c in fake_telegram.calls("sendMessage") if c.params["chat_id"] == "77"]) == 1
-        await fake_slack.wait_for("response", 4, seconds=30)
-        assert len([c for c in fake_slack.calls("response") if c.path.endswith("/twice")]) == 1
-        assert sum(i.logs().count("already handled") for i in instances) == 2, "each copy was seen and skipped"
-
-        # One leader delivers; kill it mid-delivery.
+        # One leader has been delivering since it started (its catch-up); kill it mid-delivery.
         [leader] = [i for i in instances if "now the leader" in i.logs()] or [None]
         assert leader is not None, [i.logs()[-2000:] for i in instances]
         chats = set(expected)
@@ -248,10 +234,19 @@ async def test_three_serve_instances_share_commands_one_leader_and_one_digest_pe
 
         await wait_until("no standby took over", taken_over)
 
-        # The survivors still answer commands.
-        for n, instance in enumerate(survivors):
-            await post_update(http, instance, fake_telegram.message_update(str(90 + n), "/help"))
-            await replies_to(fake_telegram, str(90 + n))
+        # The survivors still answer commands. The same update posted to both (Telegram redelivering, a load
+        # balancer retrying), and the same Slack command replayed to both: one effect each.
+        twice = fake_telegram.message_update("77", "/help")
+        await asyncio.gather(*(post_update(http, instance, twice) for instance in survivors))
+        await asyncio.gather(*(post_slash(http, instance, fake_slack, "help", key="twice", trigger_id="9.9.9")
+                               for instance in survivors))
+        for n, instance in enumerate(survivors):  # an instance handles its updates in order: once this is
+            await post_update(http, instance, fake_telegram.message_update(str(90 + n), "/help"))  # answered,
+            await replies_to(fake_telegram, str(90 + n))  # the copy before it was handled (or skipped) too
+        assert len([c for c in fake_telegram.calls("sendMessage") if c.params["chat_id"] == "77"]) == 1
+        await fake_slack.wait_for("response", 4, seconds=30)
+        assert len([c for c in fake_slack.calls("response") if c.path.endswith("/twice")]) == 1
+        assert sum(i.logs().count("already handled") for i in survivors) == 2, "each copy was seen and skipped"
 
         async def all_delivered() -> bool:
             async with database.open() as store:
@@ -262,6 +257,7 @@ async def test_three_serve_instances_share_commands_one_leader_and_one_digest_pe
 
     after = [c.at for c in fake_telegram.accepted("sendMessage")
              if c.at > killed_at and ChatRef("telegram", str(c.params["chat_id"])) in chats]
+    assert after, "the new leader sent the rest of the digests"
     failover = min(after) - killed_at
     # Every part arrived; a repeat only for a part on the wire at the kill: its first copy before the
     # kill, its second after, one per chat at most, no more than the parts one pass has in flight.
