@@ -1,13 +1,14 @@
 """What adapters report about chats and read for their own pages, through the command layer (bot/commands.py).
 
 A platform says a chat is gone (blocked, removed, archived) or moved (a group became a supergroup); the
-Slack App Home lists the workspace's subscriptions. Adapters call these instead of touching the store.
+Slack App Home lists the workspace's subscriptions; an inbound update is claimed once across instances.
+Adapters call these instead of touching the store.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.texts import say
 from core.models import ChatRef, Subscription
@@ -16,11 +17,24 @@ from core.stale import check_subscription
 
 log = logging.getLogger(__name__)
 
+KEEP_CLAIMS = timedelta(days=3)  # Telegram keeps an update 24 hours, Slack retries within minutes
+PRUNE_EVERY = 500  # claims between two prunings of the old ones
+
 
 class ChatEvents:
     """The chat events and lookups adapters need; `Commands` inherits them."""
 
     services: Services
+    _claims: int = 0
+
+    async def claim_update(self, source: str, key: str, now: datetime) -> bool:
+        """Claim an inbound update (`source`: the platform and bot; `key`: its id) for this instance: True
+        the first time across every instance of the database, False for a redelivered copy."""
+        claimed = await self.services.store.claim_update(source, key, now)
+        self._claims += 1
+        if self._claims % PRUNE_EVERY == 0:
+            await self.services.store.prune_updates(now - KEEP_CLAIMS)
+        return claimed
 
     async def chat_gone(self, chat: ChatRef, now: datetime, reason: str) -> None:
         """The platform says the chat is gone for us (bot blocked, removed, channel archived): deactivate

@@ -20,7 +20,7 @@ from typing import TextIO
 from bot.args import MAX_LIMIT, count, iso_day, score_threshold, seconds
 from bot.check import check, writable_dir_problem
 from bot.logs import setup_logging
-from bot.service import cmd_deliver, cmd_serve, cmd_status
+from bot.service import EXIT_BUSY, cmd_deliver, cmd_serve, cmd_status
 from bot.site import cmd_site
 from bot.subscribers import add_arguments as add_subscriber_commands
 from bot.subscribers import cmd_subscribe, cmd_subscribers, cmd_unsubscribe
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 # `run`'s exit statuses besides 0 and the generic 1 (README "Command line"): cron and systemd alert on them.
 EXIT_DEGRADED = 3  # more than half of the papers meant for the LLM fell back to their offline score
-EXIT_BUSY = 4  # another run of the same database held it for longer than --wait
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a command killed by a closed pipe exits
 
 
@@ -87,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--date", type=iso_day,
                          help="digest day (default: the newest announced listing day that has been scored)")
     deliver.add_argument("--force", action="store_true", help="ignore subscribers' delivery times")
+    deliver.add_argument("--wait", type=seconds, default=600.0,
+                         help="seconds to wait for another delivery of the database to finish (default 600)")
 
     add_subscriber_commands(sub)
 

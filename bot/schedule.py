@@ -10,12 +10,16 @@
 - the weekly tick: `weekly.deliver_weekly_due` every minute too. A chat that turned `/weekly on` gets the
   past week's digest with its chart on Monday (core.deliver.weekly.WEEKLY_DAY) at its own `/time` in its
   `/timezone`, once a week (its ledger), or at the first tick after that on Monday.
+
+Only the leader among the `serve` processes of a database runs them (bot/leader.py), and a delivery pass
+holds the database's "delivery" lock, so a manual `deliver` and the tick never deliver at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.leader import DELIVERY_LOCK
 from core.calendar import latest_listing_day
 from core.config import Settings
 from core.daily import run_day
@@ -152,10 +157,12 @@ class Scheduler:
         except DigestError as exc:
             log.error("scoring run failed: %s", exc)
             self._schedule_retry(now, f"error: {exc}")
+            await self.deliver_job()  # what is due still goes out (a new leader's catch-up resumes a delivery)
             return
         except Exception:
             log.exception("scoring run crashed")
             self._schedule_retry(now, "crash")
+            await self.deliver_job()
             return
         log.info("scoring run: %s", result.message)
         if self.after_scoring is not None:
@@ -179,14 +186,20 @@ class Scheduler:
                                replace_existing=True)
 
     async def deliver_job(self) -> None:
-        """Send every digest that is due now."""
+        """Send every digest that is due now, unless another process (`arxiv-digest deliver`) is delivering."""
         if not self.senders:
+            return
+        lock = self.services.store.named_lock(DELIVERY_LOCK, note=f"serve's delivery tick, pid {os.getpid()}")
+        if not await lock.try_acquire():
+            log.info("delivery: another process is delivering (%s); the next tick tries again", lock.holder())
             return
         try:
             report = await deliver_due(self.services, self.senders, now=self.clock(), clock=self.clock)
         except DigestError as exc:
             log.error("delivery pass failed: %s", exc)
             return
+        finally:
+            await lock.release()
         if report.sent or report.failed or report.deactivated:
             log.info("delivery: %s", report.summary())
 

@@ -1,7 +1,10 @@
 """The service commands: `serve` (bots and scheduler), `deliver` (one delivery pass) and `status`.
 
 Like the rest of the command line, each calls into core and prints the outcome; what a day or a digest
-is lives in core.
+is lives in core. Several `serve` processes may share one database (docs/deploy.md): each answers
+commands and webhooks, one at a time leads (bot/leader.py), a receiver that allows one consumer
+(Telegram long polling, Slack Socket Mode) refuses a second, and Telegram sends from every process
+share the bot's rate (core/deliver/botrate.py).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -18,19 +22,33 @@ from typing import Any
 
 from bot.commands import Commands
 from bot.feishu.sender import FeishuSender
+from bot.leader import DELIVERY_LOCK, LEADER_LOCK, SLACK_SOCKET_LOCK, TELEGRAM_POLLING_LOCK, Leadership
 from bot.schedule import Scheduler
 from bot.web import SiteServer
 from bot.wiring import Clock, system_clock
 from core.build.digest import llm_share_lines
 from core.calendar import latest_listing_day
 from core.daily import describe_scorer
+from core.deliver.botrate import SharedRate
 from core.deliver.delivery import Sender, deliver_due
 from core.errors import ConfigError, DeliveryError
 from core.prepare.day import latest_digest_day, load_day
 from core.runs import NO_ANNOUNCEMENT, note_facts
 from core.services import Services
+from core.store.locks import NamedLock
 
 log = logging.getLogger(__name__)
+
+EXIT_BUSY = 4  # another run or delivery held the database past --wait
+
+
+def telegram_rate(services: Services, clock: Clock) -> SharedRate:
+    """The bot's send rate shared with every process of the database (TELEGRAM_MESSAGES_PER_SECOND), on the
+    wall clock's Unix seconds; the bot is named by its id, the token's part before the colon."""
+    settings = services.settings
+    bot_id = settings.telegram_bot_token.split(":", 1)[0]
+    return SharedRate(services.store.take_send_slot, f"telegram:{bot_id}", settings.telegram_messages_per_second,
+                      lambda: clock().timestamp())
 
 
 def feishu_sender(services: Services, clock: Clock) -> FeishuSender:
@@ -55,7 +73,7 @@ async def open_senders(services: Services, clock: Clock = system_clock) -> Async
     if settings.telegram_bot_token:
         from bot.telegram import TelegramBot
 
-        telegram = TelegramBot(settings, Commands(services))
+        telegram = TelegramBot(settings, Commands(services), send_turn=telegram_rate(services, clock).turn)
         await telegram.application.initialize()
         senders["telegram"] = telegram.sender
     email = None
@@ -80,6 +98,23 @@ async def open_senders(services: Services, clock: Clock = system_clock) -> Async
 async def cmd_deliver(
     services: Services, args: argparse.Namespace, now: datetime, clock: Clock = system_clock,
 ) -> int:
+    # One delivery pass at a time per database (another `deliver`, serve's tick): the ledger each pass reads
+    # is then the one the previous pass left, so every digest goes out once.
+    lock = services.store.named_lock(DELIVERY_LOCK, note=f"deliver, pid {os.getpid()}")
+    wait = getattr(args, "wait", 600.0)
+    if not await lock.try_acquire():
+        print(f"another delivery is under way ({lock.holder()}): waiting up to {wait:.0f} s", file=sys.stderr)
+        if not await lock.acquire(wait):
+            print(f"arxiv-digest: another delivery is still under way ({lock.holder()}): run deliver again when it"
+                  " has finished (or give --wait more seconds)", file=sys.stderr)
+            return EXIT_BUSY
+    try:
+        return await _deliver(services, args, now, clock)
+    finally:
+        await lock.release()
+
+
+async def _deliver(services: Services, args: argparse.Namespace, now: datetime, clock: Clock) -> int:
     async with open_senders(services, clock) as senders:
         if set(senders) == {"feishu"} and not await has_feishu(services):
             raise ConfigError("deliver needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN, SMTP_HOST or a Feishu subscription")
@@ -137,16 +172,40 @@ async def cmd_status(services: Services, args: argparse.Namespace, now: datetime
 
 async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
     """Start the configured bots and the scheduler; stop cleanly on SIGINT or SIGTERM."""
-    settings = services.settings
     commands = Commands(services)
+    held: list[NamedLock] = []
+    try:
+        return await _serve(services, commands, held, clock)
+    finally:
+        for lock in held:
+            await lock.release()
+
+
+async def _one_consumer(services: Services, name: str, what: str, instead: str, held: list[NamedLock]) -> None:
+    """Hold the lock `name` for the process's life, or refuse to start: `what` allows one consumer per bot."""
+    lock = services.store.named_lock(name, note=f"serve, pid {os.getpid()}")
+    if not await lock.try_acquire():
+        raise ConfigError(f"another serve of this database already uses {what} ({lock.holder()}), which allows one"
+                          f" consumer per bot: {instead} to run several instances (see docs/deploy.md)")
+    held.append(lock)
+
+
+async def _serve(services: Services, commands: Commands, held: list[NamedLock], clock: Clock) -> int:
+    settings = services.settings
     bots: list[Any] = []
     if settings.telegram_bot_token:
         from bot.telegram import TelegramBot
 
-        bots.append(TelegramBot(settings, commands, clock=clock))
+        if not settings.telegram_webhook_url:
+            await _one_consumer(services, TELEGRAM_POLLING_LOCK, "Telegram long polling",
+                                "set TELEGRAM_WEBHOOK_URL (webhook mode)", held)
+        bots.append(TelegramBot(settings, commands, clock=clock, send_turn=telegram_rate(services, clock).turn))
     if settings.slack_bot_token:
         from bot.slack import SlackBot
 
+        if settings.slack_app_token:
+            await _one_consumer(services, SLACK_SOCKET_LOCK, "Slack Socket Mode",
+                                "empty SLACK_APP_TOKEN and set SLACK_SIGNING_SECRET (HTTP mode)", held)
         bots.append(SlackBot(settings, commands, clock=clock))
     senders: dict[str, Sender] = {}
     if settings.smtp_host:
@@ -160,7 +219,8 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         raise ConfigError("serve needs TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN, SMTP_HOST, WEB_PORT and/or a Feishu"
                           " subscription (see README)")
     started: list[Any] = []
-    scheduler: Scheduler | None = None
+    leading: list[Scheduler] = []
+    election: asyncio.Task[None] | None = None
     web: SiteServer | None = None
     try:
         if settings.web_port:
@@ -183,9 +243,20 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         senders = {**{bot.sender.platform: bot.sender for bot in started}, **senders}
         if senders:  # a delivery tick runs anyway: Feishu groups subscribed while serving get theirs too
             senders["feishu"] = feishu
-        scheduler = Scheduler(services, senders, clock=clock,
-                              after_scoring=web.rebuild if web is not None else None)
-        scheduler.start()
+
+        async def lead() -> None:
+            scheduler = Scheduler(services, senders, clock=clock,
+                                  after_scoring=web.rebuild if web is not None else None)
+            scheduler.start()  # its catch-up runs a missed scoring and delivers what is due, at once
+            leading.append(scheduler)
+
+        async def step_down() -> None:
+            while leading:
+                await leading.pop().aclose()
+
+        leadership = Leadership(services.store.named_lock(LEADER_LOCK, note=f"serve, pid {os.getpid()}"),
+                                lead=lead, step_down=step_down, retry_seconds=settings.leader_retry_seconds)
+        election = asyncio.create_task(leadership.run())
         log.info("serving: %s; scoring %s %s on %s", ", ".join([*senders, *(["web"] if web is not None else [])]),
                  settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
         stop = asyncio.Event()
@@ -195,8 +266,9 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
         await stop.wait()
         log.info("stopping")
     finally:
-        if scheduler is not None:
-            await scheduler.aclose()
+        if election is not None:
+            election.cancel()
+            await asyncio.gather(election, return_exceptions=True)
         await feishu.close()
         for sender in senders.values():
             if sender.platform == "email":

@@ -116,8 +116,10 @@ class Settings(BaseSettings):
     telegram_bot_token: str = Field("", description="from @BotFather; empty: no Telegram")
     telegram_api_base_url: str = Field("https://api.telegram.org/bot", description="Bot API base")
     telegram_webhook_url: str = Field("", description="public HTTPS URL; empty: long polling")
-    telegram_webhook_secret: str = Field("", description="webhook secret_token")
+    telegram_webhook_secret: str = Field("", description="webhook secret_token; empty: derived from the bot token")
     telegram_webhook_port: int = Field(8443, ge=1, le=65535, description="local port for webhook mode")
+    telegram_messages_per_second: int = Field(30, ge=1, le=1000,
+                                              description="messages per second from all instances of the bot together")
     # Slack
     slack_bot_token: str = Field("", description="xoxb- token; empty: no Slack")
     slack_signing_secret: str = Field("", description="HTTP mode request signing secret")
@@ -132,6 +134,8 @@ class Settings(BaseSettings):
     scoring_timezone: str = Field("America/New_York", description="timezone of SCORING_TIME")
     scoring_days: tuple[str, ...] = Field(("sun", "mon", "tue", "wed", "thu"), description="days the scoring job runs")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    leader_retry_seconds: float = Field(15.0, ge=0.1, le=3600,
+                                        description="seconds between a standby serve's tries to become the leader")
     # email
     smtp_host: str = Field("", description="SMTP server host; empty: no email")
     smtp_port: int | None = Field(None, ge=1, le=65535,

@@ -117,7 +117,7 @@ async def run_day(
     at a time per database: another run's lock is waited for up to `lock_wait` seconds, then
     core.runlock.RunInProgress is raised.
     """
-    async with run_lock(services.settings.database_path, wait=lock_wait,
+    async with run_lock(services.store, wait=lock_wait,
                         what=f"run of {day or input_path or 'the latest listing'}"):
         return await _run_day(services, now=now, day=day, input_path=input_path, offline=offline,
                               min_score=min_score, write_markdown=write_markdown, progress=progress, clock=clock)

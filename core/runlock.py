@@ -1,47 +1,36 @@
 """One daily run at a time per database: a second run waits for the first (bounded), then stops clearly.
 
-Two runs of one database at once (a cron job and a manual `run`, two `run --input` jobs) would both
-store the same new papers and score them twice. The lock is an advisory `flock` on a file next to the
-database (`<database>.run-lock`): the kernel drops it when the holder exits or dies, so a crashed run
-never leaves a stale lock, and two locks taken in one process conflict too. The file names its
-holder, so the waiting run says who it waits for. An in-memory database is private: no lock. It never
-reads the clock: the wait is counted in polls of `sleep`.
+Two runs of one database at once (a cron job and a manual `run`, two `run --input` jobs, a `run` beside
+`serve`'s leader) would both store the same new papers and score them twice. The lock is the database's
+named lock "run" (core/store/locks.py: a file lock beside an SQLite file, whatever the backend provides
+otherwise): its holder's death releases it, so a crashed run never leaves a stale lock. The lock names
+its holder, so the waiting run says who it waits for. It never reads the clock: the wait is counted in
+polls of `sleep`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import fcntl
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from core.errors import DigestError
+from core.store import Store
+from core.store.locks import POLL_SECONDS
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5
+RUN_LOCK = "run"
 
 
 class RunInProgress(DigestError):
     """Another run holds the database's run lock and did not finish within the wait."""
 
 
-def lock_path(database: Path | str) -> Path | None:
-    """The run lock's file for a database; None for an in-memory one."""
-    return None if str(database) == ":memory:" else Path(f"{database}.run-lock")
-
-
-def _holder(fd: int) -> str:
-    text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-    return text or "another process"
-
-
 @asynccontextmanager
 async def run_lock(
-    database: Path | str,
+    store: Store,
     *,
     wait: float,
     what: str = "run",
@@ -52,32 +41,17 @@ async def run_lock(
 
     Raises RunInProgress (with the holder and what to do) when the other run still holds it after `wait`.
     """
-    path = lock_path(database)
-    if path is None:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = store.named_lock(RUN_LOCK, note=f"{what}, pid {os.getpid()}")
     try:
-        waited = 0.0
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = _holder(fd)
-                if waited >= wait:
-                    raise RunInProgress(
-                        f"another run is using {database} ({holder})"
-                        + (f"; waited {waited:.0f} s" if waited else "")
-                        + ": try again when it has finished"
-                    ) from None
-                if waited == 0:
-                    log.warning("another run is using %s (%s): waiting up to %.0f s", database, holder, wait)
-                await (sleep or asyncio.sleep)(poll)
-                waited += poll
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{what}, pid {os.getpid()}".encode(), 0)
+        if not await lock.try_acquire():
+            if wait > 0:
+                log.warning("another run is using the database (%s): waiting up to %.0f s", lock.holder(), wait)
+            if not await lock.acquire(wait, poll=poll, sleep=sleep):
+                raise RunInProgress(
+                    f"another run is using the database ({lock.holder()})"
+                    + (f"; waited {wait:.0f} s" if wait else "")
+                    + ": try again when it has finished"
+                )
         yield
     finally:
-        os.close(fd)  # closing the file releases the lock
+        await lock.release()

@@ -185,8 +185,7 @@ async def test_two_concurrent_runs_on_one_database_take_turns(tmp_path: Path) ->
 
 
 async def test_a_run_that_cannot_wait_says_who_holds_the_database(services: Services) -> None:
-    db = services.settings.database_path
-    async with run_lock(db, wait=0, what="run of 2025-12-22"):
+    async with run_lock(services.store, wait=0, what="run of 2025-12-22"):
         with pytest.raises(RunInProgress, match=r"another run is using .*run of 2025-12-22, pid \d+"):
             await run_day(services, now=NOW, input_path=ARXIV / f"{MONDAY}.jsonl", offline=True, lock_wait=0)
     await run(services, MONDAY, NOW)  # the lock went with its holder
@@ -212,7 +211,7 @@ async def test_two_run_processes_at_once_both_finish_without_a_traceback(tmp_pat
 
 
 async def test_a_run_process_that_cannot_wait_exits_4_with_a_clear_message(tmp_path: Path) -> None:
-    async with run_lock(tmp_path / "db.sqlite", wait=0, what="run of the test"):
+    async with Store.open(tmp_path / "db.sqlite") as store, run_lock(store, wait=0, what="run of the test"):
         proc = await bot_run(tmp_path, "--wait", "0")
         _, err = await proc.communicate()
     text = err.decode()

@@ -275,8 +275,8 @@ async def test_slack_events_with_missing_keys_are_acked_logged_and_skipped(
     assert resp.status == 200
     await wait_for_record(caplog, "command without a channel_id")
     # ... and the app goes on: the next complete command is answered.
-    resp = await slack_app.async_dispatch(signed_request(urlencode({**command, "channel_id": "C1"}),
-                                                         "application/x-www-form-urlencoded"))
+    again = {**command, "channel_id": "C1", "trigger_id": "2.2.3"}  # a new command has its own trigger_id
+    resp = await slack_app.async_dispatch(signed_request(urlencode(again), "application/x-www-form-urlencoded"))
     assert resp.status == 200
     [answer] = await fake_slack.wait_for("response")
     assert "/arxiv" in json.dumps(answer.params)

@@ -7,6 +7,7 @@ envelopes. Effects are read back from the fake and the store.
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import time
@@ -82,11 +83,19 @@ def bolt_request(body: str, content_type: str = "application/x-www-form-urlencod
     return AsyncBoltRequest(body=body, headers=headers)
 
 
+_TRIGGERS = itertools.count(1)
+
+
+def trigger_id() -> str:
+    """A fresh trigger_id, as Slack gives every command and button press its own."""
+    return f"{next(_TRIGGERS)}.2.3"
+
+
 def command_fields(fake: FakeSlack, text: str, channel: str = "C1", key: str = "1") -> dict[str, str]:
     """A slash command payload as Slack sends it, with the response_url pointing at the fake."""
     return {"token": "legacy", "team_id": fake.team_id, "team_domain": "fake", "channel_id": channel,
             "channel_name": "papers", "user_id": "U1", "user_name": "ada", "command": "/arxiv",
-            "text": text, "api_app_id": "A0001", "response_url": fake.response_url(key), "trigger_id": "1.2.3"}
+            "text": text, "api_app_id": "A0001", "response_url": fake.response_url(key), "trigger_id": trigger_id()}
 
 
 def command_body(fake: FakeSlack, text: str, channel: str = "C1", key: str = "1") -> str:
@@ -105,7 +114,7 @@ async def slash(app: AsyncApp, fake: FakeSlack, text: str, channel: str = "C1") 
 async def press(app: AsyncApp, fake: FakeSlack, button: dict[str, Any], channel: str = "C1") -> BoltResponse:
     payload = {
         "type": "block_actions", "user": {"id": "U1", "team_id": fake.team_id}, "api_app_id": "A0001",
-        "team": {"id": fake.team_id}, "trigger_id": "1.2.3", "response_url": fake.response_url("button"),
+        "team": {"id": fake.team_id}, "trigger_id": trigger_id(), "response_url": fake.response_url("button"),
         "container": {"type": "message", "channel_id": channel, "message_ts": "1700000001.000001"},
         "channel": {"id": channel, "name": "papers"},
         "actions": [{"type": "button", "block_id": "b1", "action_id": button["action_id"],

@@ -2,8 +2,9 @@
 
 Owns slack_bolt: turning a Slack event into a command line and a Caller, asking the command layer
 (bot/commands.py), answering ephemerally or posting through the SlackSender, and the app's lifecycle.
-Decisions: subscriptions are per channel (`ChatRef("slack", channel_id)`) and anyone in a channel may
-change its settings (`is_group=False`: Slack has no cheap per-channel admin notion). The App Home shows
+An event, command or button press is claimed once across instances (`once`), so a retried or replayed
+one has one effect. Decisions: subscriptions are per channel (`ChatRef("slack", channel_id)`) and anyone
+in a channel may change its settings (`is_group=False`: Slack has no cheap per-channel admin notion). The App Home shows
 help, the command list and every subscribed channel of the workspace (`<#C…>` mentions, which Slack
 renders only for members, so private channel names do not leak), in DIGEST_LANGUAGE. A channel the bot
 cannot post to is reported to the command layer (`chat_gone`); this module never touches the store,
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -56,6 +58,18 @@ def build_slack_app(
     client = client or build_slack_client(settings)
     sender = sender or SlackSender(client)
     app = AsyncApp(client=client, signing_secret=settings.slack_signing_secret)
+
+    @app.middleware
+    async def once(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002
+        # An event has an event_id, kept by Slack's retries (X-Slack-Retry-Num); a slash command or a button
+        # press has none, but its trigger_id is unique per invocation (Slack does not retry those). A copy
+        # whose id another instance (or an earlier try) claimed is acknowledged and dropped: one effect.
+        key = str(body.get("event_id") or body.get("trigger_id") or "")
+        if key and not await commands.claim_update(PLATFORM, key, clock()):
+            log.info("slack %s %s was already handled: acknowledged, skipped", body_kind(body), key)
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
 
     def _caller(channel_id: str) -> Caller:
         return Caller(chat=ChatRef(PLATFORM, channel_id), now=clock())

@@ -9,9 +9,10 @@ never imports slack. Time comes from the injected `clock`.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -20,20 +21,28 @@ from telegram import BotCommand, Chat, Message, Update, User
 from telegram.constants import CallbackQueryLimit, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot.commands import COMMANDS, Caller, Commands, IsAdmin, failure_text, menu
 from bot.telegram.format import decode_callback, render_reply
-from bot.telegram.sender import CHAT_INTERVAL, NO_PREVIEW, PLATFORM, RATE_LIMIT_RETRIES, TelegramSender
+from bot.telegram.sender import (
+    CHAT_INTERVAL,
+    NO_PREVIEW,
+    PLATFORM,
+    RATE_LIMIT_RETRIES,
+    SharedRateLimiter,
+    TelegramSender,
+)
 from core.config import Settings
 from core.deliver.weekly import send_chart
 from core.errors import ConfigError, DeliveryError, DigestError
@@ -46,6 +55,14 @@ ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRAT
 GONE_STATUSES = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member")
 POLL_TIMEOUT = timedelta(seconds=30)
+
+
+def webhook_secret(settings: Settings) -> str:
+    """TELEGRAM_WEBHOOK_SECRET, or one derived from the bot token: the same on every instance and restart
+    (several instances behind one webhook URL must agree), and telling nothing about the token."""
+    if settings.telegram_webhook_secret:
+        return settings.telegram_webhook_secret
+    return hmac.new(settings.telegram_bot_token.encode(), b"arxiv-digest webhook secret", hashlib.sha256).hexdigest()
 
 
 def _admin_check(bot: PTBBot, chat: Chat, user: User | None, sender_chat: Chat | None) -> IsAdmin:
@@ -78,7 +95,10 @@ class TelegramBot:
         webhook_listen: str = "0.0.0.0",
         clock: Callable[[], datetime] | None = None,
         min_interval: float = CHAT_INTERVAL,
+        send_turn: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`send_turn`, when given, is awaited before every request to a chat: the bot's rate shared with
+        the other processes sending as it (bot/service.py builds it)."""
         if not settings.telegram_bot_token:
             raise ConfigError("TELEGRAM_BOT_TOKEN is empty: create a bot with @BotFather and set it")
         # httpx logs every request URL at INFO, and a Bot API URL contains the token.
@@ -93,7 +113,7 @@ class TelegramBot:
             ApplicationBuilder()
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_api_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+            .rate_limiter(SharedRateLimiter(send_turn, max_retries=RATE_LIMIT_RETRIES))
             .job_queue(None)  # scheduling is bot/schedule.py's, for both platforms
             .build()
         )
@@ -107,6 +127,8 @@ class TelegramBot:
 
     def _register(self) -> None:
         app = self.application
+        # First, before any handler: an update another instance (or an earlier delivery) claimed is dropped.
+        app.add_handler(TypeHandler(Update, self.on_any_update), group=-1)
         posts = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
         app.add_handler(CommandHandler([name for name, _, _ in COMMANDS], self.on_command, filters=posts))
         # In a private chat an unknown /command gets the command layer's "unknown command" answer.
@@ -135,7 +157,7 @@ class TelegramBot:
             assert app.updater is not None
             url = self.settings.telegram_webhook_url
             if url:
-                secret = self.settings.telegram_webhook_secret or secrets.token_urlsafe(32)
+                secret = webhook_secret(self.settings)
                 await app.updater.start_webhook(
                     listen=self.webhook_listen, port=self.settings.telegram_webhook_port,
                     url_path=urlsplit(url).path.lstrip("/"), webhook_url=url, secret_token=secret,
@@ -169,6 +191,14 @@ class TelegramBot:
             log.warning("setMyCommands failed: %s", exc)
 
     # -- handlers --
+
+    async def on_any_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Claim the update for this instance; one already claimed (Telegram redelivered it, perhaps to
+        another instance behind the same webhook) stops here, so it has one effect."""
+        source = f"{PLATFORM}:{context.bot.id}"
+        if not await self.commands.claim_update(source, str(update.update_id), self.clock()):
+            log.info("telegram update %s was already handled: skipped", update.update_id)
+            raise ApplicationHandlerStop
 
     def _caller(self, bot: PTBBot, chat: Chat, user: User | None, sender_chat: Chat | None, *,
                 is_group: bool) -> Caller:

@@ -11,12 +11,14 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 from telegram import Bot as PTBBot
 from telegram import InputFile, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import AIORateLimiter
 
 from bot.telegram.format import TelegramPart, to_telegram_html
 from core.deliver.pacing import ChatPacer
@@ -31,6 +33,32 @@ RATE_LIMIT_RETRIES = 2  # AIORateLimiter: a 429 waits retry_after, then retries,
 SEND_TRIES = 3  # TelegramSender: tries per part on timeouts and network errors / 5xx
 CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
 MAX_CAPTION = 1024  # sendPhoto's caption limit (characters after entity parsing; ours is plain text)
+
+
+class SharedRateLimiter(AIORateLimiter):
+    """PTB's AIORateLimiter, plus one turn of `send_turn` before every request to a chat (each retry too).
+
+    `send_turn` is the bot's rate shared by every process sending as it (core.deliver.botrate.SharedRate),
+    so a command's reply, a button's edit and a digest from any instance all count against one limit.
+    """
+
+    def __init__(self, send_turn: Callable[[], Awaitable[None]] | None, *, max_retries: int) -> None:
+        super().__init__(max_retries=max_retries)
+        self.send_turn = send_turn
+
+    async def process_request(
+        self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any, kwargs: dict[str, Any],
+        endpoint: str, data: dict[str, Any], rate_limit_args: int | None,
+    ) -> Any:
+        turn = self.send_turn
+        if turn is None or data.get("chat_id") is None:
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+        async def after_turn(*a: Any, **kw: Any) -> Any:
+            await turn()
+            return await callback(*a, **kw)
+
+        return await super().process_request(after_turn, args, kwargs, endpoint, data, rate_limit_args)
 
 
 class TelegramSender:

@@ -12,7 +12,7 @@ named for:
     migrate.py        the schema revision, creating a new database, `arxiv-digest migrate` (Alembic)
     migrations/       Alembic's env.py and revisions (0001: the schema of PRAGMA user_version 9)
     legacy.py         the pre-Alembic MIGRATIONS (PRAGMA user_version 1..9), for files made before
-    advisory.py       named locks between processes (PostgreSQL advisory locks, flock beside SQLite)
+    advisory.py       the PostgreSQL named lock (an advisory lock on a dedicated connection)
     base.py           open/close, transactions, running one statement over many rows or many ids (chunked)
     rows.py           rows to models
     papers.py         papers and their full-text search
@@ -26,6 +26,8 @@ named for:
     follows.py        the authors each chat follows
     secrets.py        webhook signing secrets, apart from the subscriptions they belong to
     weekly.py         the chats that asked for the weekly digest, and its ledger
+    updates.py        inbound updates claimed once, and per-second send counts, across instances
+    locks.py          named locks shared by the database's processes (run, leader, delivery)
 
 Domain rules stay out: what a listing changes is core/listing.py, what a day's runs add up to is
 core/runs.py.
@@ -50,6 +52,7 @@ from core.store.scores import ScoreQueries
 from core.store.secrets import SecretQueries
 from core.store.subscriptions import SubscriptionQueries
 from core.store.summaries import SummaryQueries
+from core.store.updates import UpdateQueries
 from core.store.weekly import WeeklyQueries
 
 
@@ -65,5 +68,6 @@ class Store(
     FollowQueries,
     SecretQueries,
     WeeklyQueries,
+    UpdateQueries,
 ):
     """An open database. Use `async with Store.open(path_or_url) as store:`, or `Store.open_settings(settings)`."""

@@ -1,26 +1,19 @@
-"""Named locks between processes: a PostgreSQL advisory lock, or an flock beside an SQLite file.
+"""The PostgreSQL kind of named lock (core/store/locks.py has the interface and the SQLite kinds).
 
-`Store.named_lock(name)` returns the kind that fits the store: `AdvisoryLock` on PostgreSQL (a session
-lock held on a dedicated connection, kept out of the pool while held, so the server frees it the moment
-that connection or its process dies), `FileLock` on an SQLite file (`<db>.<name>.lock`; the kernel frees
-it when the process dies), `LocalLock` in memory. All have the same methods: `try_acquire`,
-`acquire(timeout)`, `release`, `still_held` and `held`.
+`AdvisoryLock` is a session advisory lock held on a dedicated connection, kept out of the pool while
+held, so the server frees it the moment that connection or its process dies. Advisory locks are scoped
+to one database, so two deployments on one server never share a lock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import fcntl
 import hashlib
-import os
-import re
-from typing import Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-POLL = 0.5  # seconds between tries while `acquire` waits
+from core.store.locks import NamedLock
 
 
 def lock_key(name: str) -> int:
@@ -28,30 +21,12 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-class NamedLock(Protocol):
-    held: bool
-
-    async def try_acquire(self) -> bool: ...
-    async def acquire(self, timeout: float) -> bool: ...  # noqa: ASYNC109 (the leader-lock interface)
-    async def release(self) -> None: ...
-    async def still_held(self) -> bool: ...
-
-
-async def _wait(lock: NamedLock, timeout: float) -> bool:  # noqa: ASYNC109 (the leader-lock interface)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await lock.try_acquire():
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(min(POLL, max(0.0, deadline - loop.time())))
-    return True
-
-
-class AdvisoryLock:
+class AdvisoryLock(NamedLock):
     """A PostgreSQL session advisory lock named `name`, on its own connection while held."""
 
-    def __init__(self, engine: AsyncEngine, name: str) -> None:
+    def __init__(self, engine: AsyncEngine, name: str, *, note: str = "") -> None:
         self.name, self.key = name, lock_key(name)
+        self.note = note
         self._engine = engine
         self._conn: AsyncConnection | None = None
         self.held = False
@@ -72,10 +47,6 @@ class AdvisoryLock:
             return False
         self._conn, self.held = conn, True
         return True
-
-    async def acquire(self, timeout: float) -> bool:  # noqa: ASYNC109 (the leader-lock interface)
-        """Wait up to `timeout` seconds for the lock; True when held."""
-        return await _wait(self, timeout)
 
     async def still_held(self) -> bool:
         """Whether the lock's connection is alive and the server still counts the lock as this session's."""
@@ -109,70 +80,5 @@ class AdvisoryLock:
             with contextlib.suppress(Exception):
                 await conn.invalidate()  # never back to the pool: a dead or lock-holding session must not be reused
 
-
-class FileLock:
-    """An flock on `<path>` (beside an SQLite database), held by this process while `held`."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd: int | None = None
-        self.held = False
-
-    async def try_acquire(self) -> bool:
-        if self.held:
-            return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd, self.held = fd, True
-        return True
-
-    async def acquire(self, timeout: float) -> bool:  # noqa: ASYNC109 (the leader-lock interface)
-        return await _wait(self, timeout)
-
-    async def still_held(self) -> bool:
-        return self.held
-
-    async def release(self) -> None:
-        fd, self._fd, self.held = self._fd, None, False
-        if fd is not None:
-            os.close(fd)  # closing the descriptor releases the lock
-
-
-_LOCAL: dict[str, asyncio.Lock] = {}
-
-
-class LocalLock:
-    """An in-process lock by name (a store in memory has no other process to share it with)."""
-
-    def __init__(self, name: str) -> None:
-        self._lock = _LOCAL.setdefault(name, asyncio.Lock())
-        self.held = False
-
-    async def try_acquire(self) -> bool:
-        if self.held:
-            return True
-        if self._lock.locked():
-            return False
-        await self._lock.acquire()
-        self.held = True
-        return True
-
-    async def acquire(self, timeout: float) -> bool:  # noqa: ASYNC109 (the leader-lock interface)
-        return await _wait(self, timeout)
-
-    async def still_held(self) -> bool:
-        return self.held
-
-    async def release(self) -> None:
-        if self.held:
-            self.held = False
-            self._lock.release()
-
-
-def file_lock_path(database: str, name: str) -> str:
-    """`<database>.<name>.lock`, with `name` reduced to characters safe in a file name."""
-    return f"{database}.{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.lock"
+    def holder(self) -> str:
+        return "another instance of this database"

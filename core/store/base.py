@@ -21,7 +21,8 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import StoreError
-from core.store.advisory import AdvisoryLock, FileLock, LocalLock, NamedLock, file_lock_path
+from core.store.advisory import AdvisoryLock
+from core.store.locks import FileLock, MemoryLock, NamedLock
 from core.store.engine import SQLITE, describe, make_engine, sqlite_path, to_url
 from core.store.migrate import prepare, reason
 from core.store.rows import Record
@@ -80,6 +81,7 @@ class StoreBase:
         # SQLite: one shared connection, its transactions one at a time; PostgreSQL: one pooled connection each.
         self._serial: asyncio.Lock | None = None if self._postgres else asyncio.Lock()
         self._locks: list[NamedLock] = []  # released when the store closes
+        self._memory_locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
     @asynccontextmanager
@@ -123,16 +125,16 @@ class StoreBase:
         """The database in words safe to print: its path, or its URL without the password."""
         return self._where
 
-    def named_lock(self, name: str) -> NamedLock:
-        """A lock named `name` shared by every process on this database (see core/store/advisory.py); the store
-        keeps it, and releases it when the store closes."""
+    def named_lock(self, name: str, *, note: str = "") -> NamedLock:
+        """A new (not yet taken) lock named `name` shared by every process on this database, `note` saying who
+        takes it (core/store/locks.py); the store keeps it, and releases it when the store closes."""
         lock: NamedLock
         if self._postgres:
-            lock = AdvisoryLock(self._engine, name)
+            lock = AdvisoryLock(self._engine, name, note=note)
         elif self._sqlite_file is not None:
-            lock = FileLock(file_lock_path(self._sqlite_file, name))
-        else:
-            lock = LocalLock(f"{id(self._engine)}:{name}")
+            lock = FileLock(self._sqlite_file, name, note=note)
+        else:  # in memory: no other process can see this database; its locks are this store's
+            lock = MemoryLock(name, self._memory_locks.setdefault(name, asyncio.Lock()))
         self._locks.append(lock)
         return lock
 

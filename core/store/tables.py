@@ -207,6 +207,31 @@ weekly_deliveries = Table(
     Column("updated_at", Text, nullable=False),
 )
 
+# Revision 0002: what several `serve` processes on one database share. `processed_updates` claims each
+# inbound update or event (Telegram's update_id, Slack's event_id or trigger_id) once, so a redelivered one
+# has one effect whichever instance it reaches; rows older than a few days are pruned. `send_slots` counts
+# one bot's messages per second (Unix second, from the sending process's clock) across every instance.
+processed_updates = Table(
+    "processed_updates", METADATA,
+    Column("source", Text, primary_key=True),  # telegram:<bot id> | slack
+    Column("key", Text, primary_key=True),  # update_id | event_id | trigger_id
+    Column("claimed_at", Text, nullable=False),
+    Index("processed_updates_by_time", "claimed_at"),
+)
+
+send_slots = Table(
+    "send_slots", METADATA,
+    Column("bucket", Text, primary_key=True),  # telegram:<bot id>
+    Column("second", BigInteger, primary_key=True),  # Unix second
+    Column("sent", Integer, nullable=False),
+)
+
+# The tables of revision 0001 (schema version 9 of the pre-Alembic store); later revisions add the rest.
+V9_TABLES = (
+    "papers", "fields", "scores", "runs", "subscriptions", "votes", "deliveries", "summaries", "llm_usage",
+    "judgements", "llm_capabilities", "json_modes", "follows", "webhook_secrets", "weekly", "weekly_deliveries",
+)
+
 # The full-text index of each backend, created beside the tables (see papers.py for the queries).
 SQLITE_FTS = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5("

@@ -44,7 +44,7 @@ Recording: `fake.calls("sendMessage")` -> list[Call] in arrival order (all calls
 `fake.accepted("sendMessage")` only those answered with success.
 A Call has `method`, `params`, `files` (uploaded bytes by field name), `token`, `headers`, `status`
 (None until answered), `result` (the `result` on success), `description` (on failure), `at` (monotonic
-time) and `text` (params["text"]).
+time), `wall` (time.time() on arrival, for counting sends per Unix second) and `text` (params["text"]).
 `await fake.wait_for("sendMessage", count=2, timeout=5, chat_id="42")` polls until that many calls
 matching the params filter were answered (any status), then returns them; TimeoutError otherwise.
 `fake.messages(chat_id)` -> the messages the bot sent there (dicts as Telegram returns them, after
@@ -262,6 +262,7 @@ class Call:
     result: Any = None
     description: str = ""
     files: dict[str, bytes] = field(default_factory=dict)  # multipart uploads: field name -> bytes
+    wall: float = 0.0  # time.time() on arrival: Unix seconds, as several sending processes count them
 
     @property
     def text(self) -> str:
@@ -550,7 +551,7 @@ class FakeTelegram(LoopbackServer):
         token, method = request.match_info["token"], request.match_info["method"]
         params, files = await _read_params(request)
         call = Call(method, params, token, {k.lower(): v for k, v in request.headers.items()}, time.monotonic(),
-                    files=files)
+                    files=files, wall=time.time())
         self._calls.append(call)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -1,6 +1,6 @@
 """The schema as the SQLite store had it at PRAGMA user_version 9, on SQLite and on PostgreSQL.
 
-A new, empty database is created here from core/store/tables.py, with each backend's full-text index.
+A new, empty database is created here from the version-9 tables of core/store/tables.py (V9_TABLES), with each backend's full-text index.
 An SQLite file made before Alembic (user_version 1..9) is brought to 9 by core/store/legacy.py and
 stamped with this revision instead of running it.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from core.store.tables import METADATA, POSTGRES_FTS, SQLITE_FTS
+from core.store.tables import METADATA, POSTGRES_FTS, SQLITE_FTS, V9_TABLES
 
 revision = "0001"
 down_revision = None
@@ -25,7 +25,7 @@ depends_on = None
 
 def upgrade() -> None:
     bind = op.get_bind()
-    METADATA.create_all(bind)
+    METADATA.create_all(bind, tables=[METADATA.tables[name] for name in V9_TABLES])
     if bind.dialect.name == "postgresql":
         for statement in POSTGRES_FTS:
             op.execute(statement)

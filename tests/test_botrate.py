@@ -1,0 +1,36 @@
+"""SharedRate: a bot's sends counted per second in the database, across the stores (processes) sending them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+from core.deliver.botrate import SharedRate
+from core.store import Store
+from tests.fakes.clock import FakeMonotonic
+
+
+async def test_sends_of_two_stores_share_one_per_second_limit(tmp_path: Path) -> None:
+    clock = FakeMonotonic(start=1000.0)  # Unix seconds here: it moves only when someone sleeps
+    db = tmp_path / "db.sqlite"
+    sent: list[float] = []
+    async with Store.open(db) as one, Store.open(db) as two:
+        rates = [SharedRate(s.take_send_slot, "telegram:1", 3, clock, sleep=clock.sleep) for s in (one, two)]
+
+        async def send(rate: SharedRate) -> None:
+            await rate.turn()
+            sent.append(clock())
+
+        for _ in range(5):
+            await asyncio.gather(*(send(rate) for rate in rates))
+    per_second = Counter(int(at) for at in sent)
+    assert len(sent) == 10 and max(per_second.values()) == 3, per_second
+    assert sorted(per_second) == [1000, 1001, 1002, 1003]
+
+
+async def test_no_send_starts_at_the_very_end_of_a_second(tmp_path: Path) -> None:
+    clock = FakeMonotonic(start=1000.98)
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        await SharedRate(store.take_send_slot, "telegram:1", 30, clock, sleep=clock.sleep).turn()
+    assert 1001.0 <= clock() < 1001.01
