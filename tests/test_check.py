@@ -212,7 +212,7 @@ async def test_check_names_a_postgres_store_and_its_revision_without_the_passwor
     env = healthy_env(tmp_path, fake_arxiv, fake_openai, fake_telegram, fake_slack, DATABASE_URL=url)
     _, lines, text = await run_check(env)
     assert lines["database"].startswith("ok database: postgresql postgresql://postgres:***@127.0.0.1:")
-    assert lines["database"].endswith("is empty; the first run creates it at schema {head()}")
+    assert lines["database"].endswith(f"is empty; the first run creates it at schema {head()}")
     async with Store.open(url):
         pass
     code, lines, text = await run_check(env)

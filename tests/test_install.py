@@ -31,6 +31,7 @@ from core.errors import ConfigError
 from core.fields import FIELDS_PACKAGE, load_fields, shipped_fields
 from core.prompts import PROMPTS_PACKAGE, load_prompt, prompts_dir
 from core.score.ranker_model import RANKER_FILE, RANKER_PACKAGE, shipped_model
+from core.store.migrate import head
 
 SAMPLE = PROJECT_ROOT / "data" / "arxiv" / "2025-12-22.jsonl"
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -240,4 +241,5 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_another_folder(tmp_p
     old = work / "v9.sqlite"  # a database from before Alembic, upgraded with the wheel's migrations
     shutil.copy2(PROJECT_ROOT / "tests" / "data" / "v9.sqlite", old)
     migrated = _run([venv / "bin" / "arxiv-digest", "migrate"], cwd=work, env={**env, "DATABASE_PATH": old.name})
-    assert migrated.stdout.strip() == f"{old}: schema v9 (before Alembic) -> 0001", migrated.stdout + migrated.stderr
+    assert migrated.stdout.strip() == f"{old}: schema v9 (before Alembic) -> {head()}", \
+        migrated.stdout + migrated.stderr

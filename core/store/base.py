@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import StoreError
 from core.store.advisory import AdvisoryLock
-from core.store.locks import FileLock, MemoryLock, NamedLock
 from core.store.engine import SQLITE, describe, make_engine, sqlite_path, to_url
+from core.store.locks import FileLock, MemoryLock, NamedLock
 from core.store.migrate import prepare, reason
 from core.store.rows import Record
 

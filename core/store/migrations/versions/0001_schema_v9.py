@@ -1,6 +1,7 @@
 """The schema as the SQLite store had it at PRAGMA user_version 9, on SQLite and on PostgreSQL.
 
-A new, empty database is created here from the version-9 tables of core/store/tables.py (V9_TABLES), with each backend's full-text index.
+A new, empty database is created here from the version-9 tables of core/store/tables.py (V9_TABLES),
+with each backend's full-text index.
 An SQLite file made before Alembic (user_version 1..9) is brought to 9 by core/store/legacy.py and
 stamped with this revision instead of running it.
 
