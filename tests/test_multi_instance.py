@@ -60,8 +60,12 @@ class Database:
     open: Callable[[], AbstractAsyncContextManager[Store]]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    if request.param == "postgres":  # a fresh database on the session's PostgreSQL server (tests/pgserver.py)
+        url: str = request.getfixturevalue("pg_url")
+        return Database({"DATABASE_URL": url, "DATABASE_PATH": str(tmp_path / "unused.sqlite")},
+                        lambda: Store.open(url))
     path = tmp_path / "db.sqlite"
     return Database({"DATABASE_PATH": str(path)}, lambda: Store.open(path))
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from core.store import Store
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-async def test_an_update_is_claimed_by_one_store_of_the_database_only(tmp_path: Path) -> None:
-    db = tmp_path / "db.sqlite"
+async def test_an_update_is_claimed_by_one_store_of_the_database_only(db_location: str) -> None:
+    db = db_location
     async with Store.open(db) as one, Store.open(db) as two:
         claims = await asyncio.gather(*(s.claim_update("telegram:1", "17", NOW) for s in (one, two, one, two)))
         assert sorted(claims) == [False, False, False, True]
@@ -20,8 +19,8 @@ async def test_an_update_is_claimed_by_one_store_of_the_database_only(tmp_path: 
         assert await one.claim_update("telegram:2", "17", NOW), "another bot's update 17"
 
 
-async def test_old_claims_are_pruned_and_recent_ones_kept(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "db.sqlite") as store:
+async def test_old_claims_are_pruned_and_recent_ones_kept(db_location: str) -> None:
+    async with Store.open(db_location) as store:
         await store.claim_update("slack", "Ev1", NOW - timedelta(days=3))
         await store.claim_update("slack", "Ev2", NOW)
         assert await store.prune_updates(NOW - timedelta(days=2)) == 1
@@ -29,8 +28,8 @@ async def test_old_claims_are_pruned_and_recent_ones_kept(tmp_path: Path) -> Non
         assert not await store.claim_update("slack", "Ev2", NOW), "kept"
 
 
-async def test_send_slots_count_every_store_s_sends_in_one_second(tmp_path: Path) -> None:
-    db = tmp_path / "db.sqlite"
+async def test_send_slots_count_every_store_s_sends_in_one_second(db_location: str) -> None:
+    db = db_location
     async with Store.open(db) as one, Store.open(db) as two:
         counts = await asyncio.gather(*(s.take_send_slot("telegram:1", 1000) for s in (one, two) * 5))
         assert sorted(counts) == list(range(1, 11))
