@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import aiohttp
 
 from bot.logs import redactor, setup_logging
-from core.config import SECRET_FIELDS, Settings
+from core.config import SECRET_FIELDS, Settings, secret_texts
 from core.errors import ConfigError, DigestError
 from core.fetch.client import ArxivClient
 from core.fields import load_fields
@@ -273,7 +273,8 @@ async def check(env: Mapping[str, str], out: TextIO, *, log_warnings: bool = Fal
     `log_warnings` (the command line) sends the libraries' warnings to stderr as the process's redacted JSON
     logs, instead of Python's last-resort handler, which redacts nothing.
     """
-    secrets = [str(env.get(Settings.model_fields[name].alias or name.upper(), "")).strip() for name in SECRET_FIELDS]
+    secrets = [part for name in SECRET_FIELDS
+               for part in secret_texts(name, env.get(Settings.model_fields[name].alias or name.upper(), ""))]
     redact = redactor(secrets)
 
     def emit(outcome: Outcome) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.feishu.target import hide_webhook_tokens
-from core.config import SECRET_FIELDS, Settings
+from core.config import SECRET_FIELDS, Settings, secret_texts
 
 BODY_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Application", "slack_sdk", "slack_bolt",
                 "aiosqlite")
@@ -89,7 +89,7 @@ class RedactSecrets(logging.Filter):
 
 def setup_logging(settings: Settings) -> None:
     """Structured (JSON lines) logs on stderr, secrets redacted, noisy libraries quieted."""
-    secrets = [getattr(settings, name) for name in SECRET_FIELDS]
+    secrets = [part for name in SECRET_FIELDS for part in secret_texts(name, getattr(settings, name))]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter(secrets))
     handler.addFilter(RedactSecrets(secrets))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -32,6 +32,22 @@ SECRET_FIELDS = frozenset(
     {"openai_api_key", "telegram_bot_token", "slack_bot_token", "slack_signing_secret", "slack_app_token",
      "telegram_webhook_secret", "smtp_password", "unsubscribe_secret", "database_url"}
 )
+
+
+
+def secret_texts(name: str, value: object) -> list[str]:
+    """The parts of setting `name`'s value that must never be printed: all of it for a token or key, only
+    the password of DATABASE_URL, as written and decoded (its host and database name are what an operator
+    needs to read)."""
+    text = str(value or "").strip()
+    if name == "database_url" and text:
+        try:
+            written = urlsplit(text).password or ""
+        except ValueError:  # not a URL at all: keep all of it out
+            return [text]
+        return [written, unquote(written)] if written else []
+    return [text]
+
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

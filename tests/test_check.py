@@ -232,3 +232,14 @@ def test_check_is_a_command_of_the_cli(tmp_path: Path, capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert f"FAIL fields: fields file not found: {tmp_path / 'missing.toml'}" in out.splitlines()
     assert out.splitlines()[0].startswith("ok   settings: offline scorer; no chat platform")
+
+
+async def test_check_shows_a_postgres_url_without_a_password_whole(
+    tmp_path: Path, pg_server: PgServer, fake_arxiv: FakeArxiv, fake_openai: FakeOpenAI,  # noqa: F811
+    fake_telegram: FakeTelegram, fake_slack: FakeSlack,  # noqa: F811
+) -> None:
+    """Only DATABASE_URL's password is secret: a URL with none (trust or peer authentication) is shown as it is."""
+    url = pg_server.create_database()
+    env = healthy_env(tmp_path, fake_arxiv, fake_openai, fake_telegram, fake_slack, DATABASE_URL=url)
+    _, lines, text = await run_check(env)
+    assert lines["database"].startswith(f"ok database: postgresql {url} "), text
