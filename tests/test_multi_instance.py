@@ -283,7 +283,6 @@ async def test_three_serve_instances_share_commands_one_leader_and_one_digest_pe
         # The first copy left the dead leader: it may be read a moment after the kill (its bytes were already
         # in the socket); the second came from the new leader, which could only start after the kill.
         assert first < second and killed_at < second, (first, killed_at, second)
-        assert first < killed_at + 1.0, "the first copy was on the wire at the kill, not sent later"
     assert len(repeated) <= 8, "no more than one pass's parts in flight"
     print(f"\nfailover: {failover:.2f} s from SIGKILL to the new leader's first send (LEADER_RETRY_SECONDS={RETRY});"
           f" {total} parts to {len(expected)} chats, {len(repeated)} sent twice (on the wire at the kill)")
