@@ -125,11 +125,14 @@ def main() -> None:
         timing(corpus.papers, fields)
         return
     logits = np.zeros((n, len(fields)))
+    chosen = []
     for k in range(args.folds):
         test_days = [d for d in range(len(corpus.days)) if d % args.folds == k]
         test = np.isin(corpus.day_of, test_days)
         fitted = fit_arrays(m, y, np.where(~test)[0])
         logits[test] = field_logits(m, fitted, np.where(test)[0])
+        chosen.append(f"{fitted.c_known:g}")
+    print(f"known fields' C chosen on each fold's own training days: {', '.join(chosen)}")
 
     print(f"\n{'day':<11}{'papers':>7}{'>=8':>5} | {'AUC':>13} | {'recall>=8 @40%':>15} | {'@55%':>11} | "
           f"{'field agreement':>15}   (ranker / offline)")
