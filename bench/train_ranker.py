@@ -14,7 +14,9 @@ from what the LLM tends to pick at all. Which field: the agnostic model ranks an
 fields trained on (by slug) also gets its own bias and word weights (grams with df >= FIELD_MIN_DF) on
 top of the agnostic share, fitted on the picks as one softmax over the fields, with its regularisation
 chosen on held-out training days (never the days being evaluated). A user's own field keeps the
-agnostic model only.
+agnostic model only, put on the known fields' scale by a scale and offset of its agnostic share that are
+fitted on training data with each known field left out in turn (fit_unknown), so that the known fields'
+large word weights do not crowd it out.
 """
 
 from __future__ import annotations
@@ -59,8 +61,14 @@ MIN_DF = 3  # grams seen in fewer training papers are not kept (they count as ra
 C_PICK = 4.0  # inverse regularisation of the pick model (words and paper features)
 C_FIELD = 1.0  # of the field model (pair features)
 FIELD_MIN_DF = 10  # grams the per-field word weights of the known fields may use
-C_KNOWN_GRID = (8.0, 32.0, 128.0)  # of the known fields' model; chosen on held-out training days
+# Of the known fields' model, chosen on held-out training days when more than one. Larger C (8-128) agrees
+# more on the known fields but crowds out a user's field in leave-one-field-out even once placed.
+C_KNOWN_GRID = (2.0,)
 SOFTMAX_ITER = 400  # L-BFGS steps of the known fields' model: field agreement is flat well before
+# A field without words: its scale by likelihood, then its offset so that it wins as many held-out picks
+# as are its own ("count"; "likelihood" keeps the fitted offset, which leaves it short of its picks).
+UNKNOWN_PLACEMENT = "count"
+UNKNOWN_ITER = 150  # L-BFGS steps of each left-out-field fit that places a field without words (warm start)
 W_STRONG = 2.0  # sample weight of the picks scored >= 8 in the pick model: the cheap stage must keep them
 
 
@@ -190,6 +198,7 @@ class Fitted:
     mix: float = 1.0  # weight of the agnostic share for a known field
     known: dict[str, tuple[float, np.ndarray]] = dataclass_field(default_factory=dict)  # slug: bias, words
     c_known: float = 0.0  # the C of the known fields' words, chosen on held-out training days
+    unknown: tuple[float, float] = (1.0, 0.0)  # scale, offset of the agnostic share of a field without words
 
 
 def fit_arrays(m: Matrices, y: np.ndarray, rows: np.ndarray, c_pick: float = C_PICK,
@@ -201,7 +210,7 @@ def fit_arrays(m: Matrices, y: np.ndarray, rows: np.ndarray, c_pick: float = C_P
 
 
 def fit_softmax(share: np.ndarray, words: sp.csr_matrix, target: np.ndarray, c: float,
-                start: np.ndarray | None = None) -> np.ndarray:
+                start: np.ndarray | None = None, maxiter: int = 0) -> np.ndarray:
     """Which field, as a conditional logit over the fields: mix x agnostic share + bias + the paper's words
     times the field's word weights, L2-penalised by 1/(2c) on the words. Returns [mix, biases, words...]."""
     n, n_fields = share.shape
@@ -220,7 +229,8 @@ def fit_softmax(share: np.ndarray, words: sp.csr_matrix, target: np.ndarray, c: 
         return float(value), np.concatenate([[float((p * share).sum())], p.sum(axis=0), grad_w.ravel()])
 
     theta = np.zeros(1 + n_fields * (1 + width)) if start is None else start
-    return np.asarray(minimize(loss, theta, jac=True, method="L-BFGS-B", options={"maxiter": SOFTMAX_ITER}).x)
+    options = {"maxiter": maxiter or SOFTMAX_ITER}
+    return np.asarray(minimize(loss, theta, jac=True, method="L-BFGS-B", options=options).x)
 
 
 def fit_fields(m: Matrices, y: np.ndarray, rows: np.ndarray, fitted: Fitted, c_field: float = C_FIELD,
@@ -241,10 +251,10 @@ def fit_fields(m: Matrices, y: np.ndarray, rows: np.ndarray, fitted: Fitted, c_f
     share = m.pair[chosen] @ fitted.field_w
     words = m.words[chosen][:, m.field_vocab]
     target = y[chosen].argmax(axis=1)
+    days = np.unique(m.day[chosen])
+    held = np.isin(m.day[chosen], days[2::3])
     best_c, start = c_known[0], None
     if len(c_known) > 1:
-        days = np.unique(m.day[chosen])
-        held = np.isin(m.day[chosen], days[2::3])
         best_agreement, theta = -1.0, None
         for c in sorted(c_known):  # each fit starts from the previous C's weights
             theta = fit_softmax(share[~held], words[~held], target[~held], c, theta)
@@ -253,6 +263,10 @@ def fit_fields(m: Matrices, y: np.ndarray, rows: np.ndarray, fitted: Fitted, c_f
             agreement = float((z.argmax(axis=1) == target[held]).mean())
             if agreement > best_agreement:
                 best_agreement, best_c, start = agreement, c, theta
+    if n_fields > 1 and held.any() and (~held).any():
+        if start is None:
+            start = fit_softmax(share[~held], words[~held], target[~held], best_c)
+        fitted.unknown = fit_unknown(share, words, target, held, best_c, start, m.pair[chosen], c_field)
     theta = fit_softmax(share, words, target, best_c, start)
     width = len(m.field_vocab)
     fitted.mix = float(theta[0])
@@ -260,6 +274,63 @@ def fit_fields(m: Matrices, y: np.ndarray, rows: np.ndarray, fitted: Fitted, c_f
     fitted.known = {slug: (float(theta[1 + k]), theta[1 + n_fields + k * width:1 + n_fields + (k + 1) * width])
                     for k, slug in enumerate(m.slugs)}
     return fitted
+
+
+def fit_unknown(share: np.ndarray, words: sp.csr_matrix, target: np.ndarray, held: np.ndarray, c: float,
+                start: np.ndarray, pair: np.ndarray | None = None, c_field: float = C_FIELD) -> tuple[float, float]:
+    """How to put a field without word weights on the known fields' scale: a scale and an offset of its
+    agnostic share, fitted on training data only. Each field in turn is left out: the known fields' model
+    is fitted without its picks on the days not `held`, and on the `held` days' picks the left-out field
+    (agnostic share only) competes with the others (their words). Pooled over the fields, the scale
+    maximises the likelihood of the picks' fields there, and the offset (UNKNOWN_PLACEMENT "count") makes
+    the left-out fields win as many of those picks as are theirs. Given the pair features, the agnostic
+    model is refitted without the left-out field's picks too, as a field never seen meets it."""
+    n_fields = share.shape[1]
+    width = words.shape[1]
+    pieces = []  # per left-out field: the others' logits, its agnostic share, the target column
+    for j in range(n_fields):
+        others = [k for k in range(n_fields) if k != j]
+        train = ~held & (target != j)
+        if not train.any():
+            continue
+        remap = np.full(n_fields, -1)
+        remap[others] = np.arange(n_fields - 1)
+        if pair is not None and n_fields > 2:
+            fit = ~held & (target != j)
+            sub = pair[fit][:, others]
+            agnostic = LogisticRegression(C=c_field, max_iter=2000, fit_intercept=False).fit(
+                sub.reshape(-1, sub.shape[2]), (remap[target[fit]][:, None] == np.arange(n_fields - 1)).reshape(-1))
+            share = pair @ agnostic.coef_[0]
+        w0 = start[1 + n_fields:].reshape(n_fields, width)
+        theta0 = np.concatenate([[start[0]], start[1:1 + n_fields][others], w0[others].ravel()])
+        theta = fit_softmax(share[train][:, others], words[train], remap[target[train]], c, theta0,
+                            maxiter=UNKNOWN_ITER)
+        w = theta[n_fields:].reshape(n_fields - 1, width)
+        z = theta[0] * share[held][:, others] + theta[1:n_fields] + np.asarray(words[held] @ w.T)
+        t = target[held]
+        pieces.append((z, share[held][:, j], np.where(t == j, n_fields - 1, remap[t])))
+    if not pieces:
+        return 1.0, 0.0
+    z = np.concatenate([p[0] for p in pieces])
+    s = np.concatenate([p[1] for p in pieces])
+    t = np.concatenate([p[2] for p in pieces])
+    rows = np.arange(len(t))
+
+    def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
+        full = np.column_stack([z, ab[0] * s + ab[1]])
+        full -= full.max(axis=1, keepdims=True)
+        p = np.exp(full)
+        p /= p.sum(axis=1, keepdims=True)
+        value = -np.log(p[rows, t] + 1e-300).sum()
+        g = p[:, -1] - (t == full.shape[1] - 1)
+        return float(value), np.array([float((g * s).sum()), float(g.sum())])
+
+    ab = minimize(loss, np.array([start[0], 0.0]), jac=True, method="L-BFGS-B").x
+    if UNKNOWN_PLACEMENT == "count":  # keep the scale; the offset at which it wins as many picks as are its own
+        gap = np.sort(z.max(axis=1) - ab[0] * s)
+        own = int((t == z.shape[1]).sum())
+        ab[1] = (gap[own - 1] + gap[min(own, len(gap) - 1)]) / 2 if own else ab[1]
+    return round(float(ab[0]), 6), round(float(ab[1]), 6)
 
 
 def pick_logits(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
@@ -271,10 +342,13 @@ def field_shares(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
     """(rows, fields): how well each field fits; a field the model knows by slug adds its own words."""
     share = m.pair[rows] @ fitted.field_w
     words = m.words[rows][:, m.field_vocab]
+    scale, offset = fitted.unknown
     for k, slug in enumerate(m.slugs):
         if slug in fitted.known:
             bias, w = fitted.known[slug]
             share[:, k] = fitted.mix * share[:, k] + bias + words @ w
+        elif fitted.known:  # a field without words, put on the known fields' scale
+            share[:, k] = scale * share[:, k] + offset
     return np.asarray(share)
 
 
@@ -303,6 +377,7 @@ def to_json(m: Matrices, fitted: Fitted, df: dict[str, int], docs: int,
         "field_min_df": FIELD_MIN_DF,
         "mix": round(fitted.mix, 6),
         "c_known": fitted.c_known,
+        "unknown": {"scale": fitted.unknown[0], "offset": fitted.unknown[1]},
         "known": {slug: {"bias": round(bias, 6), "weights": [round(float(v), 3) for v in w]}
                   for slug, (bias, w) in sorted(fitted.known.items())},
     }

@@ -127,6 +127,48 @@ def test_a_known_field_among_user_fields_keeps_its_words() -> None:
     assert mixed.score(KV, "en").field_slug == "efficient-llm"
 
 
+def test_a_user_field_next_to_known_ones_is_put_on_their_scale() -> None:
+    # The user's field is ranked by the agnostic share, scaled and shifted by what training fitted for a
+    # field without words; alone (no known field to compete with) it keeps the plain agnostic share.
+    robots = Field(slug="my-robots", name_zh="机器人抓取", name_en="Robotic grasping",
+                   description_zh="机器人抓取", description_en="Robotic grasping.", keywords=("grasping",))
+    model = load_model()
+    low, high = (replace(model, unknown_scale=1.0, unknown_offset=v) for v in (-50.0, 50.0))
+    assert Ranker([robots, *FIELDS], low).score(KV, "en").field_slug == "efficient-llm"
+    assert Ranker([robots, *FIELDS], high).score(KV, "en").field_slug == "my-robots"
+    assert Ranker([robots], low).logits(KV) == Ranker([robots], high).logits(KV)
+    assert model.unknown_scale > 0
+
+
+def test_training_places_a_field_without_words_so_it_wins_its_own_picks() -> None:
+    pytest.importorskip("sklearn")
+    import numpy as np
+    import scipy.sparse as sp
+
+    from bench.train_ranker import fit_softmax, fit_unknown
+
+    # Three fields, each told apart by one word, f0 the rarest; the agnostic share only whispers (0.5 on
+    # the own field). Left out, f0 has no words: unscaled it loses its picks to the others' biases; placed
+    # by fit_unknown it wins them, and the others keep theirs.
+    n = 200
+    target = np.array([0 if i % 10 == 0 else 1 if i % 10 < 6 else 2 for i in range(n)])
+    words = sp.csr_matrix(np.eye(3)[target] * 3.0)
+    share = np.eye(3)[target] * 0.5
+    held = np.array([(i // 10) % 3 == 2 for i in range(n)])
+    start = fit_softmax(share[~held], words[~held], target[~held], 10.0)
+    scale, offset = fit_unknown(share, words, target, held, 10.0, start)
+    rest = target != 0
+    w0 = start[4:].reshape(3, 3)
+    theta = fit_softmax(share[rest][:, 1:], words[rest], target[rest] - 1, 10.0,
+                        np.concatenate([[start[0]], start[2:4], w0[1:].ravel()]))
+    w = theta[3:].reshape(2, 3)
+    z = (theta[0] * share[:, 1:] + theta[1:3] + np.asarray(words @ w.T)).max(axis=1)
+    mine = share[:, 0]
+    assert (mine[~rest] < z[~rest]).all()  # unscaled, it loses its own picks
+    placed = scale * mine + offset
+    assert (placed[~rest] > z[~rest]).all() and (placed[rest] < z[rest]).all()
+
+
 def synthetic(fields: int, day: list[int], words: list[list[float]], weight: list[float]):  # type: ignore[no-untyped-def]
     """Matrices of a tiny made-up corpus: no pair evidence, the given word columns, one paper a row."""
     pytest.importorskip("sklearn")
