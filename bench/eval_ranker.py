@@ -125,11 +125,14 @@ def main() -> None:
         timing(corpus.papers, fields)
         return
     logits = np.zeros((n, len(fields)))
+    chosen = []
     for k in range(args.folds):
         test_days = [d for d in range(len(corpus.days)) if d % args.folds == k]
         test = np.isin(corpus.day_of, test_days)
         fitted = fit_arrays(m, y, np.where(~test)[0])
         logits[test] = field_logits(m, fitted, np.where(test)[0])
+        chosen.append(f"{fitted.c_known:g}")
+    print(f"known fields' C chosen on each fold's own training days: {', '.join(chosen)}")
 
     print(f"\n{'day':<11}{'papers':>7}{'>=8':>5} | {'AUC':>13} | {'recall>=8 @40%':>15} | {'@55%':>11} | "
           f"{'field agreement':>15}   (ranker / offline)")
@@ -198,8 +201,11 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
     """Each field in turn is left out of training and met as a new field on unseen days."""
     all_fields = list(corpus.fields)
     test = corpus.day_of % 3 == 2
-    print("\nleave-one-field-out (train: other fields, days k%3 != 2; test: days k%3 == 2): "
-          "AUC of 'picked for this field' by the field's value, ranker / offline")
+    totals: list[tuple[float, ...]] = []
+    print("\nleave-one-field-out (train: other fields, days k%3 != 2; test: days k%3 == 2), each figure as "
+          "ranker / ranker without placing the new field / offline:\n  field, its picks | AUC of 'picked for "
+          "this field' by the field's value | its picks given this field | the other fields' picks keep "
+          "theirs | the new field's scale, offset")
     for k, field in enumerate(all_fields):
         others = [f for f in all_fields if f.slug != field.slug]
         m6 = build(corpus, others, df, len(corpus.papers))
@@ -207,13 +213,28 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
         rows = np.where(~test & (label_field != field.slug))[0]
         fitted = fit_arrays(m6, y6, rows)
         full = field_logits(m, fitted, np.where(test)[0])  # type: ignore[arg-type]
+        plain = field_logits(m, replace(fitted, unknown=(1.0, 0.0)), np.where(test)[0])  # type: ignore[arg-type]
         positive = label_field[test] == field.slug
         ours = auc(full[:, k], positive)
         theirs = auc(offline_values[test][:, k], positive)
         agree_ours = float((full[positive].argmax(1) == k).mean())
+        agree_plain = float((plain[positive].argmax(1) == k).mean())
         agree_theirs = float((offline_values[test][positive].argmax(1) == k).mean())
-        print(f"  {field.slug:<24} AUC {ours:.3f} / {theirs:.3f} | its picks given this field "
-              f"{agree_ours:.2f} / {agree_theirs:.2f} ({positive.sum()} picks)")
+        rest = (label_field[test] != "") & ~positive  # the other fields' picks: do they keep their field?
+        index = {f.slug: i for i, f in enumerate(all_fields)}
+        own = np.array([index[s] for s in label_field[test][rest]])
+        kept_ours = float((full[rest].argmax(1) == own).mean())
+        kept_theirs = float((offline_values[test][rest].argmax(1) == own).mean())
+        kept_plain = float((plain[rest].argmax(1) == own).mean())
+        row = (ours, auc(plain[:, k], positive), theirs, agree_ours, agree_plain, agree_theirs,
+               kept_ours, kept_plain, kept_theirs)
+        totals.append(row)
+        print(f"  {field.slug:<24} {positive.sum():>4} | " + " | ".join(
+            " / ".join(f"{v:.3f}" if i < 3 else f"{v:.2f}" for v in row[i:i + 3]) for i in (0, 3, 6))
+            + f" | {fitted.unknown[0]:.2f}, {fitted.unknown[1]:.2f}")
+    t = np.array(totals).mean(axis=0)
+    print(f"  {'mean':<24} {'':>4} | " + " | ".join(
+        " / ".join(f"{v:.3f}" if i < 3 else f"{v:.2f}" for v in t[i:i + 3]) for i in (0, 3, 6)))
 
 
 def timing(papers: Sequence[Paper], fields: Sequence[object]) -> None:

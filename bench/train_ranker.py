@@ -3,8 +3,8 @@
     .venv/bin/python bench/train_ranker.py [--data ../shared/data/labelled-days] [--out data/ranker/model.json]
 
 Reads every `*.jsonl` day of the folder (see its README: one strong LLM's picks; labels are noisy, so
-evaluate by whole days, see bench/eval_ranker.py), fits one logistic regression over (paper, field)
-pairs whose label is "the LLM picked this paper for this field", and writes the weights, the document
+evaluate by whole days, see bench/eval_ranker.py), fits whether the LLM picked a paper at all (its
+picks scored >= 8 weigh W_STRONG) and for which field, and writes the weights, the document
 frequencies and the calibration as JSON. Deterministic: same data, same file. Needs the `bench` extra
 (numpy, scipy, scikit-learn); the product itself reads the file with the standard library only.
 
@@ -12,7 +12,11 @@ The pair features are field-agnostic (core/score/ranker_text.py: BM25, TF-IDF co
 offline evidence, exclusions); a paper's own words and category add a field-independent prior learned
 from what the LLM tends to pick at all. Which field: the agnostic model ranks any field; each of the
 fields trained on (by slug) also gets its own bias and word weights (grams with df >= FIELD_MIN_DF) on
-top of the agnostic share, fitted on the picks. A user's own field keeps the agnostic model only.
+top of the agnostic share, fitted on the picks as one softmax over the fields, with its regularisation
+chosen on held-out training days (never the days being evaluated). A user's own field keeps the
+agnostic model only, put on the known fields' scale by a scale and offset of its agnostic share that are
+fitted on training data with each known field left out in turn (fit_unknown), so that the known fields'
+large word weights do not crowd it out.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +61,15 @@ MIN_DF = 3  # grams seen in fewer training papers are not kept (they count as ra
 C_PICK = 4.0  # inverse regularisation of the pick model (words and paper features)
 C_FIELD = 1.0  # of the field model (pair features)
 FIELD_MIN_DF = 10  # grams the per-field word weights of the known fields may use
-C_KNOWN = 2.0  # of the known fields' model (the agnostic share, a bias and words per field)
+# Of the known fields' model, chosen on held-out training days when more than one. Larger C (8-128) agrees
+# more on the known fields but crowds out a user's field in leave-one-field-out even once placed.
+C_KNOWN_GRID = (2.0,)
+SOFTMAX_ITER = 400  # L-BFGS steps of the known fields' model: field agreement is flat well before
+# A field without words: its scale by likelihood, then its offset so that it wins as many held-out picks
+# as are its own ("count"; "likelihood" keeps the fitted offset, which leaves it short of its picks).
+UNKNOWN_PLACEMENT = "count"
+UNKNOWN_ITER = 150  # L-BFGS steps of each left-out-field fit that places a field without words (warm start)
+W_STRONG = 2.0  # sample weight of the picks scored >= 8 in the pick model: the cheap stage must keep them
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +143,8 @@ class Matrices:
     vocab: list[str]
     slugs: list[str]  # the fields of `pair`, in order
     field_vocab: np.ndarray  # columns of `words` the known fields' word weights use (df >= FIELD_MIN_DF)
+    day: np.ndarray  # (papers,): the index of each paper's day, for choosing hyper-parameters by days
+    weight: np.ndarray  # (papers,): the pick model's sample weight, W_STRONG for the picks scored >= 8
 
 
 def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int) -> Matrices:
@@ -158,7 +173,9 @@ def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int
     words = sp.csr_matrix((np.array(data), np.array(indices, dtype=np.int64), np.array(indptr)),
                           shape=(len(corpus.papers), len(vocab)))
     field_vocab = np.array([j for j, g in enumerate(vocab) if df[g] >= FIELD_MIN_DF], dtype=np.int64)
-    return Matrices(np.array(pair), np.array(paper), words, vocab, [f.slug for f in fields], field_vocab)
+    weight = np.array([W_STRONG if lab is not None and lab.score >= 8 else 1.0 for lab in corpus.labels])
+    return Matrices(np.array(pair), np.array(paper), words, vocab, [f.slug for f in fields], field_vocab,
+                    corpus.day_of, weight)
 
 
 def targets(corpus: Corpus, fields: Sequence[Field]) -> np.ndarray:
@@ -180,43 +197,140 @@ class Fitted:
     field_w: np.ndarray  # PAIR_FEATURES
     mix: float = 1.0  # weight of the agnostic share for a known field
     known: dict[str, tuple[float, np.ndarray]] = dataclass_field(default_factory=dict)  # slug: bias, words
-
-
-def crossed(m: Matrices, rows: np.ndarray, n_fields: int) -> sp.csr_matrix:
-    """Field-major (field, paper) rows: the paper's words in the field's own block of columns."""
-    words = m.words[rows][:, m.field_vocab]
-    return sp.block_diag([words] * n_fields, format="csr")
+    c_known: float = 0.0  # the C of the known fields' words, chosen on held-out training days
+    unknown: tuple[float, float] = (1.0, 0.0)  # scale, offset of the agnostic share of a field without words
 
 
 def fit_arrays(m: Matrices, y: np.ndarray, rows: np.ndarray, c_pick: float = C_PICK,
-               c_field: float = C_FIELD, c_known: float = C_KNOWN) -> Fitted:
+               c_field: float = C_FIELD, c_known: Sequence[float] = C_KNOWN_GRID) -> Fitted:
     picked = y[rows].max(axis=1)
     x = sp.hstack([m.words[rows], sp.csr_matrix(m.paper[rows])]).tocsr()
-    pick = LogisticRegression(C=c_pick, max_iter=2000).fit(x, picked)
+    pick = LogisticRegression(C=c_pick, max_iter=2000).fit(x, picked, sample_weight=m.weight[rows])
     return fit_fields(m, y, rows, Fitted(pick.coef_[0], float(pick.intercept_[0]), np.zeros(0)), c_field, c_known)
 
 
+def fit_softmax(share: np.ndarray, words: sp.csr_matrix, target: np.ndarray, c: float,
+                start: np.ndarray | None = None, maxiter: int = 0) -> np.ndarray:
+    """Which field, as a conditional logit over the fields: mix x agnostic share + bias + the paper's words
+    times the field's word weights, L2-penalised by 1/(2c) on the words. Returns [mix, biases, words...]."""
+    n, n_fields = share.shape
+    width = words.shape[1]
+    rows = np.arange(n)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w = theta[1 + n_fields:].reshape(n_fields, width)
+        z = theta[0] * share + theta[1:1 + n_fields] + np.asarray(words @ w.T)
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        value = -np.log(p[rows, target] + 1e-300).sum() + (w * w).sum() / (2 * c)
+        p[rows, target] -= 1.0
+        grad_w = np.asarray((words.T @ p).T) + w / c
+        return float(value), np.concatenate([[float((p * share).sum())], p.sum(axis=0), grad_w.ravel()])
+
+    theta = np.zeros(1 + n_fields * (1 + width)) if start is None else start
+    options = {"maxiter": maxiter or SOFTMAX_ITER}
+    return np.asarray(minimize(loss, theta, jac=True, method="L-BFGS-B", options=options).x)
+
+
 def fit_fields(m: Matrices, y: np.ndarray, rows: np.ndarray, fitted: Fitted, c_field: float = C_FIELD,
-               c_known: float = C_KNOWN) -> Fitted:
-    """Fit the field models (agnostic, then the known fields' words) on the picks among `rows`."""
+               c_known: Sequence[float] = C_KNOWN_GRID) -> Fitted:
+    """Fit the field models (agnostic, then the known fields' words) on the picks among `rows`.
+
+    The known fields' C is chosen inside `rows`: fit on two thirds of its days, keep the C whose best
+    field agrees most with the picks of the other third, then refit on all of `rows` with it.
+    """
     picked = y[rows].max(axis=1)
     chosen = rows[picked == 1]  # the field models learn which field, among the picks
     n_fields, n_feat = m.pair.shape[1], m.pair.shape[2]
     field = LogisticRegression(C=c_field, max_iter=2000, fit_intercept=False).fit(
         m.pair[chosen].reshape(-1, n_feat), y[chosen].reshape(-1))
     fitted = Fitted(fitted.pick_w, fitted.pick_b, field.coef_[0])
-    if c_known <= 0:
+    if not c_known:
         return fitted
-    share = (m.pair[chosen] @ fitted.field_w).T.reshape(-1, 1)  # field-major, as `crossed`
-    bias = sp.kron(sp.identity(n_fields), np.ones((len(chosen), 1)), format="csr")
-    x = sp.hstack([sp.csr_matrix(share), bias, crossed(m, chosen, n_fields)]).tocsr()
-    known = LogisticRegression(C=c_known, max_iter=3000, fit_intercept=False).fit(x, y[chosen].T.reshape(-1))
-    w = known.coef_[0]
+    share = m.pair[chosen] @ fitted.field_w
+    words = m.words[chosen][:, m.field_vocab]
+    target = y[chosen].argmax(axis=1)
+    days = np.unique(m.day[chosen])
+    held = np.isin(m.day[chosen], days[2::3])
+    best_c, start = c_known[0], None
+    if len(c_known) > 1:
+        best_agreement, theta = -1.0, None
+        for c in sorted(c_known):  # each fit starts from the previous C's weights
+            theta = fit_softmax(share[~held], words[~held], target[~held], c, theta)
+            w = theta[1 + n_fields:].reshape(n_fields, -1)
+            z = theta[0] * share[held] + theta[1:1 + n_fields] + np.asarray(words[held] @ w.T)
+            agreement = float((z.argmax(axis=1) == target[held]).mean())
+            if agreement > best_agreement:
+                best_agreement, best_c, start = agreement, c, theta
+    if n_fields > 1 and held.any() and (~held).any():
+        if start is None:
+            start = fit_softmax(share[~held], words[~held], target[~held], best_c)
+        fitted.unknown = fit_unknown(share, words, target, held, best_c, start, m.pair[chosen], c_field)
+    theta = fit_softmax(share, words, target, best_c, start)
     width = len(m.field_vocab)
-    fitted.mix = float(w[0])
-    fitted.known = {slug: (float(w[1 + k]), w[1 + n_fields + k * width:1 + n_fields + (k + 1) * width])
+    fitted.mix = float(theta[0])
+    fitted.c_known = best_c
+    fitted.known = {slug: (float(theta[1 + k]), theta[1 + n_fields + k * width:1 + n_fields + (k + 1) * width])
                     for k, slug in enumerate(m.slugs)}
     return fitted
+
+
+def fit_unknown(share: np.ndarray, words: sp.csr_matrix, target: np.ndarray, held: np.ndarray, c: float,
+                start: np.ndarray, pair: np.ndarray | None = None, c_field: float = C_FIELD) -> tuple[float, float]:
+    """How to put a field without word weights on the known fields' scale: a scale and an offset of its
+    agnostic share, fitted on training data only. Each field in turn is left out: the known fields' model
+    is fitted without its picks on the days not `held`, and on the `held` days' picks the left-out field
+    (agnostic share only) competes with the others (their words). Pooled over the fields, the scale
+    maximises the likelihood of the picks' fields there, and the offset (UNKNOWN_PLACEMENT "count") makes
+    the left-out fields win as many of those picks as are theirs. Given the pair features, the agnostic
+    model is refitted without the left-out field's picks too, as a field never seen meets it."""
+    n_fields = share.shape[1]
+    width = words.shape[1]
+    pieces = []  # per left-out field: the others' logits, its agnostic share, the target column
+    for j in range(n_fields):
+        others = [k for k in range(n_fields) if k != j]
+        train = ~held & (target != j)
+        if not train.any():
+            continue
+        remap = np.full(n_fields, -1)
+        remap[others] = np.arange(n_fields - 1)
+        if pair is not None and n_fields > 2:
+            fit = ~held & (target != j)
+            sub = pair[fit][:, others]
+            agnostic = LogisticRegression(C=c_field, max_iter=2000, fit_intercept=False).fit(
+                sub.reshape(-1, sub.shape[2]), (remap[target[fit]][:, None] == np.arange(n_fields - 1)).reshape(-1))
+            share = pair @ agnostic.coef_[0]
+        w0 = start[1 + n_fields:].reshape(n_fields, width)
+        theta0 = np.concatenate([[start[0]], start[1:1 + n_fields][others], w0[others].ravel()])
+        theta = fit_softmax(share[train][:, others], words[train], remap[target[train]], c, theta0,
+                            maxiter=UNKNOWN_ITER)
+        w = theta[n_fields:].reshape(n_fields - 1, width)
+        z = theta[0] * share[held][:, others] + theta[1:n_fields] + np.asarray(words[held] @ w.T)
+        t = target[held]
+        pieces.append((z, share[held][:, j], np.where(t == j, n_fields - 1, remap[t])))
+    if not pieces:
+        return 1.0, 0.0
+    z = np.concatenate([p[0] for p in pieces])
+    s = np.concatenate([p[1] for p in pieces])
+    t = np.concatenate([p[2] for p in pieces])
+    rows = np.arange(len(t))
+
+    def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
+        full = np.column_stack([z, ab[0] * s + ab[1]])
+        full -= full.max(axis=1, keepdims=True)
+        p = np.exp(full)
+        p /= p.sum(axis=1, keepdims=True)
+        value = -np.log(p[rows, t] + 1e-300).sum()
+        g = p[:, -1] - (t == full.shape[1] - 1)
+        return float(value), np.array([float((g * s).sum()), float(g.sum())])
+
+    ab = minimize(loss, np.array([start[0], 0.0]), jac=True, method="L-BFGS-B").x
+    if UNKNOWN_PLACEMENT == "count":  # keep the scale; the offset at which it wins as many picks as are its own
+        gap = np.sort(z.max(axis=1) - ab[0] * s)
+        own = int((t == z.shape[1]).sum())
+        ab[1] = (gap[own - 1] + gap[min(own, len(gap) - 1)]) / 2 if own else ab[1]
+    return round(float(ab[0]), 6), round(float(ab[1]), 6)
 
 
 def pick_logits(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
@@ -228,10 +342,13 @@ def field_shares(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
     """(rows, fields): how well each field fits; a field the model knows by slug adds its own words."""
     share = m.pair[rows] @ fitted.field_w
     words = m.words[rows][:, m.field_vocab]
+    scale, offset = fitted.unknown
     for k, slug in enumerate(m.slugs):
         if slug in fitted.known:
             bias, w = fitted.known[slug]
             share[:, k] = fitted.mix * share[:, k] + bias + words @ w
+        elif fitted.known:  # a field without words, put on the known fields' scale
+            share[:, k] = scale * share[:, k] + offset
     return np.asarray(share)
 
 
@@ -259,6 +376,8 @@ def to_json(m: Matrices, fitted: Fitted, df: dict[str, int], docs: int,
         # the known fields: their words over the grams with df >= field_min_df, in the same order
         "field_min_df": FIELD_MIN_DF,
         "mix": round(fitted.mix, 6),
+        "c_known": fitted.c_known,
+        "unknown": {"scale": fitted.unknown[0], "offset": fitted.unknown[1]},
         "known": {slug: {"bias": round(bias, 6), "weights": [round(float(v), 3) for v in w]}
                   for slug, (bias, w) in sorted(fitted.known.items())},
     }
@@ -281,8 +400,8 @@ def main() -> None:
     args.out.write_text(json.dumps(model, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n",
                         encoding="utf-8")
     size = args.out.stat().st_size
-    print(f"trained on {len(days)} days, {len(corpus.papers)} papers: {len(m.vocab)} grams "
-          f"-> {args.out} ({size / 1e6:.1f} MB)")
+    print(f"trained on {len(days)} days, {len(corpus.papers)} papers: {len(m.vocab)} grams, known fields' "
+          f"C {fitted.c_known:g} -> {args.out} ({size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":

@@ -125,3 +125,103 @@ def test_a_known_field_among_user_fields_keeps_its_words() -> None:
     mixed = Ranker([robots, *FIELDS])
     assert [i for i, _ in mixed.known] == list(range(1, len(FIELDS) + 1))
     assert mixed.score(KV, "en").field_slug == "efficient-llm"
+
+
+def test_a_user_field_next_to_known_ones_is_put_on_their_scale() -> None:
+    # The user's field is ranked by the agnostic share, scaled and shifted by what training fitted for a
+    # field without words; alone (no known field to compete with) it keeps the plain agnostic share.
+    robots = Field(slug="my-robots", name_zh="机器人抓取", name_en="Robotic grasping",
+                   description_zh="机器人抓取", description_en="Robotic grasping.", keywords=("grasping",))
+    model = load_model()
+    low, high = (replace(model, unknown_scale=1.0, unknown_offset=v) for v in (-50.0, 50.0))
+    assert Ranker([robots, *FIELDS], low).score(KV, "en").field_slug == "efficient-llm"
+    assert Ranker([robots, *FIELDS], high).score(KV, "en").field_slug == "my-robots"
+    assert Ranker([robots], low).logits(KV) == Ranker([robots], high).logits(KV)
+    assert model.unknown_scale > 0
+
+
+def test_training_places_a_field_without_words_so_it_wins_its_own_picks() -> None:
+    pytest.importorskip("sklearn")
+    import numpy as np
+    import scipy.sparse as sp
+
+    from bench.train_ranker import fit_softmax, fit_unknown
+
+    # Three fields, each told apart by one word, f0 the rarest; the agnostic share only whispers (0.5 on
+    # the own field). Left out, f0 has no words: unscaled it loses its picks to the others' biases; placed
+    # by fit_unknown it wins them, and the others keep theirs.
+    n = 200
+    target = np.array([0 if i % 10 == 0 else 1 if i % 10 < 6 else 2 for i in range(n)])
+    words = sp.csr_matrix(np.eye(3)[target] * 3.0)
+    share = np.eye(3)[target] * 0.5
+    held = np.array([(i // 10) % 3 == 2 for i in range(n)])
+    start = fit_softmax(share[~held], words[~held], target[~held], 10.0)
+    scale, offset = fit_unknown(share, words, target, held, 10.0, start)
+    rest = target != 0
+    w0 = start[4:].reshape(3, 3)
+    theta = fit_softmax(share[rest][:, 1:], words[rest], target[rest] - 1, 10.0,
+                        np.concatenate([[start[0]], start[2:4], w0[1:].ravel()]))
+    w = theta[3:].reshape(2, 3)
+    z = (theta[0] * share[:, 1:] + theta[1:3] + np.asarray(words @ w.T)).max(axis=1)
+    mine = share[:, 0]
+    assert (mine[~rest] < z[~rest]).all()  # unscaled, it loses its own picks
+    placed = scale * mine + offset
+    assert (placed[~rest] > z[~rest]).all() and (placed[rest] < z[rest]).all()
+
+
+def synthetic(fields: int, day: list[int], words: list[list[float]], weight: list[float]):  # type: ignore[no-untyped-def]
+    """Matrices of a tiny made-up corpus: no pair evidence, the given word columns, one paper a row."""
+    pytest.importorskip("sklearn")
+    import numpy as np
+    import scipy.sparse as sp
+
+    from bench.train_ranker import Matrices
+    from core.score.ranker import PAPER_FEATURES
+    from core.score.ranker_text import PAIR_FEATURES
+
+    n, width = len(day), len(words[0])
+    return Matrices(np.zeros((n, fields, len(PAIR_FEATURES))), np.zeros((n, len(PAPER_FEATURES))),
+                    sp.csr_matrix(np.array(words)), [f"w{j}" for j in range(width)],
+                    [f"f{k}" for k in range(fields)], np.arange(width), np.array(day), np.array(weight))
+
+
+def test_training_chooses_the_known_fields_c_on_held_out_training_days() -> None:
+    import numpy as np
+
+    from bench.train_ranker import Fitted, fit_fields
+
+    # 70% of the picks go to f0, and only a paper's words tell which field: a tiny C leans on the bias
+    # and gets 0.7 of the held-out days right; a large one learns the words and gets all of them.
+    field = [0 if i % 10 < 7 else 1 for i in range(90)]
+    m = synthetic(2, [i % 9 for i in range(90)], [[1.0, 0.0] if f == 0 else [0.0, 1.0] for f in field], [1.0] * 90)
+    y = np.array([[1, 0] if f == 0 else [0, 1] for f in field])
+    fitted = fit_fields(m, y, np.arange(90), Fitted(np.zeros(0), 0.0, np.zeros(0)), c_known=(0.001, 10.0))
+    assert fitted.c_known == 10.0
+    (_, f0), (_, f1) = fitted.known["f0"], fitted.known["f1"]
+    assert f0[0] > f1[0] and f1[1] > f0[1]
+
+
+def test_training_weighs_the_strong_picks_more_in_the_pick_model() -> None:
+    import numpy as np
+
+    from bench.train_ranker import fit_arrays, pick_logits
+
+    # Half the papers holding w0 are picked; weighing those picks double raises w0's pick logit.
+    day = [i % 4 for i in range(40)]
+    words = [[1.0, 0.0] if i < 20 else [0.0, 1.0] for i in range(40)]
+    y = np.array([[1, 0] if i < 10 else [0, 1] if i >= 35 else [0, 0] for i in range(40)])
+    rows = np.arange(40)
+    plain = synthetic(2, day, words, [1.0] * 40)
+    strong = synthetic(2, day, words, [2.0 if i < 10 or i >= 35 else 1.0 for i in range(40)])
+    before = pick_logits(plain, fit_arrays(plain, y, rows, c_known=()), rows)[0]
+    after = pick_logits(strong, fit_arrays(strong, y, rows, c_known=()), rows)[0]
+    assert after > before
+
+
+def test_the_shipped_model_records_the_c_chosen_for_its_known_fields() -> None:
+    pytest.importorskip("sklearn")
+    import json
+
+    from bench.train_ranker import C_KNOWN_GRID
+
+    assert json.loads(MODEL_PATH.read_text(encoding="utf-8"))["c_known"] in C_KNOWN_GRID

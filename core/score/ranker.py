@@ -6,7 +6,9 @@ the ranking the cheap stage uses to choose what the LLM reads. A drop-in for `Of
 constructor and `score`/`score_many`, stage "offline", a value for every field. The features it weighs
 (core/score/ranker_text.py) relate a paper to a field's own text, so a field written by a user, never
 seen in training, is ranked too; a field the model was trained on (matched by slug) also weighs its own
-words on top. Pure apart from reading the model file once; deterministic.
+words on top, and a field it never saw, next to such fields, is put on their scale (a scale and offset of
+its agnostic share, fitted in training with each known field left out in turn). Pure apart from reading
+the model file once; deterministic.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from core.score.ranker_text import (
 )
 
 MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "ranker" / "model.json"
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 CATEGORIES = ("cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.CL", "stat.ML", "other")
 # Paper-level features of the pick model: category, shape, and the best value of each pair feature.
 PAPER_FEATURES = (*CATEGORIES, "cross-listed", "authors", "abstract_length",
@@ -86,6 +88,9 @@ class Model:
     scale: float
     mix: float = 1.0  # weight of the field-agnostic share for a field the model knows
     known: Mapping[str, tuple[float, Mapping[str, float]]] = dataclass_field(default_factory=dict)  # slug: bias, words
+    # A field without words next to known ones: its agnostic share times this scale, plus this offset.
+    unknown_scale: float = 1.0
+    unknown_offset: float = 0.0
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Model:
@@ -113,6 +118,8 @@ class Model:
             scale=float(raw["calibration"]["scale"]),
             mix=float(raw["mix"]),
             known=known,
+            unknown_scale=float(raw["unknown"]["scale"]),
+            unknown_offset=float(raw["unknown"]["offset"]),
         )
 
     def value(self, logit: float) -> float:
@@ -154,6 +161,9 @@ class Ranker:
         # Fields the model was trained on, by slug; a user's own field is ranked by the agnostic model only.
         self.known = tuple((i, self.model.known[f.slug]) for i, f in enumerate(self.fields)
                            if f.slug in self.model.known)
+        # Next to known fields, a user's own field is put on their scale (fitted with fields left out).
+        self.unknown = tuple(i for i, f in enumerate(self.fields) if f.slug not in self.model.known) \
+            if self.known else ()
 
     def logits(self, paper: Paper) -> list[float]:
         """The model's logit for each field, in field order: P(picked) times the field's share."""
@@ -172,6 +182,8 @@ class Ranker:
         for i, own in self.known:  # a field seen in training also weighs its own words
             bias, words = own
             shares[i] = m.mix * shares[i] + bias + sum(v * words.get(g, 0.0) for g, v in vector.items())
+        for i in self.unknown:
+            shares[i] = m.unknown_scale * shares[i] + m.unknown_offset
         top = max(shares)
         # The best field carries the pick logit; another field is lower by how much less it fits.
         return [pick + share - top for share in shares], rows, text
