@@ -89,3 +89,16 @@ async def test_a_holder_killed_with_sigkill_leaves_no_stale_lock(db_location: st
         await proc.wait()
         assert await lock.try_acquire()
         await lock.release()
+
+
+async def test_a_store_keeps_only_the_locks_still_held(db_location: str) -> None:
+    """A serve's delivery tick takes a new lock every minute: the store must not keep every one it let go."""
+    async with Store.open(db_location) as store:
+        kept = store.named_lock("leader")
+        assert await kept.try_acquire()
+        for _ in range(50):
+            async with store.named_lock("delivery") as tick:
+                assert await tick.try_acquire()
+        assert len(store._locks) <= 2, "one held lock and the newest"
+        assert kept.held
+    assert not kept.held, "released when the store closed"

@@ -135,6 +135,8 @@ class StoreBase:
             lock = FileLock(self._sqlite_file, name, note=note)
         else:  # in memory: no other process can see this database; its locks are this store's
             lock = MemoryLock(name, self._memory_locks.setdefault(name, asyncio.Lock()))
+        # Forget the locks let go since (a serve's delivery tick takes a new one every minute), keep the rest.
+        self._locks = [kept for kept in self._locks if kept.held]
         self._locks.append(lock)
         return lock
 
