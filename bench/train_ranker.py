@@ -6,7 +6,7 @@ Reads every `*.jsonl` day of the folder (see its README: one strong LLM's picks;
 evaluate by whole days, see bench/eval_ranker.py), fits whether the LLM picked a paper at all (its
 picks scored >= 8 weigh W_STRONG) and for which field, and writes the weights, the document
 frequencies and the calibration as JSON. Deterministic: same data, same file. Needs the `bench` extra
-(numpy, scipy, scikit-learn); the product itself reads the file with the standard library only.
+(scipy, scikit-learn); the product reads the file with json and weighs the embedding with numpy.
 
 The pair features are field-agnostic (core/score/ranker_text.py: BM25, TF-IDF cosine, term hits,
 offline evidence, exclusions); a paper's own words and category add a field-independent prior learned
@@ -44,6 +44,7 @@ from core.fields import load_fields  # noqa: E402
 from core.models import Field, Paper  # noqa: E402
 from core.score.offline import OfflineScorer  # noqa: E402
 from core.score.ranker import MODEL_PATH, MODEL_VERSION, PAPER_FEATURES, fit_calibration, paper_features  # noqa: E402
+from core.score.ranker_embed import Embedder  # noqa: E402
 from core.score.ranker_text import (  # noqa: E402
     PAIR_FEATURES,
     IgnoreMatcher,
@@ -69,6 +70,9 @@ SOFTMAX_ITER = 400  # L-BFGS steps of the known fields' model: field agreement i
 # as are its own ("count"; "likelihood" keeps the fitted offset, which leaves it short of its picks).
 UNKNOWN_PLACEMENT = "count"
 UNKNOWN_ITER = 150  # L-BFGS steps of each left-out-field fit that places a field without words (warm start)
+# The paper's unit embedding in the known fields' model, scaled by this (a smaller scale regularises its
+# weights more); the model file holds the weights of the unit vector.
+EMBED_SCALE = 1.0
 W_STRONG = 2.0  # sample weight of the picks scored >= 8 in the pick model: the cheap stage must keep them
 
 
@@ -124,6 +128,8 @@ class Corpus:
         self.offline = [[s.field_scores[f.slug] for f in fields] for s in offline.score_many(self.papers, "en")]
         ignore = IgnoreMatcher(fields)
         self.ignored = [ignore.evidence(p) for p in self.papers]
+        self.embedder = Embedder()
+        self.embeddings = self.embedder.papers(self.papers)  # (papers, EMBED_DIM) unit vectors
 
 
 def document_frequencies(corpus: Corpus, rows: Sequence[int] | np.ndarray) -> dict[str, int]:
@@ -140,6 +146,7 @@ class Matrices:
     pair: np.ndarray  # (papers, fields, len(PAIR_FEATURES))
     paper: np.ndarray  # (papers, len(PAPER_FEATURES)): category, shape, and the pair features' best
     words: sp.csr_matrix  # (papers, vocabulary): the paper's TF-IDF vector
+    embed: np.ndarray  # (papers, EMBED_DIM): the paper's unit WordLlama vector
     vocab: list[str]
     slugs: list[str]  # the fields of `pair`, in order
     field_vocab: np.ndarray  # columns of `words` the known fields' word weights use (df >= FIELD_MIN_DF)
@@ -152,6 +159,7 @@ def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int
     field_index = [corpus.fields.index(f) for f in fields]
     queries = [field_query(f) for f in fields]
     qvecs = [query_vector(q, df, docs) for q in queries]
+    cosines = corpus.embeddings @ corpus.embedder.fields(fields).T
     vocab = sorted(df)
     column = {g: j for j, g in enumerate(vocab)}
     pair, paper = [], []
@@ -161,7 +169,7 @@ def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int
     for i in range(len(corpus.papers)):
         offline = [corpus.offline[i][k] for k in field_index]
         ignored = [corpus.ignored[i][k] for k in field_index]
-        rows = pair_features(corpus.texts[i], queries, qvecs, offline, ignored, df, docs)
+        rows = pair_features(corpus.texts[i], queries, qvecs, offline, ignored, df, docs, list(cosines[i]))
         pair.append(rows)
         paper.append(paper_features(corpus.papers[i], rows))
         for g, v in sorted(tfidf_vector(corpus.texts[i].all, df, docs).items()):
@@ -174,8 +182,14 @@ def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int
                           shape=(len(corpus.papers), len(vocab)))
     field_vocab = np.array([j for j, g in enumerate(vocab) if df[g] >= FIELD_MIN_DF], dtype=np.int64)
     weight = np.array([W_STRONG if lab is not None and lab.score >= 8 else 1.0 for lab in corpus.labels])
-    return Matrices(np.array(pair), np.array(paper), words, vocab, [f.slug for f in fields], field_vocab,
-                    corpus.day_of, weight)
+    return Matrices(np.array(pair), np.array(paper), words, corpus.embeddings, vocab, [f.slug for f in fields],
+                    field_vocab, corpus.day_of, weight)
+
+
+def field_inputs(m: Matrices, rows: np.ndarray) -> sp.csr_matrix:
+    """What the known fields weigh beyond the agnostic share: the paper's words (df >= FIELD_MIN_DF), then
+    its embedding."""
+    return sp.hstack([m.words[rows][:, m.field_vocab], sp.csr_matrix(m.embed[rows] * EMBED_SCALE)]).tocsr()
 
 
 def targets(corpus: Corpus, fields: Sequence[Field]) -> np.ndarray:
@@ -249,7 +263,7 @@ def fit_fields(m: Matrices, y: np.ndarray, rows: np.ndarray, fitted: Fitted, c_f
     if not c_known:
         return fitted
     share = m.pair[chosen] @ fitted.field_w
-    words = m.words[chosen][:, m.field_vocab]
+    words = field_inputs(m, chosen)
     target = y[chosen].argmax(axis=1)
     days = np.unique(m.day[chosen])
     held = np.isin(m.day[chosen], days[2::3])
@@ -268,7 +282,7 @@ def fit_fields(m: Matrices, y: np.ndarray, rows: np.ndarray, fitted: Fitted, c_f
             start = fit_softmax(share[~held], words[~held], target[~held], best_c)
         fitted.unknown = fit_unknown(share, words, target, held, best_c, start, m.pair[chosen], c_field)
     theta = fit_softmax(share, words, target, best_c, start)
-    width = len(m.field_vocab)
+    width = words.shape[1]
     fitted.mix = float(theta[0])
     fitted.c_known = best_c
     fitted.known = {slug: (float(theta[1 + k]), theta[1 + n_fields + k * width:1 + n_fields + (k + 1) * width])
@@ -341,7 +355,7 @@ def pick_logits(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
 def field_shares(m: Matrices, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
     """(rows, fields): how well each field fits; a field the model knows by slug adds its own words."""
     share = m.pair[rows] @ fitted.field_w
-    words = m.words[rows][:, m.field_vocab]
+    words = field_inputs(m, rows)
     scale, offset = fitted.unknown
     for k, slug in enumerate(m.slugs):
         if slug in fitted.known:
@@ -378,7 +392,8 @@ def to_json(m: Matrices, fitted: Fitted, df: dict[str, int], docs: int,
         "mix": round(fitted.mix, 6),
         "c_known": fitted.c_known,
         "unknown": {"scale": fitted.unknown[0], "offset": fitted.unknown[1]},
-        "known": {slug: {"bias": round(bias, 6), "weights": [round(float(v), 3) for v in w]}
+        "known": {slug: {"bias": round(bias, 6), "weights": [round(float(v), 3) for v in w[:len(m.field_vocab)]],
+                         "embed": [round(float(v) * EMBED_SCALE, 4) for v in w[len(m.field_vocab):]]}
                   for slug, (bias, w) in sorted(fitted.known.items())},
     }
 

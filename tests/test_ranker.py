@@ -106,7 +106,7 @@ def test_no_fields_is_a_config_error() -> None:
 def test_the_seven_known_fields_carry_their_own_words() -> None:
     model = load_model()
     assert {f.slug for f in FIELDS} <= set(model.known)
-    assert all(words for _, words in model.known.values())
+    assert all(words and any(embed) for _, words, embed in model.known.values())
 
 
 def test_a_known_field_weighs_its_own_words_and_a_renamed_copy_falls_back_to_the_agnostic_model() -> None:
@@ -123,7 +123,7 @@ def test_a_known_field_among_user_fields_keeps_its_words() -> None:
     robots = Field(slug="my-robots", name_zh="机器人抓取", name_en="Robotic grasping",
                    description_zh="机器人抓取", description_en="Robotic grasping.", keywords=("grasping",))
     mixed = Ranker([robots, *FIELDS])
-    assert [i for i, _ in mixed.known] == list(range(1, len(FIELDS) + 1))
+    assert [i for i, _, _ in mixed.known] == list(range(1, len(FIELDS) + 1))
     assert mixed.score(KV, "en").field_slug == "efficient-llm"
 
 
@@ -177,11 +177,12 @@ def synthetic(fields: int, day: list[int], words: list[list[float]], weight: lis
 
     from bench.train_ranker import Matrices
     from core.score.ranker import PAPER_FEATURES
+    from core.score.ranker_embed import EMBED_DIM
     from core.score.ranker_text import PAIR_FEATURES
 
     n, width = len(day), len(words[0])
     return Matrices(np.zeros((n, fields, len(PAIR_FEATURES))), np.zeros((n, len(PAPER_FEATURES))),
-                    sp.csr_matrix(np.array(words)), [f"w{j}" for j in range(width)],
+                    sp.csr_matrix(np.array(words)), np.zeros((n, EMBED_DIM)), [f"w{j}" for j in range(width)],
                     [f"f{k}" for k in range(fields)], np.arange(width), np.array(day), np.array(weight))
 
 

@@ -22,9 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.score.offline import OfflineScorer
+from core.score.ranker_embed import EMBED_DIM, shared_embedder
 from core.score.ranker_text import (
     PAIR_FEATURES,
     FieldQuery,
@@ -39,7 +42,7 @@ from core.score.ranker_text import (
 )
 
 MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "ranker" / "model.json"
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 CATEGORIES = ("cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.CL", "stat.ML", "other")
 # Paper-level features of the pick model: category, shape, and the best value of each pair feature.
 PAPER_FEATURES = (*CATEGORIES, "cross-listed", "authors", "abstract_length",
@@ -87,7 +90,8 @@ class Model:
     center: float
     scale: float
     mix: float = 1.0  # weight of the field-agnostic share for a field the model knows
-    known: Mapping[str, tuple[float, Mapping[str, float]]] = dataclass_field(default_factory=dict)  # slug: bias, words
+    # slug: bias, word weights, weights of the paper's embedding (core/score/ranker_embed.py)
+    known: Mapping[str, tuple[float, Mapping[str, float], tuple[float, ...]]] = dataclass_field(default_factory=dict)
     # A field without words next to known ones: its agnostic share times this scale, plus this offset.
     unknown_scale: float = 1.0
     unknown_offset: float = 0.0
@@ -101,12 +105,15 @@ class Model:
             raise ConfigError("ranker model: grams, df and weights differ in length")
         min_df = int(raw["field_min_df"])
         field_grams = [g for g, n in zip(grams, raw["df"], strict=True) if n >= min_df]
-        known: dict[str, tuple[float, Mapping[str, float]]] = {}
+        known: dict[str, tuple[float, Mapping[str, float], tuple[float, ...]]] = {}
         for slug, entry in raw["known"].items():
             if len(entry["weights"]) != len(field_grams):
                 raise ConfigError(f"ranker model: the word weights of {slug!r} do not match its grams")
+            if len(entry["embed"]) != EMBED_DIM:
+                raise ConfigError(f"ranker model: the embedding weights of {slug!r} are not {EMBED_DIM} wide")
             known[slug] = (float(entry["bias"]),
-                           {g: w for g, w in zip(field_grams, entry["weights"], strict=True) if w})
+                           {g: w for g, w in zip(field_grams, entry["weights"], strict=True) if w},
+                           tuple(float(v) for v in entry["embed"]))
         return cls(
             docs=int(raw["docs"]),
             bias=float(raw["bias"]),
@@ -158,9 +165,11 @@ class Ranker:
         self.ignore = IgnoreMatcher(fields)
         self.queries: tuple[FieldQuery, ...] = tuple(field_query(f) for f in fields)
         self.query_vectors = tuple(query_vector(q, self.model.df, self.model.docs) for q in self.queries)
+        self.embedder = shared_embedder()
+        self.field_vectors = self.embedder.fields(self.fields)
         # Fields the model was trained on, by slug; a user's own field is ranked by the agnostic model only.
-        self.known = tuple((i, self.model.known[f.slug]) for i, f in enumerate(self.fields)
-                           if f.slug in self.model.known)
+        self.known = tuple((i, self.model.known[f.slug][:2], np.array(self.model.known[f.slug][2]))
+                           for i, f in enumerate(self.fields) if f.slug in self.model.known)
         # Next to known fields, a user's own field is put on their scale (fitted with fields left out).
         self.unknown = tuple(i for i, f in enumerate(self.fields) if f.slug not in self.model.known) \
             if self.known else ()
@@ -173,15 +182,18 @@ class Ranker:
         m = self.model
         text = paper_text(paper)
         offline = self.offline.score(paper, "en").field_scores
+        meaning = self.embedder.paper(paper)
+        cosines = [float(c) for c in self.field_vectors @ meaning]
         rows = pair_features(text, self.queries, self.query_vectors, [offline[f.slug] for f in self.fields],
-                             self.ignore.evidence(paper), m.df, m.docs)
+                             self.ignore.evidence(paper), m.df, m.docs, cosines)
         pick = m.bias + sum(w * x for w, x in zip(m.paper, paper_features(paper, rows), strict=True))
         vector = tfidf_vector(text.all, m.df, m.docs)
         pick += sum(v * m.words.get(g, 0.0) for g, v in vector.items())
         shares = [sum(w * x for w, x in zip(m.pair, row, strict=True)) for row in rows]
-        for i, own in self.known:  # a field seen in training also weighs its own words
+        for i, own, embed in self.known:  # a field seen in training also weighs its own words and meaning
             bias, words = own
-            shares[i] = m.mix * shares[i] + bias + sum(v * words.get(g, 0.0) for g, v in vector.items())
+            shares[i] = (m.mix * shares[i] + bias + sum(v * words.get(g, 0.0) for g, v in vector.items())
+                         + float(embed @ meaning))
         for i in self.unknown:
             shares[i] = m.unknown_scale * shares[i] + m.unknown_offset
         top = max(shares)

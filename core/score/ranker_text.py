@@ -39,6 +39,7 @@ PAIR_FEATURES = (
     "bm25_title", "bm25_abstract", "cosine", "cosine_margin", "bm25_margin",
     "term_title", "term_abstract", "coverage",
     "ignored", "ignored_title", "negative",
+    "embed_cosine", "embed_margin",
 )
 
 
@@ -164,8 +165,10 @@ def pair_features(
     ignored: Sequence[tuple[float, float]],
     df: Mapping[str, int],
     docs: int,
+    embed_cosines: Sequence[float],
 ) -> list[list[float]]:
-    """One row of PAIR_FEATURES per field, for one paper; margins compare a field with the best other."""
+    """One row of PAIR_FEATURES per field, for one paper; margins compare a field with the best other.
+    `embed_cosines`: the cosine of the paper's WordLlama vector with each field's (core/score/ranker_embed.py)."""
     paper_vec = tfidf_vector(text.all, df, docs)
     raw = []
     for query, qvec, offline in zip(queries, query_vectors, offline_values, strict=True):
@@ -188,6 +191,7 @@ def pair_features(
         best_offline = max(r[0] for r in others)
         best_cosine = max(r[3] for r in others)
         best_bm25 = max(r[1] + r[2] for r in others)
+        best_embed = max((c for j, c in enumerate(embed_cosines) if j != i), default=0.0)
         rows.append([
             (offline - 1.0) / 9.0,
             1.0 if offline >= best_offline and offline > 1.0 else 0.0,
@@ -203,5 +207,7 @@ def pair_features(
             math.log1p(ignored[i][0]),
             1.0 if ignored[i][1] > 0 else 0.0,
             math.log1p(negative),
+            embed_cosines[i] * 5.0,
+            (embed_cosines[i] - best_embed) * 5.0,
         ])
     return rows
