@@ -72,7 +72,7 @@ UNKNOWN_PLACEMENT = "count"
 UNKNOWN_ITER = 150  # L-BFGS steps of each left-out-field fit that places a field without words (warm start)
 # The paper's unit embedding in the known fields' model, scaled by this (a smaller scale regularises its
 # weights more); the model file holds the weights of the unit vector.
-EMBED_SCALE = 1.0
+EMBED_SCALE = 0.5
 W_STRONG = 2.0  # sample weight of the picks scored >= 8 in the pick model: the cheap stage must keep them
 
 

@@ -2,7 +2,11 @@
 
 A measurement script, not a test: it prints figures and asserts nothing. Run it from the repo root:
 
-    .venv/bin/python bench/votes_sim.py [LABELLED_DAYS_DIR] [--k 5] [--shown 20] [--starts 3]
+    .venv/bin/python bench/votes_sim.py [LABELLED_DAYS_DIR] [--k 5] [--shown 20] [--starts 3] [--model FILE]
+
+A fair run scores with a model that never saw the simulated days, e.g. train on half the days and simulate
+on the other half (`bench/train_ranker.py --data EVEN_DAYS --out /tmp/even.json`, then
+`bench/votes_sim.py ODD_DAYS --model /tmp/even.json`); the shipped model saw every labelled day.
 
 LABELLED_DAYS_DIR defaults to ../shared/data/labelled-days (relative to the repo root): JSONL days whose
 lines carry `label: null | {field, score, reason_zh}`.
@@ -37,7 +41,7 @@ from core.fields import load_fields  # noqa: E402
 from core.models import Adjustment, Paper  # noqa: E402
 from core.score import feedback as feedback_  # noqa: E402
 from core.score.feedback import Feedback, adjustments  # noqa: E402
-from core.score.ranker import Ranker  # noqa: E402
+from core.score.ranker import Ranker, load_model  # noqa: E402
 from core.score.ranker_model import shipped_model  # noqa: E402
 
 CHECKPOINTS = (1, 5, 20)
@@ -107,6 +111,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5, help="votes a day")
     parser.add_argument("--shown", type=int, default=20, help="papers the reader's digest shows a day")
     parser.add_argument("--starts", type=int, default=3, help="runs per field, starting on spread-out days")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a ranker model file trained WITHOUT these days (bench/train_ranker.py --out); default: "
+                             "the shipped model, which saw every labelled day, so 'no votes' is flattered")
     args = parser.parse_args()
     paths = sorted(Path(args.folder).glob("*.jsonl"))
     days = [load_day(p) for p in paths]
@@ -114,7 +121,7 @@ def main() -> None:
     if len(days) < need:
         sys.exit(f"{args.folder}: {len(days)} days, the simulation needs {need}")
     fields = load_fields(FIELDS_PATH)
-    scorer = Ranker(fields, shipped_model()[0])  # the offline scorer's values; its reasons are not needed here
+    scorer = Ranker(fields, load_model(args.model) if args.model else shipped_model()[0])  # the offline scorer's values; its reasons are not needed here
     t0 = time.perf_counter()
     field_scores = []  # per day: arxiv_id -> the offline scorer's value per field
     for rows in days:
