@@ -121,7 +121,8 @@ def main() -> None:
     if len(days) < need:
         sys.exit(f"{args.folder}: {len(days)} days, the simulation needs {need}")
     fields = load_fields(FIELDS_PATH)
-    scorer = Ranker(fields, load_model(args.model) if args.model else shipped_model()[0])  # the offline scorer's values; its reasons are not needed here
+    # the offline scorer's values; its reasons are not needed here
+    scorer = Ranker(fields, load_model(args.model) if args.model else shipped_model()[0])
     t0 = time.perf_counter()
     field_scores = []  # per day: arxiv_id -> the offline scorer's value per field
     for rows in days:
