@@ -26,10 +26,11 @@ rule before it: nearest liked/disliked paper).
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +106,12 @@ def simulate(days: Sequence[Day], bases: Sequence[dict[str, float]], slug: str, 
     return out
 
 
+def mean_of(values: Iterable[float]) -> float:
+    """The mean of the figures that exist: a next day without picks for a field has no AUC (nan)."""
+    kept = [v for v in values if not math.isnan(v)]
+    return statistics.mean(kept) if kept else math.nan
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default=str(ROOT.parent / "shared" / "data" / "labelled-days"))
@@ -148,22 +155,22 @@ def main() -> None:
                     cells.setdefault((name, n), []).append(with_votes)
                     if name == rules[0][0]:
                         base_cells.setdefault(n, []).append(alone)
-        no_votes = statistics.mean(v for vs in base_cells.values() for v in vs)
+        no_votes = mean_of(v for vs in base_cells.values() for v in vs)
         line = f"{f.slug:<22} {no_votes:>9.3f}"
         for name, _ in rules:
             for n in CHECKPOINTS:
-                mean = statistics.mean(cells[(name, n)])
-                alone = statistics.mean(base_cells[n])
+                mean = mean_of(cells[(name, n)])
+                alone = mean_of(base_cells[n])
                 line += f" {mean:>8.3f} ({mean / alone:4.2f}x)"
                 totals.setdefault((name, n), []).append(mean)
                 base_all.setdefault(n, []).append(alone)
         print(line, flush=True)
-    mean_base = statistics.mean(v for vs in base_all.values() for v in vs)
+    mean_base = mean_of(v for vs in base_all.values() for v in vs)
     line = f"{'mean':<22} {mean_base:>9.3f}"
     for name, _ in rules:
         for n in CHECKPOINTS:
-            mean = statistics.mean(totals[(name, n)])
-            line += f" {mean:>8.3f} ({mean / statistics.mean(base_all[n]):4.2f}x)"
+            mean = mean_of(totals[(name, n)])
+            line += f" {mean:>8.3f} ({mean / mean_of(base_all[n]):4.2f}x)"
     print(line)
     print("(x: the ratio to the scorer alone on the same next days; 'no votes' is the scorer alone, mean over"
           f" the checkpoints' next days)  {time.perf_counter() - t0:.0f} s")
