@@ -4,11 +4,12 @@ Owns loading the shipped model file (`data/ranker/model.json`, written by bench/
 per-(paper, field) logit, its calibration to the 1-10 scale, the best field, the one-line reason, and
 the ranking the cheap stage uses to choose what the LLM reads. A drop-in for `OfflineScorer`: same
 constructor and `score`/`score_many`, stage "offline", a value for every field. The features it weighs
-(core/score/ranker_text.py) relate a paper to a field's own text, so a field written by a user, never
-seen in training, is ranked too; a field the model was trained on (matched by slug) also weighs its own
-words on top, and a field it never saw, next to such fields, is put on their scale (a scale and offset of
+(core/score/ranker_text.py) relate a paper to a field's own text, words and meaning (the cosine of their
+WordLlama vectors, core/score/ranker_embed.py), so a field written by a user, never seen in training, is
+ranked too; a field the model was trained on (matched by slug) also weighs its own words and the paper's
+vector on top, and a field it never saw, next to such fields, is put on their scale (a scale and offset of
 its agnostic share, fitted in training with each known field left out in turn). Pure apart from reading
-the model file once; deterministic.
+the model file and WordLlama's table once; deterministic.
 """
 
 from __future__ import annotations
