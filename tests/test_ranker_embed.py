@@ -9,7 +9,7 @@ import numpy as np
 
 from core.models import Field, Paper
 from core.score.ranker import Ranker
-from core.score.ranker_embed import EMBED_DIM, Embedder, shared_embedder
+from core.score.ranker_embed import EMBED_CHARS, EMBED_DIM, Embedder, shared_embedder
 from core.score.ranker_text import PAIR_FEATURES
 
 
@@ -58,3 +58,12 @@ def test_an_empty_text_embeds_to_zero_without_failing() -> None:
     vector = Embedder().paper(empty)
     assert vector.shape == (EMBED_DIM,)
     assert Ranker([GRASPING]).score(empty, "en").value >= 1.0
+
+
+def test_a_huge_abstract_is_embedded_from_its_start_only() -> None:
+    # arXiv caps abstracts near 2,000 characters; a malformed feed must not make a token matrix of megabytes
+    fresh = Embedder()
+    huge = replace(QUANT, abstract=QUANT.abstract + " padding words" * 100_000)
+    vector = fresh.paper(huge)
+    assert vector.shape == (EMBED_DIM,)
+    assert all(len(key) <= EMBED_CHARS for key in fresh.cache)

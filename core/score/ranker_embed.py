@@ -26,6 +26,9 @@ from core.score.embed import field_text, paper_text  # the texts the embedding s
 
 EMBED_CONFIG = "l2_supercat"  # WordLlama's shipped model: a 256-wide table of LLM token embeddings
 EMBED_DIM = 256
+# Text embedded per paper: arXiv caps abstracts at 1,920 characters; a malformed feed's megabyte abstract
+# would otherwise become a token matrix of hundreds of MB (WordLlama does not truncate).
+EMBED_CHARS = 4_000
 CACHE_SIZE = 50_000  # paper vectors kept per process: a few days of listings (1 KB each)
 
 
@@ -61,6 +64,7 @@ class Embedder:
         self.lock = threading.Lock()  # rankers run in worker threads too
 
     def text(self, text: str) -> np.ndarray:
+        text = text[:EMBED_CHARS]
         with self.lock:
             vector = self.cache.get(text)
             if vector is not None:
