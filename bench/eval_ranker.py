@@ -10,7 +10,10 @@ smallest (in steps of 0.01) at which the pooled out-of-fold ranking keeps >= 97%
 the request tokens per paper of the day that this costs (ceil(chars/4) of each batch's request, as
 `core/score/llm.py` renders it). `--lofo` adds leave-one-field-out: for each default field, train on the
 other fields' picks only (its papers dropped) on two thirds of the days, then rank the last third's
-papers for that field, which the ranker now meets as a user-written field.
+papers for that field, which the ranker now meets as a user-written field; and, with the same training,
+that field as a deployment's only field (the solo model): its AUC by day, how many of its picks reach the
+value 7, and how many of the papers it values 7 or more are its picks; as written, and as a user might
+write it (with 10 or none of its weighted terms, bench/train_ranker.py THIN_TERMS).
 
 Document frequencies and the vocabulary carry no labels and are counted once on all days.
 """
@@ -34,13 +37,16 @@ if str(ROOT) not in sys.path:
 from bench.train_ranker import (  # noqa: E402
     DEFAULT_DATA,
     FIELDS_PATH,
+    THIN_TERMS,
     Corpus,
     build,
     document_frequencies,
     field_logits,
     fit_arrays,
     load_days,
+    solo_logits,
     targets,
+    thin_pairs,
 )
 from core.config import Settings  # noqa: E402
 from core.fields import load_fields  # noqa: E402
@@ -202,6 +208,9 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
     all_fields = list(corpus.fields)
     test = corpus.day_of % 3 == 2
     totals: list[tuple[float, ...]] = []
+    thin = thin_pairs(corpus, df, len(corpus.papers))
+    variants = ("as written", *(f"{keep} terms" for keep in THIN_TERMS))
+    alone: dict[str, list[tuple[float, ...]]] = {v: [] for v in variants}
     print("\nleave-one-field-out (train: other fields, days k%3 != 2; test: days k%3 == 2), each figure as "
           "ranker / ranker without placing the new field / offline:\n  field, its picks | AUC of 'picked for "
           "this field' by the field's value | its picks given this field | the other fields' picks keep "
@@ -209,6 +218,7 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
     for k, field in enumerate(all_fields):
         others = [f for f in all_fields if f.slug != field.slug]
         m6 = build(corpus, others, df, len(corpus.papers))
+        m6.thin = [t[:, [j for j in range(len(all_fields)) if j != k]] for t in thin]
         y6 = targets(corpus, others)
         rows = np.where(~test & (label_field != field.slug))[0]
         fitted = fit_arrays(m6, y6, rows)
@@ -232,9 +242,37 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
         print(f"  {field.slug:<24} {positive.sum():>4} | " + " | ".join(
             " / ".join(f"{v:.3f}" if i < 3 else f"{v:.2f}" for v in row[i:i + 3]) for i in (0, 3, 6))
             + f" | {fitted.unknown[0]:.2f}, {fitted.unknown[1]:.2f}")
+        for name, pair in zip(variants, (m.pair, *thin), strict=True):  # type: ignore[attr-defined]
+            alone[name].append(alone_figures(solo_logits(pair, fitted, np.where(test)[0])[:, k], fitted.solo[2],
+                                             1.0 + 9.0 * pair[test][:, k, 0], positive, corpus.day_of[test]))
     t = np.array(totals).mean(axis=0)
     print(f"  {'mean':<24} {'':>4} | " + " | ".join(
         " / ".join(f"{v:.3f}" if i < 3 else f"{v:.2f}" for v in t[i:i + 3]) for i in (0, 3, 6)))
+    print("\nthe left-out field as a deployment's only field (solo model / offline): AUC of 'picked for this field' "
+          "(mean by day) | of its picks, the share valued >= 7 | of the papers valued >= 7, the share that are "
+          "its picks | papers valued >= 7 per day")
+    for name in variants:
+        print(f"  the field {name}:")
+        for field, row in zip(all_fields, alone[name], strict=True):
+            print(f"    {field.slug:<22} | {row[0]:.3f} / {row[1]:.3f} | {row[2]:.2f} / {row[3]:.2f} | "
+                  f"{row[4]:.2f} / {row[5]:.2f} | {row[6]:.1f} / {row[7]:.1f}")
+        a = np.array(alone[name]).mean(axis=0)
+        print(f"    {'mean':<22} | {a[0]:.3f} / {a[1]:.3f} | {a[2]:.2f} / {a[3]:.2f} | {a[4]:.2f} / {a[5]:.2f} | "
+              f"{a[6]:.1f} / {a[7]:.1f}")
+
+
+def alone_figures(logits: np.ndarray, calibration: dict[str, float], offline: np.ndarray, positive: np.ndarray,
+                  day: np.ndarray) -> tuple[float, ...]:
+    """A lone field's figures, each as solo model / offline: AUC by day, recall and precision at the value 7,
+    papers valued >= 7 per day. The solo logits are put on 1-10 with their calibration as the ranker does."""
+    z = (logits - calibration["center"]) / calibration["scale"]
+    values = 1.0 + 9.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+    pair = (values, offline)
+    aucs = [float(np.nanmean([auc(v[day == d], positive[day == d]) for d in np.unique(day)])) for v in pair]
+    recall = [float(positive[v >= 7.0].sum() / max(1, positive.sum())) for v in pair]
+    precision = [float(positive[v >= 7.0].mean()) if (v >= 7.0).any() else 0.0 for v in pair]
+    per_day = [float((v >= 7.0).sum() / len(np.unique(day))) for v in pair]
+    return (*aucs, *recall, *precision, *per_day)
 
 
 def timing(papers: Sequence[Paper], fields: Sequence[object]) -> None:

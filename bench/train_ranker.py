@@ -16,7 +16,9 @@ top of the agnostic share, fitted on the picks as one softmax over the fields, w
 chosen on held-out training days (never the days being evaluated). A user's own field keeps the
 agnostic model only, put on the known fields' scale by a scale and offset of its agnostic share that are
 fitted on training data with each known field left out in turn (fit_unknown), so that the known fields'
-large word weights do not crowd it out.
+large word weights do not crowd it out. A deployment with no known field uses the solo model instead
+(fit_solo): whether a paper is picked for a field, from that field's SOLO_FEATURES alone, fitted on every
+(paper, field) pair pooled, with its own calibration.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import date
 from pathlib import Path
@@ -43,7 +45,15 @@ if str(ROOT) not in sys.path:
 from core.fields import load_fields  # noqa: E402
 from core.models import Field, Paper  # noqa: E402
 from core.score.offline import OfflineScorer  # noqa: E402
-from core.score.ranker import MODEL_PATH, MODEL_VERSION, PAPER_FEATURES, fit_calibration, paper_features  # noqa: E402
+from core.score.ranker import (  # noqa: E402
+    MODEL_PATH,
+    MODEL_VERSION,
+    PAPER_FEATURES,
+    SOLO_FEATURES,
+    SOLO_INDEX,
+    fit_calibration,
+    paper_features,
+)
 from core.score.ranker_embed import Embedder  # noqa: E402
 from core.score.ranker_text import (  # noqa: E402
     PAIR_FEATURES,
@@ -61,6 +71,12 @@ FIELDS_PATH = ROOT / "data" / "fields" / "default.toml"
 MIN_DF = 3  # grams seen in fewer training papers are not kept (they count as rare)
 C_PICK = 4.0  # inverse regularisation of the pick model (words and paper features)
 C_FIELD = 1.0  # of the field model (pair features)
+C_SOLO = 1.0  # of the solo model (SOLO_FEATURES of every (paper, field) pair)
+# The solo model also learns each field as a user might write it: with this many of its weighted terms
+# (drawn with THIN_SEED), beside the field as it is. Trained on the full fields alone, a field written with
+# a few terms (weaker evidence than the default fields' 70-160 terms) almost never reached the value 7.
+THIN_TERMS = (10, 0)
+THIN_SEED = 0
 FIELD_MIN_DF = 10  # grams the per-field word weights of the known fields may use
 # Of the known fields' model, chosen on held-out training days when more than one. Larger C (8-128) agrees
 # more on the known fields but crowds out a user's field in leave-one-field-out even once placed.
@@ -152,11 +168,15 @@ class Matrices:
     field_vocab: np.ndarray  # columns of `words` the known fields' word weights use (df >= FIELD_MIN_DF)
     day: np.ndarray  # (papers,): the index of each paper's day, for choosing hyper-parameters by days
     weight: np.ndarray  # (papers,): the pick model's sample weight, W_STRONG for the picks scored >= 8
+    thin: list[np.ndarray] = dataclass_field(default_factory=list)  # `pair` for thin_fields' copies (THIN_TERMS)
 
 
-def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int) -> Matrices:
-    """Features of all papers against the given fields (document frequencies carry no labels)."""
-    field_index = [corpus.fields.index(f) for f in fields]
+def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int,
+          offline_values: Sequence[Sequence[float]] | None = None) -> Matrices:
+    """Features of all papers against the given fields (document frequencies carry no labels); the offline
+    scorer's values are the corpus's for its fields (by slug), or `offline_values` in `fields` order."""
+    slugs = [f.slug for f in corpus.fields]
+    field_index = [slugs.index(f.slug) for f in fields]
     queries = [field_query(f) for f in fields]
     qvecs = [query_vector(q, df, docs) for q in queries]
     cosines = corpus.embeddings @ corpus.embedder.fields(fields).T
@@ -167,7 +187,7 @@ def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int
     indices: list[int] = []
     indptr = [0]
     for i in range(len(corpus.papers)):
-        offline = [corpus.offline[i][k] for k in field_index]
+        offline = list(offline_values[i]) if offline_values is not None else [corpus.offline[i][k] for k in field_index]
         ignored = [corpus.ignored[i][k] for k in field_index]
         rows = pair_features(corpus.texts[i], queries, qvecs, offline, ignored, df, docs, list(cosines[i]))
         pair.append(rows)
@@ -184,6 +204,29 @@ def build(corpus: Corpus, fields: Sequence[Field], df: dict[str, int], docs: int
     weight = np.array([W_STRONG if lab is not None and lab.score >= 8 else 1.0 for lab in corpus.labels])
     return Matrices(np.array(pair), np.array(paper), words, corpus.embeddings, vocab, [f.slug for f in fields],
                     field_vocab, corpus.day_of, weight)
+
+
+def thin_fields(fields: Sequence[Field], keep: int) -> list[Field]:
+    """Copies of the fields with `keep` of their weighted terms each (drawn with THIN_SEED), as a user might
+    write them: name, description and keywords as they are."""
+    rng = np.random.default_rng(THIN_SEED)
+    thinned = []
+    for f in fields:
+        chosen = sorted(int(i) for i in rng.choice(len(f.terms), keep, replace=False)) if keep < len(f.terms) else \
+            range(len(f.terms))
+        thinned.append(replace(f, terms=tuple(f.terms[i] for i in chosen)))
+    return thinned
+
+
+def thin_pairs(corpus: Corpus, df: dict[str, int], docs: int) -> list[np.ndarray]:
+    """The pair features of every paper against thin_fields' copies of the corpus's fields, per THIN_TERMS."""
+    pairs = []
+    for keep in THIN_TERMS:
+        fields = thin_fields(corpus.fields, keep)
+        offline = OfflineScorer(fields).score_many(corpus.papers, "en")
+        values = [[s.field_scores[f.slug] for f in fields] for s in offline]
+        pairs.append(build(corpus, fields, df, docs, values).pair)
+    return pairs
 
 
 def field_inputs(m: Matrices, rows: np.ndarray) -> sp.csr_matrix:
@@ -213,6 +256,8 @@ class Fitted:
     known: dict[str, tuple[float, np.ndarray]] = dataclass_field(default_factory=dict)  # slug: bias, words
     c_known: float = 0.0  # the C of the known fields' words, chosen on held-out training days
     unknown: tuple[float, float] = (1.0, 0.0)  # scale, offset of the agnostic share of a field without words
+    solo: tuple[float, np.ndarray, dict[str, float]] = dataclass_field(  # bias, weights, calibration
+        default_factory=lambda: (0.0, np.zeros(len(SOLO_FEATURES)), {"center": 0.0, "scale": 1.0}))
 
 
 def fit_arrays(m: Matrices, y: np.ndarray, rows: np.ndarray, c_pick: float = C_PICK,
@@ -220,7 +265,35 @@ def fit_arrays(m: Matrices, y: np.ndarray, rows: np.ndarray, c_pick: float = C_P
     picked = y[rows].max(axis=1)
     x = sp.hstack([m.words[rows], sp.csr_matrix(m.paper[rows])]).tocsr()
     pick = LogisticRegression(C=c_pick, max_iter=2000).fit(x, picked, sample_weight=m.weight[rows])
-    return fit_fields(m, y, rows, Fitted(pick.coef_[0], float(pick.intercept_[0]), np.zeros(0)), c_field, c_known)
+    fitted = fit_fields(m, y, rows, Fitted(pick.coef_[0], float(pick.intercept_[0]), np.zeros(0)), c_field, c_known)
+    fitted.solo = fit_solo(m, y, rows)
+    return fitted
+
+
+def solo_inputs(pair: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(rows, fields, SOLO_FEATURES): each field's pair features that do not compare it with the others."""
+    return np.asarray(pair[rows][:, :, list(SOLO_INDEX)])
+
+
+def fit_solo(m: Matrices, y: np.ndarray, rows: np.ndarray) -> tuple[float, np.ndarray, dict[str, float]]:
+    """The solo model: whether the LLM picked a paper for a field, from that pair's SOLO_FEATURES, pooled
+    over every (paper, field) pair of `rows`, the fields as they are and their thin copies (m.thin) alike, so
+    it learns what a fitting paper looks like for any field, however richly written, and nothing of which
+    fields or papers the labeller favours. Its calibration puts the pairs' pick rate (the mean over fields
+    of their share of the papers, about 3.6%) at 7."""
+    x = np.concatenate([solo_inputs(pair, rows).reshape(-1, len(SOLO_INDEX)) for pair in (m.pair, *m.thin)])
+    target = np.tile(y[rows].reshape(-1), 1 + len(m.thin))
+    fit = LogisticRegression(C=C_SOLO, max_iter=2000).fit(x, target)
+    logits = x @ fit.coef_[0] + fit.intercept_[0]
+    return float(fit.intercept_[0]), fit.coef_[0], fit_calibration(sorted(float(v) for v in logits),
+                                                                   float(target.mean()))
+
+
+def solo_logits(pair: np.ndarray, fitted: Fitted, rows: np.ndarray) -> np.ndarray:
+    """(rows, fields): the solo model's logit of each field of `pair` (a Matrices' pair, or one of its thin),
+    as a deployment without known fields ranks."""
+    bias, w, _ = fitted.solo
+    return np.asarray(solo_inputs(pair, rows) @ w + bias)
 
 
 def fit_softmax(share: np.ndarray, words: sp.csr_matrix, target: np.ndarray, c: float,
@@ -392,6 +465,8 @@ def to_json(m: Matrices, fitted: Fitted, df: dict[str, int], docs: int,
         "mix": round(fitted.mix, 6),
         "c_known": fitted.c_known,
         "unknown": {"scale": fitted.unknown[0], "offset": fitted.unknown[1]},
+        "solo": {"bias": round(fitted.solo[0], 6), "calibration": fitted.solo[2],
+                 "pair": {n: round(float(v), 6) for n, v in zip(SOLO_FEATURES, fitted.solo[1], strict=True)}},
         "known": {slug: {"bias": round(bias, 6), "weights": [round(float(v), 3) for v in w[:len(m.field_vocab)]],
                          "embed": [round(float(v) * EMBED_SCALE, 4) for v in w[len(m.field_vocab):]]}
                   for slug, (bias, w) in sorted(fitted.known.items())},
@@ -409,6 +484,7 @@ def main() -> None:
     rows = np.arange(len(corpus.papers))
     df = document_frequencies(corpus, rows)
     m = build(corpus, fields, df, len(rows))
+    m.thin = thin_pairs(corpus, df, len(rows))
     fitted = fit_arrays(m, targets(corpus, fields), rows)
     model = to_json(m, fitted, df, len(rows), field_logits(m, fitted, rows).max(axis=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -140,6 +140,74 @@ def test_a_user_field_next_to_known_ones_is_put_on_their_scale() -> None:
     assert model.unknown_scale > 0
 
 
+ROBOTS = Field(slug="my-robots", name_zh="机器人学习", name_en="Robot learning",
+               description_zh="机器人操作、抓取与运动的学习方法", description_en="Learning for robot manipulation, "
+               "grasping and locomotion: imitation learning, policies from demonstrations, sim-to-real.",
+               keywords=("robot learning", "manipulation", "grasping", "locomotion"))
+GRASP = paper("2601.00004", "Learning dexterous grasping with a multi-fingered robot hand from demonstrations",
+              "We train a visuomotor policy for dexterous grasping and in-hand manipulation of unseen objects "
+              "from human demonstrations, and transfer it sim-to-real to a multi-fingered robot hand.", "cs.RO")
+
+
+def test_a_deployment_of_its_own_fields_is_ranked_by_the_solo_model() -> None:
+    # None of its fields known: the solo model, which weighs nothing of the default fields' taste (their
+    # words, categories), ranks each field by its own evidence; its values are on their own calibration.
+    alone = Ranker([ROBOTS])
+    assert alone.solo and not Ranker(FIELDS).solo and not Ranker([ROBOTS, *FIELDS]).solo
+    grasp, kv, medical = (alone.score(p, "en") for p in (GRASP, KV, MEDICAL))
+    assert (grasp.value or 0) >= 7 and grasp.field_slug == "my-robots"
+    assert (kv.value or 0) <= 4 and (medical.value or 0) <= 4
+    assert grasp.reason.startswith("Fits Robot learning")
+
+
+def test_a_solo_field_is_ranked_the_same_beside_other_fields_of_its_own() -> None:
+    # The solo model never compares a field with the others, so adding a field changes no other's value.
+    other = replace(ROBOTS, slug="my-speech", name_en="Speech recognition", name_zh="语音识别",
+                    description_en="Automatic speech recognition.", description_zh="语音识别",
+                    keywords=("speech recognition", "asr"))
+    for p in (GRASP, KV, MEDICAL):
+        assert Ranker([ROBOTS, other]).logits(p)[0] == pytest.approx(Ranker([ROBOTS]).logits(p)[0], abs=1e-9)
+    assert Ranker([other, ROBOTS]).score(GRASP, "en").field_slug == "my-robots"
+
+
+def test_exclusions_count_against_a_solo_field() -> None:
+    # "not X" (a negative term) and an ignored area both lower a paper holding X for a field of one's own.
+    plain = Ranker([ROBOTS]).logits(GRASP)[0]
+    assert Ranker([replace(ROBOTS, terms=("dexterous^-3",))]).logits(GRASP)[0] < plain
+    surgical = paper("2601.00005", "Learning robotic manipulation for surgery in medical settings",
+                     "We learn manipulation policies for a surgical robot from demonstrations, for medical "
+                     "procedures on patients in hospitals.", "cs.RO")
+    assert Ranker([replace(ROBOTS, ignore=("medical/health",))]).logits(surgical)[0] \
+        < Ranker([ROBOTS]).logits(surgical)[0]
+
+
+def test_training_fits_the_solo_model_on_every_field_pooled() -> None:
+    pytest.importorskip("sklearn")
+    import numpy as np
+
+    from bench.train_ranker import Fitted, fit_solo, solo_logits
+    from core.score.ranker import SOLO_FEATURES, SOLO_INDEX, fit_calibration
+
+    # The picks of either field are the papers whose bm25 evidence for that field is high; the margins,
+    # which the solo model must not read, are noise. A thin copy of the fields (as a user might write
+    # them: weaker evidence, the same picks) is pooled with them.
+    rng = np.random.default_rng(3)
+    n = 400
+    m = synthetic(2, [i % 8 for i in range(n)], [[1.0] for _ in range(n)], [1.0] * n)
+    m.pair = rng.normal(size=m.pair.shape)
+    m.thin = [m.pair * 0.5]
+    bm25 = list(SOLO_FEATURES).index("bm25_abstract")
+    y = (m.pair[:, :, SOLO_INDEX[bm25]] > 1.2).astype(int)
+    bias, w, calibration = fit_solo(m, y, np.arange(n))
+    assert int(np.argmax(w)) == bm25 and w[bm25] > 1.0
+    fitted = Fitted(np.zeros(0), 0.0, np.zeros(0), solo=(bias, w, calibration))
+    logits = [solo_logits(pair, fitted, np.arange(n)) for pair in (m.pair, *m.thin)]
+    assert logits[0].shape == (n, 2)
+    # its calibration puts the pairs' pick rate (of the fields and their thin copies) at 7
+    pooled = sorted(float(v) for v in np.concatenate([lg.ravel() for lg in logits]))
+    assert calibration == fit_calibration(pooled, float(y.mean()))
+
+
 def test_training_places_a_field_without_words_so_it_wins_its_own_picks() -> None:
     pytest.importorskip("sklearn")
     import numpy as np

@@ -8,8 +8,12 @@ constructor and `score`/`score_many`, stage "offline", a value for every field. 
 WordLlama vectors, core/score/ranker_embed.py), so a field written by a user, never seen in training, is
 ranked too; a field the model was trained on (matched by slug) also weighs its own words and the paper's
 vector on top, and a field it never saw, next to such fields, is put on their scale (a scale and offset of
-its agnostic share, fitted in training with each known field left out in turn). Pure apart from reading
-the model file and WordLlama's table once; deterministic.
+its agnostic share, fitted in training with each known field left out in turn). A deployment none of
+whose fields the model knows (its own fields only, or one `/interests` profile) is ranked by the solo
+model instead: how well the paper fits each field by the pair features alone, learned from every trained
+field's picks pooled, with its own calibration, so that the default fields' taste (their words and
+categories, which the pick model weighs) does not decide what a lab's own field reads. Pure apart from
+reading the model file and WordLlama's table once; deterministic.
 """
 
 from __future__ import annotations
@@ -43,11 +47,15 @@ from core.score.ranker_text import (
 )
 
 MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "ranker" / "model.json"
-MODEL_VERSION = 5
+MODEL_VERSION = 6
 CATEGORIES = ("cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.CL", "stat.ML", "other")
 # Paper-level features of the pick model: category, shape, and the best value of each pair feature.
 PAPER_FEATURES = (*CATEGORIES, "cross-listed", "authors", "abstract_length",
                   *(f"best_{name}" for name in PAIR_FEATURES))
+# The solo model's features: a field's pair features without those comparing it with other fields, so that
+# one field or several of a user's own are weighed alike.
+SOLO_FEATURES = tuple(n for n in PAIR_FEATURES if not n.endswith(("_best", "_margin")))
+SOLO_INDEX = tuple(PAIR_FEATURES.index(n) for n in SOLO_FEATURES)
 PICK_SHARE = 0.24  # the labelled days' median pick rate: this top share of papers is calibrated to >= 7
 MEDIAN_VALUE = 3.5  # the median paper: most papers score 4 or less
 PICK_VALUE = 7.0
@@ -67,11 +75,11 @@ def paper_features(paper: Paper, pair_rows: Sequence[Sequence[float]]) -> list[f
     return row
 
 
-def fit_calibration(sorted_logits: Sequence[float]) -> dict[str, float]:
-    """Map logits to 1-10 with a logistic curve: the median paper to MEDIAN_VALUE, the top PICK_SHARE to 7."""
+def fit_calibration(sorted_logits: Sequence[float], share: float = PICK_SHARE) -> dict[str, float]:
+    """Map logits to 1-10 with a logistic curve: the median paper to MEDIAN_VALUE, the top `share` to 7."""
     n = len(sorted_logits)
     median = sorted_logits[n // 2]
-    pick = sorted_logits[min(n - 1, int(n * (1.0 - PICK_SHARE)))]
+    pick = sorted_logits[min(n - 1, int(n * (1.0 - share)))]
     low, high = (MEDIAN_VALUE - 1.0) / 9.0, (PICK_VALUE - 1.0) / 9.0
     a, b = math.log(low / (1 - low)), math.log(high / (1 - high))
     scale = (pick - median) / (b - a) if pick > median else 1.0
@@ -96,6 +104,11 @@ class Model:
     # A field without words next to known ones: its agnostic share times this scale, plus this offset.
     unknown_scale: float = 1.0
     unknown_offset: float = 0.0
+    # The solo model, for a deployment with no known field: bias, SOLO_FEATURES weights, its calibration.
+    solo_bias: float = 0.0
+    solo: tuple[float, ...] = (0.0,) * len(SOLO_FEATURES)
+    solo_center: float = 0.0
+    solo_scale: float = 1.0
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Model:
@@ -128,11 +141,16 @@ class Model:
             known=known,
             unknown_scale=float(raw["unknown"]["scale"]),
             unknown_offset=float(raw["unknown"]["offset"]),
+            solo_bias=float(raw["solo"]["bias"]),
+            solo=tuple(float(raw["solo"]["pair"][n]) for n in SOLO_FEATURES),
+            solo_center=float(raw["solo"]["calibration"]["center"]),
+            solo_scale=float(raw["solo"]["calibration"]["scale"]),
         )
 
-    def value(self, logit: float) -> float:
-        """The 1-10 score of a logit, rounded to one decimal like the offline scorer's."""
-        z = (logit - self.center) / self.scale
+    def value(self, logit: float, solo: bool = False) -> float:
+        """The 1-10 score of a logit (of the solo model if `solo`), rounded to one decimal like the offline
+        scorer's."""
+        z = (logit - self.solo_center) / self.solo_scale if solo else (logit - self.center) / self.scale
         return round(1.0 + 9.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), 1)
 
 
@@ -174,9 +192,11 @@ class Ranker:
         # Next to known fields, a user's own field is put on their scale (fitted with fields left out).
         self.unknown = tuple(i for i, f in enumerate(self.fields) if f.slug not in self.model.known) \
             if self.known else ()
+        self.solo = not self.known  # none of the fields is known: the solo model ranks them
 
     def logits(self, paper: Paper) -> list[float]:
-        """The model's logit for each field, in field order: P(picked) times the field's share."""
+        """The model's logit for each field, in field order: P(picked) times the field's share (with no known
+        field: the solo model's logit of each field)."""
         return self._logits(paper)[0]
 
     def _logits(self, paper: Paper) -> tuple[list[float], list[list[float]], PaperText]:
@@ -187,6 +207,9 @@ class Ranker:
         cosines = [float(c) for c in self.field_vectors @ meaning]
         rows = pair_features(text, self.queries, self.query_vectors, [offline[f.slug] for f in self.fields],
                              self.ignore.evidence(paper), m.df, m.docs, cosines)
+        if self.solo:
+            return [m.solo_bias + sum(w * row[k] for w, k in zip(m.solo, SOLO_INDEX, strict=True))
+                    for row in rows], rows, text
         pick = m.bias + sum(w * x for w, x in zip(m.paper, paper_features(paper, rows), strict=True))
         vector = tfidf_vector(text.all, m.df, m.docs)
         pick += sum(v * m.words.get(g, 0.0) for g, v in vector.items())
@@ -206,7 +229,7 @@ class Ranker:
         logits, rows, text = self._logits(paper)
         best = max(range(len(self.fields)), key=lambda i: (logits[i], -i))
         field = self.fields[best]
-        value = self.model.value(logits[best])
+        value = self.model.value(logits[best], self.solo)
         ignored = rows[best][PAIR_FEATURES.index("ignored")] >= IGNORED_REASON
         reason = build_reason(field, self._matched(text, best), value, ignored, lang)
         score = Score(
@@ -215,7 +238,7 @@ class Ranker:
             value=value,
             reason=reason,
             stage="offline",
-            field_scores={f.slug: self.model.value(v) for f, v in zip(self.fields, logits, strict=True)},
+            field_scores={f.slug: self.model.value(v, self.solo) for f, v in zip(self.fields, logits, strict=True)},
         )
         return Ranked(score, logits[best])
 
