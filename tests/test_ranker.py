@@ -68,6 +68,22 @@ def test_reasons_are_one_line_in_each_language() -> None:
     assert "kv cache" in en.lower()
 
 
+def test_a_reason_names_a_phrase_only_when_the_paper_holds_it() -> None:
+    # dl-theory names "double" and "descent" only inside "double descent" and "gradient descent": a paper
+    # on a double dissociation trained without either phrase is not said to match "double, descent".
+    ranker = Ranker(FIELDS)
+    apart = paper("2601.00006", "A double dissociation of in-context learning and its theory",
+                  "We find a double dissociation between task schema and binding, and analyse the descent of "
+                  "the loss under a theory of in-context learning in transformers.")
+    held = replace(apart, arxiv_id="2601.00007",
+                   abstract=apart.abstract.replace("the descent of the loss", "gradient descent dynamics"))
+    scores = {p.arxiv_id: ranker.score(p, "en") for p in (apart, held)}
+    assert all(s.field_slug == "dl-theory" for s in scores.values())
+    named = scores["2601.00006"].reason.split(":", 1)[1]
+    assert "double" not in named and "descent" not in named
+    assert "gradient descent" in scores["2601.00007"].reason  # the phrase, not its words one by one
+
+
 def test_deterministic_and_independent_of_the_other_papers() -> None:
     ranker = Ranker(FIELDS)
     alone = ranker.score(GROKKING, "en")

@@ -254,11 +254,19 @@ class Ranker:
         return [self.rank(p, lang) for p in papers]
 
     def _matched(self, paper: PaperText, index: int) -> list[str]:
-        """The field's grams the paper holds, most telling first (weight x IDF), bigrams before their words."""
+        """The field's grams the paper holds, most telling first (weight x IDF), bigrams before their words; a
+        word the field names only inside two-word phrases is shown as the phrase the paper holds, or not at all."""
         text = paper.all
         query = self.queries[index]
-        hits = sorted(((w * idf(self.model.df, self.model.docs, g), g) for g, w in query.weights.items()
-                       if g in text), key=lambda h: (-h[0], h[1]))
+
+        def shown(gram: str) -> str:
+            if gram not in query.bound:
+                return gram
+            held = sorted(b for b in query.bound[gram] if b in text)
+            return held[0] if held else ""
+
+        hits = sorted(((w * idf(self.model.df, self.model.docs, g), label) for g, w in query.weights.items()
+                       if g in text and (label := shown(g))), key=lambda h: (-h[0], h[1]))
         labels: list[str] = []
         for _, gram in hits:
             if not any(gram in x or x in gram for x in labels):

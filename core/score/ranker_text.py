@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from core.fields import parse_term
 from core.models import Field, Paper
@@ -82,27 +83,41 @@ class FieldQuery:
 
     weights: Mapping[str, float]  # positive: the field's vocabulary
     negative: Mapping[str, float]  # negative terms ("not X" in interests arrives as an ignore entry)
+    # A word the field names only inside two-word phrases (keywords, terms): the phrases' bigrams. It still
+    # counts as evidence, but a reason names it only when the paper holds one of them ("double" and
+    # "descent" of "double descent" are not a match for a paper on a double dissociation and gradient descent).
+    bound: Mapping[str, frozenset[str]] = dataclass_field(default_factory=dict)
 
 
 def field_query(field: Field) -> FieldQuery:
     """Collect a field's grams: terms with their weights, keywords, and the words of name and description."""
     weights: dict[str, float] = {}
     negative: dict[str, float] = {}
+    free: set[str] = set()  # words the field names on their own (name, description, one-word phrases)
+    bound: dict[str, set[str]] = {}
 
-    def add(text: str, weight: float) -> None:
-        for gram in grams(tokens(text.replace("*", ""))):
+    def add(text: str, weight: float, phrase: bool = False) -> None:
+        found = grams(tokens(text.replace("*", "")))
+        pairs = [g for g in found if " " in g]
+        for gram in found:
             if weight < 0:
                 negative[gram] = max(negative.get(gram, 0.0), -weight)
+                continue
+            weights[gram] = max(weights.get(gram, 0.0), weight)
+            if " " in gram:
+                continue
+            if phrase and pairs:
+                bound.setdefault(gram, set()).update(p for p in pairs if gram in p.split(" "))
             else:
-                weights[gram] = max(weights.get(gram, 0.0), weight)
+                free.add(gram)
 
     add(field.name_en, NAME_WEIGHT)
     add(field.description_en, DESCRIPTION_WEIGHT)
     for keyword in field.keywords:
-        add(keyword, KEYWORD_WEIGHT)
+        add(keyword, KEYWORD_WEIGHT, phrase=True)
     for term in field.terms:
-        add(*parse_term(term))
-    return FieldQuery(weights, negative)
+        add(*parse_term(term), phrase=True)
+    return FieldQuery(weights, negative, {g: frozenset(b) for g, b in bound.items() if g not in free})
 
 
 class IgnoreMatcher:
