@@ -17,7 +17,7 @@ from core.build.weekly import WeeklyDigest, build_weekly
 from core.models import Digest, Subscription
 from core.prepare.day import latest_digest_day, load_day
 from core.prepare.reader import load_feedback, prepare_reader
-from core.prepare.week import week_for
+from core.prepare.week import WeekContext, prepare_week_reader, week_for
 from core.services import Services
 
 if TYPE_CHECKING:
@@ -63,15 +63,27 @@ async def build_day_digest(
 
 
 async def weekly_for_subscription(
-    services: Services, sub: Subscription, *, now: datetime,
+    services: Services, sub: Subscription, *, now: datetime, week: WeekContext | None = None,
+    charts: dict[tuple[object, ...], Chart] | None = None,
 ) -> tuple[WeeklyDigest, Chart] | None:
-    """A chat's weekly digest at `now` (the seven days ending at "today"'s listing day; its fields and
-    threshold) and its chart, or None when no day was scored yet. The chart is drawn off the event loop."""
+    """A chat's weekly digest at `now` (the seven days ending at "today"'s listing day; its fields,
+    threshold, interests, votes and follows) and its chart, or None when no day was scored yet. The chart is
+    drawn off the event loop.
+
+    A caller serving many chats passes the `week` it loaded once and a `charts` cache: the chart draws the
+    fields' week (their counts, the rising terms), never a chat's own signals, so chats with the same
+    language, threshold and fields share it."""
     from core.build.chart import render_chart  # matplotlib: imported when a chart is drawn, not by every CLI start
-    week = await week_for(services, now)
+    week = week or await week_for(services, now)
     if week is None:
         return None
     fields = [f for f in services.fields if not sub.fields or f.slug in sub.fields]
+    mine = await prepare_week_reader(services, sub, week, now=now)
     weekly = build_weekly(week.start, week.end, [(ctx.day, ctx.scored) for ctx in week.days], week.before, fields,
-                          lang=sub.lang, min_score=sub.min_score)
-    return weekly, await asyncio.to_thread(render_chart, weekly)
+                          lang=sub.lang, min_score=sub.min_score, interests=mine.interests,
+                          interest_scores=mine.interest_scores, adjustments=mine.adjustments)
+    charts = {} if charts is None else charts
+    key = (sub.lang, sub.min_score, tuple(f.slug for f in fields))
+    if key not in charts:
+        charts[key] = await asyncio.to_thread(render_chart, weekly)
+    return weekly, charts[key]

@@ -21,14 +21,18 @@ from bot.schedule import Scheduler
 from bot.slack import SlackSender, build_slack_app, build_slack_client
 from bot.telegram import TelegramBot, TelegramSender
 from core.build.chart import HEIGHT, WIDTH, drawable, render_chart
+from core.build.digest import INTERESTS_SLUG
 from core.build.weekly import build_weekly, rising_terms, weekly_blocks
 from core.config import PROJECT_ROOT, Settings
 from core.daily import run_day
 from core.deliver.weekly import deliver_weekly_due, send_weekly, week_name, weekly_due
 from core.fields import load_fields
-from core.models import ChatRef, Heading, Note, PaperItem, Subscription
+from core.models import Adjustment, ChatRef, Heading, Note, PaperItem, Subscription
+from core.prepare.day import load_day
+from core.score.profile import parse_interests
 from core.services import Services
 from core.store import Store
+from core.views import weekly_for_subscription
 from tests.fakes.slack import FakeSlack, fake_slack  # noqa: F401
 from tests.fakes.telegram import FakeTelegram, fake_telegram  # noqa: F401
 from tests.samples import FIELDS, paper, score
@@ -101,6 +105,37 @@ def test_the_weekly_digest_takes_the_weeks_best_per_field_and_counts_each_day() 
     items = [b for b in blocks if isinstance(b, PaperItem)]
     assert len(items) == 4 and items[0].code_url == "https://github.com/example/spec-4"  # as in every digest
     assert any(isinstance(b, Note) and b.text.startswith("Rising terms this week: ") for b in blocks)
+
+
+def test_the_weekly_digest_follows_the_chats_own_signals_as_its_daily_digests_do() -> None:
+    # Interests lead (best of the week); a 👎 paper is hidden; a followed author's paper is marked and shown
+    # whatever its score; the chart's counts stay the fields' own.
+    days, before = week_of_papers()
+    interests = parse_interests("reward hacking").field()
+    liked = days[2][1][1][0]  # "Reward hacking in alignment 2", 7.0 in safety-alignment
+    interest_scores = [(liked, score(liked, INTERESTS_SLUG, 9.5, "on reward hacking"))]
+    disliked = days[0][1][1][0]  # 9.0, the week's best of safety-alignment
+    low = days[1][1][2][0]  # "Protein folding", 2.0
+    moves = {disliked.arxiv_id: Adjustment(disliked.arxiv_id, 0.0, own_vote=-1),
+             low.arxiv_id: Adjustment(low.arxiv_id, 0.0, followed=(low.authors[0],))}
+    plain = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, FIELDS, lang="en", min_score=7.0)
+    mine = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, FIELDS, lang="en", min_score=7.0,
+                        interests=interests, interest_scores=interest_scores, adjustments=moves)
+    assert mine.counts == plain.counts and mine.fields == plain.fields
+    assert mine.sections[0].field.slug == INTERESTS_SLUG
+    assert [p.arxiv_id for p, _ in mine.sections[0].items] == [liked.arxiv_id]
+    shown = {p.arxiv_id: p for section in mine.sections for p, _ in section.items}
+    assert disliked.arxiv_id in {p.arxiv_id for s in plain.sections for p, _ in s.items}
+    assert disliked.arxiv_id not in shown
+    assert shown[low.arxiv_id].authors[0].startswith("⭐")
+    assert list(shown).count(liked.arxiv_id) == 1, "a paper once, in the first section that takes it"
+    blocks = weekly_blocks(mine)
+    assert [b.text for b in blocks if isinstance(b, Heading) and b.level == 2][0] == "My interests"
+    # nothing for the interests this week: the section says so
+    empty = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, FIELDS, lang="zh", min_score=7.0,
+                         interests=interests, interest_scores=[])
+    notes = [b.text for b in weekly_blocks(empty) if isinstance(b, Note)]
+    assert "本周没有达到 7.0 分、符合你兴趣的论文。" in notes
 
 
 def test_without_an_earlier_week_the_rising_terms_are_the_weeks_most_frequent() -> None:
@@ -183,6 +218,32 @@ async def test_weekly_on_and_off_are_kept_in_the_store_and_survive_a_reopen(serv
     assert (await commands.handle("/weekly sometimes", caller(chat))).kind == "error"
     refused = await commands.handle("/weekly on", caller(ChatRef("telegram", "-5"), group=True, admin=False))
     assert refused.kind == "error" and not await services.store.weekly_enabled(ChatRef("telegram", "-5"))
+
+
+async def test_a_chats_weekly_digest_carries_its_interests_votes_and_followed_authors(services: Services) -> None:
+    chat = ChatRef("telegram", "8")
+    sub = Subscription(chat, lang="en", interests="reinforcement learning")
+    await services.store.save_subscription(sub, CHAT_NOW)
+    plain_sub = Subscription(ChatRef("telegram", "9"), lang="en")
+    found = await weekly_for_subscription(services, plain_sub, now=CHAT_NOW)
+    assert found is not None
+    plain = found[0]
+    best = plain.sections[0].items[0][0]
+    ctx = await load_day(services, date(2025, 12, 22))
+    assert ctx is not None
+    low = next(p for p, s in ctx.scored if (s.value or 0) < 3)
+    await services.store.save_vote(chat, best.arxiv_id, -1, CHAT_NOW)
+    await Commands(services).handle(f"/follow {low.authors[0]}", caller(chat))
+    found = await weekly_for_subscription(services, sub, now=CHAT_NOW)
+    assert found is not None
+    mine = found[0]
+    assert mine.sections[0].field.slug == INTERESTS_SLUG
+    shown = {p.arxiv_id: p for section in mine.sections for p, _ in section.items}
+    assert best.arxiv_id not in shown, "a 👎 paper is hidden from the chat's weekly digest too"
+    assert any(a.startswith("⭐") for a in shown[low.arxiv_id].authors), "a followed author's paper is shown, marked"
+    # another chat's weekly digest sees none of it
+    again = await weekly_for_subscription(services, plain_sub, now=CHAT_NOW)
+    assert again is not None and again[0] == plain
 
 
 async def test_weekly_follows_a_migrated_chat(services: Services) -> None:
@@ -302,6 +363,45 @@ async def test_the_weekly_job_sends_each_chat_once_a_week_at_its_own_time(
         assert report.sent == 2 and report.text_only == 0
         assert len(fake_telegram.accepted("sendPhoto")) == 2 and len(fake_slack.files("C9")) == 2
         assert await services.store.weekly_state(berlin, "2026-W02") == ("sent", 1)
+
+
+async def test_the_weekly_job_keeps_a_chats_follows_and_interests_out_of_another_chats_digest(
+    services: Services, fake_telegram: FakeTelegram  # noqa: F811
+) -> None:
+    # Three chats with the same language, threshold and fields: one follows an author, one has interests,
+    # one neither. Each gets its own digest; the chart (the fields' week) is drawn once for all three.
+    commands = Commands(services)
+    follower, curious, plain = ChatRef("telegram", "21"), ChatRef("telegram", "22"), ChatRef("telegram", "23")
+    ctx = await load_day(services, date(2025, 12, 22))
+    assert ctx is not None
+    low = next(p for p, s in ctx.scored if (s.value or 0) < 3)
+    for chat in (follower, curious, plain):
+        await commands.handle("/weekly on", caller(chat))
+    await commands.handle(f"/follow {low.authors[0]}", caller(follower))
+    await commands.handle("/interests reinforcement learning", caller(curious))
+    import core.views as views_module
+    drawn = []
+    real = views_module.asyncio.to_thread
+
+    async def counting(fn, *args):  # type: ignore[no-untyped-def]
+        drawn.append(fn.__name__)
+        return await real(fn, *args)
+
+    views_module.asyncio.to_thread = counting  # type: ignore[assignment]
+    try:
+        async with Bot(TOKEN, base_url=fake_telegram.api_url) as bot:
+            senders = {"telegram": TelegramSender(bot, min_interval=0)}
+            report = await deliver_weekly_due(services, senders, now=datetime(2025, 12, 29, 1, 5, tzinfo=UTC))
+    finally:
+        views_module.asyncio.to_thread = real  # type: ignore[assignment]
+    assert report.sent == 3 and drawn == ["render_chart"]
+    texts = {chat: "\n".join(c.params["text"] for c in fake_telegram.accepted("sendMessage")
+                              if c.params["chat_id"] == chat) for chat in ("21", "22", "23")}
+    title = low.title.split()[0]
+    assert "⭐" in texts["21"] and title in texts["21"]
+    assert "⭐" not in texts["22"] + texts["23"]
+    interests = "My interests" if "My interests" in texts["22"] else "我的兴趣"
+    assert interests in texts["22"] and interests not in texts["21"] + texts["23"]
 
 
 async def test_a_chat_gone_for_us_turns_its_weekly_digest_off(

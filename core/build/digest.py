@@ -359,6 +359,22 @@ def header_lines(digest: Digest, timezone: str) -> list[str]:
     return lines
 
 
+def paper_item(paper: Paper, score: Score, field_slug: str, lang: str) -> PaperItem:
+    """One paper of a section as a neutral block, as every digest (daily, weekly) shows it."""
+    return PaperItem(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        url=paper.url,
+        authors=short_authors(paper.authors, lang),
+        published=paper.published,
+        score=float(score.value or 0.0),
+        why=clean_reason(score.reason_in(lang)),
+        field_slug=field_slug,
+        stage=score.stage,
+        code_url=find_code_link(paper.abstract, paper.comment),
+    )
+
+
 def digest_blocks(digest: Digest, timezone: str = "Asia/Shanghai") -> list[Block]:
     """Lay a digest out as neutral blocks: title, header notes, then a heading and items per field."""
     lang = digest.lang
@@ -373,20 +389,6 @@ def digest_blocks(digest: Digest, timezone: str = "Asia/Shanghai") -> list[Block
         blocks.append(Heading(section.field.name(lang), level=2))
         if not section.items:  # only "My interests" is ever empty: it says so
             blocks.append(Note(text(lang, "interests_none", score=format_score(digest.min_score))))
-        for paper, score in section.items:
-            blocks.append(
-                PaperItem(
-                    arxiv_id=paper.arxiv_id,
-                    title=paper.title,
-                    url=paper.url,
-                    authors=short_authors(paper.authors, lang),
-                    published=paper.published,
-                    score=float(score.value or 0.0),
-                    why=clean_reason(score.reason_in(lang)),
-                    field_slug=section.field.slug,
-                    stage=score.stage,
-                    code_url=find_code_link(paper.abstract, paper.comment),
-                )
-            )
+        blocks.extend(paper_item(paper, score, section.field.slug, lang) for paper, score in section.items)
     blocks.extend(Note(n) for n in digest.notes)
     return blocks

@@ -1,22 +1,24 @@
 """Build a chat's weekly digest from a week of scored days, and lay it out as neutral blocks (pure).
 
 Everything the weekly reader sees is decided here: the past week's best papers per field of the chat
-(its fields and threshold; at most WEEKLY_PER_FIELD a field, a paper once), how many papers each field
-had each day (what the chart draws), and the week's rising terms, in zh or en. The chart
-(core/build/chart.py) only draws `WeeklyDigest`; adapters only spell the blocks.
+(its fields and threshold; at most WEEKLY_PER_FIELD a field, a paper once), led by the week's best for its
+/interests when it has them, and moved by its own signals as its daily digests are (votes: a 👎 paper
+hidden; followed authors marked and always shown; avoided topics lowered), how many papers each field had
+each day (what the chart draws: the field's week, not the reader's), and the week's rising terms, in zh or
+en. The chart (core/build/chart.py) only draws `WeeklyDigest`; adapters only spell the blocks. The same
+selection as the daily digest's (core/build/digest.py `select_sections`) chooses the papers.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from core.build.digest import clean_reason, format_score, select_sections, short_authors
-from core.build.links import find_code_link
-from core.models import Block, DigestSection, Field, Heading, Note, Paper, PaperItem, Score
+from core.build.digest import format_score, paper_item, select_sections
+from core.models import Adjustment, Block, DigestSection, Field, Heading, Note, Paper, Score
 
 WEEKLY_PER_FIELD = 5
 RISING_TERMS = 8
@@ -30,6 +32,7 @@ TEXT = {
         "rising": "本周上升的词：{terms}",
         "rising_new": "本周的高频词（没有更早一周可比较）：{terms}",
         "none": "本周没有达到 {score} 分阈值的论文。",
+        "interests_none": "本周没有达到 {score} 分、符合你兴趣的论文。",
         "empty": "本周还没有评分过的发布日。",
         "chart": "本周图表：各方向每日论文数与上升的词。",
     },
@@ -40,6 +43,7 @@ TEXT = {
         "rising": "Rising terms this week: {terms}",
         "rising_new": "Frequent terms this week (no earlier week to compare): {terms}",
         "none": "No paper reached the threshold of {score} this week.",
+        "interests_none": "Nothing matched your interests at {score} or above this week.",
         "empty": "No listing day of this week has been scored yet.",
         "chart": "This week's chart: papers per field per day, and the rising terms.",
     },
@@ -79,10 +83,10 @@ class WeeklyDigest:
     end: date
     lang: str
     min_score: float
-    fields: tuple[Field, ...]  # the chat's fields, in order
+    fields: tuple[Field, ...]  # the chat's fields, in order (what `counts` and the chart are about)
     days: tuple[date, ...]  # the week's scored listing days, oldest first
     counts: tuple[tuple[int, ...], ...]  # counts[i][j]: papers of fields[j] over the threshold on days[i]
-    sections: tuple[DigestSection, ...]
+    sections: tuple[DigestSection, ...]  # "My interests" first when the chat has them, even empty
     rising: tuple[RisingTerm, ...]
     compared: bool  # False: no earlier week was stored, so `rising` is the week's most frequent terms
     papers_read: int
@@ -134,10 +138,20 @@ def build_weekly(
     lang: str,
     min_score: float,
     per_field: int = WEEKLY_PER_FIELD,
+    interests: Field | None = None,
+    interest_scores: Sequence[tuple[Paper, Score]] = (),
+    adjustments: Mapping[str, Adjustment] | None = None,
 ) -> WeeklyDigest:
-    """A chat's weekly digest of `days` (each listing day with its scored papers) in its `fields`."""
+    """A chat's weekly digest of `days` (each listing day with its scored papers) in its `fields`; with
+    `interests` (the chat's profile as a field) and the week's `interest_scores` a "My interests" section
+    leads; `adjustments` are the chat's votes, follows and avoided topics over the week's papers."""
     scored = [ps for _, day_scored in days for ps in day_scored]
-    chosen, _ = select_sections(fields, scored, lang=lang, min_score=min_score, max_per_field=per_field)
+    chosen, _ = select_sections([interests, *fields] if interests is not None else fields,
+                                [*interest_scores, *scored], lang=lang, min_score=min_score, max_per_field=per_field,
+                                adjustments=adjustments)
+    sections = [DigestSection(f, items) for f, items in chosen]
+    if interests is not None and not any(f.slug == interests.slug for f, _ in chosen):
+        sections.insert(0, DigestSection(interests, ()))  # it says that nothing matched
     counts = []
     for _, day_scored in days:
         row = Counter(s.field_slug for _, s in day_scored if s.value is not None and s.value >= min_score)
@@ -147,7 +161,7 @@ def build_weekly(
     rising, compared = rising_terms(mine, [p for p, s in before if s.field_slug in slugs])
     return WeeklyDigest(
         start=start, end=end, lang=lang, min_score=min_score, fields=tuple(fields), days=tuple(d for d, _ in days),
-        counts=tuple(counts), sections=tuple(DigestSection(f, items) for f, items in chosen), rising=rising,
+        counts=tuple(counts), sections=tuple(sections), rising=rising,
         compared=compared, papers_read=len(scored),
     )
 
@@ -174,14 +188,11 @@ def weekly_blocks(weekly: WeeklyDigest) -> list[Block]:
     if weekly.rising:
         terms = ", ".join(r.term for r in weekly.rising)
         blocks.append(Note(text(lang, "rising" if weekly.compared else "rising_new", terms=terms)))
-    if not weekly.sections:
+    if not any(section.items for section in weekly.sections):
         blocks.append(Note(text(lang, "none", score=score)))
     for section in weekly.sections:
         blocks.append(Heading(section.field.name(lang), level=2))
-        for paper, s in section.items:
-            blocks.append(PaperItem(
-                arxiv_id=paper.arxiv_id, title=paper.title, url=paper.url, authors=short_authors(paper.authors, lang),
-                published=paper.published, score=float(s.value or 0.0), why=clean_reason(s.reason_in(lang)),
-                field_slug=section.field.slug, stage=s.stage, code_url=find_code_link(paper.abstract),
-            ))
+        if not section.items:  # only "My interests" is ever empty: it says so
+            blocks.append(Note(text(lang, "interests_none", score=score)))
+        blocks.extend(paper_item(paper, s, section.field.slug, lang) for paper, s in section.items)
     return blocks

@@ -21,6 +21,7 @@ from core.build.weekly import WeeklyDigest, chart_caption, weekly_blocks
 from core.deliver.delivery import Sender
 from core.errors import DeliveryError
 from core.models import Block, ChatRef, Subscription
+from core.prepare.week import WeekContext, week_for
 from core.services import Services
 from core.stale import check_subscription
 from core.views import weekly_for_subscription
@@ -118,6 +119,9 @@ async def deliver_weekly_due(
     stamp = clock or (lambda: now)
     report = WeeklyReport()
     built: dict[tuple[object, ...], tuple[WeeklyDigest, Chart] | None] = {}
+    charts: dict[tuple[object, ...], Chart] = {}
+    week_ctx: WeekContext | None = None
+    own = await store.voting_chats() | await store.following_chats()  # their weekly digest is their own
     for chat in await store.weekly_chats():
         sender = senders.get(chat.platform)
         if sender is None:
@@ -134,9 +138,12 @@ async def deliver_weekly_due(
         if state is not None and (state[0] == "sent" or state[1] >= MAX_WEEKLY_ATTEMPTS):
             report.already += 1
             continue
-        group = (sub.lang, sub.min_score, sub.fields)  # chats with the same settings share one digest and chart
+        # chats with the same settings and interests, and no votes or follows, share one digest
+        group = (sub.lang, sub.min_score, sub.fields, sub.interests.strip(), chat if chat in own else None)
         if group not in built:
-            built[group] = await weekly_for_subscription(services, sub, now=now)
+            week_ctx = week_ctx or await week_for(services, now)
+            built[group] = await weekly_for_subscription(services, sub, now=now, week=week_ctx, charts=charts) \
+                if week_ctx is not None else None
         found = built[group]
         if found is None:
             report.note = "no scored day yet"

@@ -1,7 +1,9 @@
 """A week of scored days as the store holds them: what the weekly digest (core/build/weekly.py) starts from.
 
-Owns which days make "the past week" and reading them (`load_week`). It must not score, call the LLM,
-decide what a reader sees or read the clock: `now` is a parameter.
+Owns which days make "the past week" and reading them (`load_week`), and a chat's own signals over the
+week (`prepare_week_reader`: its votes, follows and avoided topics, and its /interests judged for each day,
+which the daily runs have cached). It must not score the days, decide what a reader sees or read the
+clock: `now` is a parameter.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from core.models import Paper, Score
+from core.models import Adjustment, Field, Paper, Score, Subscription
 from core.prepare.day import DayContext, latest_digest_day, load_day
+from core.prepare.reader import load_feedback, score_interests
+from core.score.feedback import adjustments
+from core.score.profile import parse_interests
 from core.services import Services
 
 WEEK_DAYS = 7
@@ -56,3 +61,30 @@ async def week_for(services: Services, now: datetime) -> WeekContext | None:
     when no day was scored yet."""
     end = await latest_digest_day(services, now)
     return None if end is None else await load_week(services, end)
+
+
+@dataclass(frozen=True, slots=True)
+class WeekReader:
+    """A chat's own signals over a week: its interests as a field and their scores on each day (empty without
+    interests), and how its votes, follows and avoided topics move the week's papers (None: they do not)."""
+
+    interests: Field | None = None
+    interest_scores: tuple[tuple[Paper, Score], ...] = ()
+    adjustments: dict[str, Adjustment] | None = None
+
+
+async def prepare_week_reader(services: Services, sub: Subscription, week: WeekContext, *, now: datetime) -> WeekReader:
+    """Gather what `sub`'s weekly digest needs beyond the stored scores. Each day's interest judgement is the
+    one its digests used (cached by the daily run); a day judged for no chat with these interests is judged
+    now, or scored offline without an LLM."""
+    profile = parse_interests(sub.interests)
+    scored: list[tuple[Paper, Score]] = []
+    if profile.has_interests:
+        for ctx in week.days:
+            scored.extend(await score_interests(services, sub.interests, ctx.day, now=now, ctx=ctx))
+    feedback = await load_feedback(services, sub.chat)
+    moved = None
+    if feedback or profile.avoid:
+        papers = [p for p, _ in week.scored] + [p for p, _ in scored]
+        moved = adjustments(papers, feedback, avoid=profile.avoid)
+    return WeekReader(profile.field() if profile.has_interests else None, tuple(scored), moved)
