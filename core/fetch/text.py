@@ -10,6 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from core.errors import SourceError
+from core.fetch.tex import decode_tex
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -53,7 +54,7 @@ def split_authors(text: str | None) -> tuple[str, ...]:
         if names and part.lower() in _NAME_SUFFIXES:  # "John Smith, Jr." is one author
             names[-1] = f"{names[-1]} {part}"
         else:
-            names.append(repair_mojibake(part))
+            names.append(repair_mojibake(decode_tex(part)))
     return tuple(names)
 
 

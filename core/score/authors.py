@@ -14,28 +14,19 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.fetch.tex import decode_tex
 from core.models import Paper
 
-# TeX accent commands as arXiv metadata spells them: \"o, \"{o}, {\"o}, \'e, \`a, \^o, \~n, \=a, \.z,
-# \c{c}, \v{s}, \u{g}, \H{o}, \k{a}. The accent itself is dropped below, so only the letter matters.
-_TEX_ACCENT = re.compile(
-    r"\\[\"'`^~=.]\s*\{?\s*([A-Za-z])\s*\}?|\\[cvuHkr]\s*\{\s*([A-Za-z])\s*\}|\\[cvuHkr]\s+([A-Za-z])"
-)
-_TEX_LETTER = {r"\ss": "ss", r"\o": "o", r"\O": "o", r"\aa": "a", r"\AA": "a", r"\ae": "ae", r"\AE": "ae",
-               r"\oe": "oe", r"\OE": "oe", r"\l": "l", r"\L": "l", r"\i": "i", r"\j": "j"}
-_TEX_LETTER_RE = re.compile(r"\\(ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i|j)(?![A-Za-z])\s*(?:\{\})?")
 # Letters NFKD does not take apart.
 _PLAIN = str.maketrans({"ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
-                        "ı": "i"})
+                        "ı": "i", "ȷ": "j"})
 _PARTICLES = frozenset("van von der den de del della di da du dos das le la ten ter zu".split())
 MAX_NAME = 100
 
 
 def plain_name(name: str) -> str:
     """A name without TeX escapes, accents, case, braces or punctuation, words single-spaced (pure)."""
-    text = _TEX_ACCENT.sub(lambda m: next(g for g in m.groups() if g), name)
-    text = _TEX_LETTER_RE.sub(lambda m: _TEX_LETTER["\\" + m.group(1)], text)
-    text = unicodedata.normalize("NFKD", text.replace("{", "").replace("}", ""))
+    text = unicodedata.normalize("NFKD", decode_tex(name).replace("{", "").replace("}", ""))
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold().translate(_PLAIN)
     text = re.sub(r"[^\w,]+|_", " ", text)  # hyphens and dots separate words; a comma keeps "Last, First"
     return " ".join(text.split())
