@@ -17,6 +17,8 @@ from tests.test_fetch_parse import REAL_SHAPE_RSS, URL
 @pytest.mark.parametrize(("raw", "decoded"), [
     ('J\\"urgen Schmidhuber', "Jürgen Schmidhuber"),
     ("Jo\\~ao Silva", "João Silva"),
+    ("Andr\\'e Martins", "André Martins"),
+    ("Fran\\c cois M\\\"uller", "François Müller"),
     ("Juan-Manuel~P\\'erez-R\\'ua", "Juan-Manuel Pérez-Rúa"),
     ('S\\"{o}ren Auer', "Sören Auer"),
     ('{\\"O}zt{\\"u}rk', "Öztürk"),
@@ -25,7 +27,11 @@ from tests.test_fetch_parse import REAL_SHAPE_RSS, URL
     ("W\\l{}odek", "Włodek"),
     ("\\v{S}imon \\c{C}elik", "Šimon Çelik"),
     ("Erd\\H{o}s", "Erdős"),
+    ("Mart\\'{\\i}n Garc\\'\\i a", "Martín García"),
     ("Stra\\ss e", "Straße"),
+    ("Gu{\\dh}r\\'un Gu\\dh mundsd\\'ottir", "Guðrún Guðmundsdóttir"),
+    ("{\\DJ}or{\\dj}e \\v{Z}ikeli\\'c", "Đorđe Žikelić"),
+    ("EDF R\\&D", "EDF R&D"),
     ("Plain Name", "Plain Name"),
     ("Zi-{Y}ang Li", "Zi-Yang Li"),
     ("A. \\alpha-Team", "A. \\alpha-Team"),  # not an accent: left as written
