@@ -2,7 +2,9 @@
 
 `AdvisoryLock` is a session advisory lock held on a dedicated connection, kept out of the pool while
 held, so the server frees it the moment that connection or its process dies. Advisory locks are scoped
-to one database, so two deployments on one server never share a lock.
+to one database, so two deployments on one server never share a lock. The holding session carries its
+note as its `application_name`, and a session that finds the lock taken reads it back from pg_stat_activity
+with the holder's address, so a waiting run names who it waits for, as a lock file does on SQLite.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.store.locks import NamedLock
+
+APP_NAME = "arxiv-digest"
+OTHER = "another instance of this database"
 
 
 def lock_key(name: str) -> int:
@@ -30,6 +35,7 @@ class AdvisoryLock(NamedLock):
         self._engine = engine
         self._conn: AsyncConnection | None = None
         self.held = False
+        self._holder = ""  # who held it when this session last found it taken
 
     async def try_acquire(self) -> bool:
         """Take the lock if no session holds it; True when this one holds it now."""
@@ -38,6 +44,11 @@ class AdvisoryLock(NamedLock):
         conn = await self._engine.connect()
         try:
             got = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}))
+            if got and self.note:  # the session names its holder for whoever finds the lock taken
+                await conn.execute(text("SELECT set_config('application_name', :name, false)"),
+                                   {"name": f"{APP_NAME}: {self.note}"[:63]})
+            elif not got:
+                self._holder = await self._read_holder(conn)
             await conn.commit()  # the lock is the session's, not the transaction's
         except BaseException:
             await conn.close()
@@ -47,6 +58,21 @@ class AdvisoryLock(NamedLock):
             return False
         self._conn, self.held = conn, True
         return True
+
+    async def _read_holder(self, conn: AsyncConnection) -> str:
+        """The holding session's note and address, from the server's own view of its sessions."""
+        row = (await conn.execute(
+            text("SELECT a.application_name, host(a.client_addr), a.pid FROM pg_locks l"
+                 " JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+                 " AND l.classid::bigint = :high AND l.objid::bigint = :low AND l.objsubid = 1"),
+            {"high": (self.key >> 32) & 0xFFFFFFFF, "low": self.key & 0xFFFFFFFF},
+        )).first()
+        if row is None:
+            return ""
+        name, address, pid = row
+        who = str(name or "").removeprefix(f"{APP_NAME}: ") if str(name or "").startswith(APP_NAME) else ""
+        where = f"from {address}" if address else "on the database server's host"
+        return f"{who or OTHER} ({where}, server session {pid})"
 
     async def still_held(self) -> bool:
         """Whether the lock's connection is alive and the server still counts the lock as this session's."""
@@ -81,4 +107,4 @@ class AdvisoryLock(NamedLock):
                 await conn.invalidate()  # never back to the pool: a dead or lock-holding session must not be reused
 
     def holder(self) -> str:
-        return "another instance of this database"
+        return self._holder or OTHER
