@@ -83,7 +83,7 @@ async def collect_papers(
     client = ArxivClient.from_settings(services.http, services.settings, clock=services.monotonic, sleep=services.sleep)
     if day is None:
         listing = await client.fetch_listing()
-        return listing.day, list(listing.papers)
+        return listing.day, await client.with_comments(listing.papers)
     return day, await client.fetch_day(day)
 
 

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.cli import main
-from core.build.digest import INTERESTS_SLUG
+from core.build.digest import INTERESTS_SLUG, digest_blocks
 from core.config import PROJECT_ROOT, Settings
 from core.daily import run_day
 from core.errors import SourceError
@@ -62,6 +62,39 @@ async def test_a_listing_is_fetched_stored_scored_and_written(
     assert "已自动阅读了 50 篇最新的论文。" in text
     [rss] = fake_arxiv.calls("rss")
     assert rss.path == "/rss/cs.AI+cs.CL+cs.CV+cs.LG"
+
+
+async def test_the_listings_comments_are_read_from_the_api_and_show_their_code_links(
+    services: Services, fake_arxiv: FakeArxiv  # noqa: F811
+) -> None:
+    # The RSS listing has no comments; the export API has them ("Code: ..."), read by id for the listing.
+    papers = load_papers(SAMPLE)[:30]
+    commented = replace(papers[0], comment="12 pages. Code: https://github.com/example/kv-cache")
+    fake_arxiv.set_listing(SAMPLE_DAY, new=papers)
+    fake_arxiv.add_papers([commented, *papers[1:]])
+    result = await run_day(services, now=NOW)
+    assert result.status == "done" and result.papers_read == 30
+    [api] = fake_arxiv.calls("api")
+    assert sorted(api.query["id_list"].split(",")) == sorted(p.arxiv_id for p in papers)
+    stored = {p.arxiv_id: p for p in await services.store.papers_for_day(SAMPLE_DAY)}
+    assert stored[commented.arxiv_id].comment == commented.comment
+    assert all(not p.comment for i, p in stored.items() if i != commented.arxiv_id)
+    digest = await build_day_digest(services, SAMPLE_DAY, lang="en", min_score=0.0, field_slugs=())
+    assert digest is not None
+    blocks = [b for b in digest_blocks(digest) if getattr(b, "arxiv_id", "") == commented.arxiv_id]
+    assert [b.code_url for b in blocks] == ["https://github.com/example/kv-cache"]  # type: ignore[attr-defined]
+
+
+async def test_a_failing_api_leaves_the_listing_without_comments_and_the_day_runs(
+    services: Services, fake_arxiv: FakeArxiv  # noqa: F811
+) -> None:
+    papers = load_papers(SAMPLE)[:20]
+    fake_arxiv.set_listing(SAMPLE_DAY, new=papers)
+    fake_arxiv.add_papers([replace(papers[0], comment="Code: https://github.com/example/x")])
+    fake_arxiv.fail_next("api", 503, times=2)  # ARXIV_MAX_TRIES is 2 here
+    result = await run_day(services, now=NOW)
+    assert result.status == "done" and result.papers_read == 20 and result.scored == 20
+    assert all(not p.comment for p in await services.store.papers_for_day(SAMPLE_DAY))
 
 
 async def test_a_second_run_scores_nothing_and_writes_the_same_digest(

@@ -153,6 +153,21 @@ class ArxivClient:
                 found.setdefault(paper.arxiv_id, paper)
         return [found[i] for i in unique if i in found]
 
+    async def with_comments(self, papers: Sequence[Paper]) -> list[Paper]:
+        """The listing's papers with their authors' comments ("Code: https://github.com/..."), which the RSS
+        listing lacks, read from the export API by id (ID_CHUNK ids a request). Only the comment is taken;
+        when the API fails, the papers come back as listed and the day goes on without comments."""
+        if not papers:
+            return list(papers)
+        try:
+            found = await self.fetch_papers([p.arxiv_id for p in papers])
+        except SourceError as exc:
+            log.warning("arXiv API: the listing's comments were not read (%s); the day goes on without them", exc)
+            return list(papers)
+        comments = {p.arxiv_id: p.comment for p in found if p.comment}
+        return [replace(p, comment=comments[p.arxiv_id]) if p.arxiv_id in comments and not p.comment else p
+                for p in papers]
+
     async def fetch_day(self, day: date, *, page_size: int = MAX_PAGE) -> list[Paper]:
         """Back-fill a past listing day from the export API; see `submission_window` for the approximation.
 
