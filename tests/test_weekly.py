@@ -366,7 +366,7 @@ async def test_the_weekly_job_sends_each_chat_once_a_week_at_its_own_time(
 
 
 async def test_the_weekly_job_keeps_a_chats_follows_and_interests_out_of_another_chats_digest(
-    services: Services, fake_telegram: FakeTelegram  # noqa: F811
+    services: Services, fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
     # Three chats with the same language, threshold and fields: one follows an author, one has interests,
     # one neither. Each gets its own digest; the chart (the fields' week) is drawn once for all three.
@@ -379,28 +379,27 @@ async def test_the_weekly_job_keeps_a_chats_follows_and_interests_out_of_another
         await commands.handle("/weekly on", caller(chat))
     await commands.handle(f"/follow {low.authors[0]}", caller(follower))
     await commands.handle("/interests reinforcement learning", caller(curious))
-    import core.views as views_module
+    import core.build.chart as chart_module
     drawn = []
-    real = views_module.asyncio.to_thread
+    real = chart_module.render_chart
 
-    async def counting(fn, *args):  # type: ignore[no-untyped-def]
-        drawn.append(fn.__name__)
-        return await real(fn, *args)
+    def counting(weekly):  # type: ignore[no-untyped-def]
+        drawn.append(weekly.lang)
+        return real(weekly)
 
-    views_module.asyncio.to_thread = counting  # type: ignore[assignment]
-    try:
-        async with Bot(TOKEN, base_url=fake_telegram.api_url) as bot:
-            senders = {"telegram": TelegramSender(bot, min_interval=0)}
-            report = await deliver_weekly_due(services, senders, now=datetime(2025, 12, 29, 1, 5, tzinfo=UTC))
-    finally:
-        views_module.asyncio.to_thread = real  # type: ignore[assignment]
-    assert report.sent == 3 and drawn == ["render_chart"]
+    monkeypatch.setattr(chart_module, "render_chart", counting)  # views imports it when it draws
+    async with Bot(TOKEN, base_url=fake_telegram.api_url) as bot:
+        senders = {"telegram": TelegramSender(bot, min_interval=0)}
+        report = await deliver_weekly_due(services, senders, now=datetime(2025, 12, 29, 1, 5, tzinfo=UTC))
+    assert report.sent == 3 and len(drawn) == 1, "one chart for the three chats"
     texts = {chat: "\n".join(c.params["text"] for c in fake_telegram.accepted("sendMessage")
                               if c.params["chat_id"] == chat) for chat in ("21", "22", "23")}
     title = low.title.split()[0]
     assert "⭐" in texts["21"] and title in texts["21"]
     assert "⭐" not in texts["22"] + texts["23"]
-    interests = "My interests" if "My interests" in texts["22"] else "我的兴趣"
+    stored = await services.store.get_subscription(curious)
+    assert stored is not None
+    interests = {"en": "My interests", "zh": "我的兴趣"}[stored.lang]
     assert interests in texts["22"] and interests not in texts["21"] + texts["23"]
 
 

@@ -47,14 +47,17 @@ class AdvisoryLock(NamedLock):
             if got and self.note:  # the session names its holder for whoever finds the lock taken
                 await conn.execute(text("SELECT set_config('application_name', :name, false)"),
                                    {"name": f"{APP_NAME}: {self.note}"[:63]})
-            elif not got:
-                self._holder = await self._read_holder(conn)
             await conn.commit()  # the lock is the session's, not the transaction's
         except BaseException:
             await conn.close()
             raise
         if not got:
-            await conn.close()
+            try:
+                self._holder = await self._read_holder(conn)
+            except Exception:  # who holds it is a courtesy: never a reason to fail
+                self._holder = ""
+            finally:
+                await conn.close()
             return False
         self._conn, self.held = conn, True
         return True
@@ -69,10 +72,10 @@ class AdvisoryLock(NamedLock):
         )).first()
         if row is None:
             return ""
-        name, address, pid = row
+        name, address, pid = row  # name and address are NULL to a role that may not see that session
         who = str(name or "").removeprefix(f"{APP_NAME}: ") if str(name or "").startswith(APP_NAME) else ""
-        where = f"from {address}" if address else "on the database server's host"
-        return f"{who or OTHER} ({where}, server session {pid})"
+        where = f"from {address}, " if address else ""
+        return f"{who or OTHER} ({where}server session {pid})"
 
     async def still_held(self) -> bool:
         """Whether the lock's connection is alive and the server still counts the lock as this session's."""
