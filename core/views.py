@@ -81,7 +81,7 @@ async def weekly_for_subscription(
     mine = await prepare_week_reader(services, sub, week, now=now)
     weekly = build_weekly(week.start, week.end, [(ctx.day, ctx.scored) for ctx in week.days], week.before, fields,
                           lang=sub.lang, min_score=sub.min_score, interests=mine.interests,
-                          interest_scores=mine.interest_scores, adjustments=mine.adjustments)
+                          interest_scores=mine.interest_scores, feedback=mine.feedback, avoid=mine.avoid)
     charts = {} if charts is None else charts
     key = (sub.lang, sub.min_score, tuple(f.slug for f in fields))
     if key not in charts:

@@ -27,8 +27,9 @@ from core.config import PROJECT_ROOT, Settings
 from core.daily import run_day
 from core.deliver.weekly import deliver_weekly_due, send_weekly, week_name, weekly_due
 from core.fields import load_fields
-from core.models import Adjustment, ChatRef, Heading, Note, PaperItem, Subscription
+from core.models import ChatRef, Heading, Note, PaperItem, Subscription
 from core.prepare.day import load_day
+from core.score.feedback import Feedback
 from core.score.profile import parse_interests
 from core.services import Services
 from core.store import Store
@@ -116,11 +117,10 @@ def test_the_weekly_digest_follows_the_chats_own_signals_as_its_daily_digests_do
     interest_scores = [(liked, score(liked, INTERESTS_SLUG, 9.5, "on reward hacking"))]
     disliked = days[0][1][1][0]  # 9.0, the week's best of safety-alignment
     low = days[1][1][2][0]  # "Protein folding", 2.0
-    moves = {disliked.arxiv_id: Adjustment(disliked.arxiv_id, 0.0, own_vote=-1),
-             low.arxiv_id: Adjustment(low.arxiv_id, 0.0, followed=(low.authors[0],))}
+    feedback = Feedback(votes=((disliked, -1),), follows=(low.authors[0],))
     plain = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, FIELDS, lang="en", min_score=7.0)
     mine = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, FIELDS, lang="en", min_score=7.0,
-                        interests=interests, interest_scores=interest_scores, adjustments=moves)
+                        interests=interests, interest_scores=interest_scores, feedback=feedback)
     assert mine.counts == plain.counts and mine.fields == plain.fields
     assert mine.sections[0].field.slug == INTERESTS_SLUG
     assert [p.arxiv_id for p, _ in mine.sections[0].items] == [liked.arxiv_id]

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from core.build.digest import format_score, paper_item, select_sections
-from core.models import Adjustment, Block, DigestSection, Field, Heading, Note, Paper, Score
+from core.models import Block, DigestSection, Field, Heading, Note, Paper, Score
+from core.score.feedback import Feedback, adjustments
 
 WEEKLY_PER_FIELD = 5
 RISING_TERMS = 8
@@ -140,15 +141,18 @@ def build_weekly(
     per_field: int = WEEKLY_PER_FIELD,
     interests: Field | None = None,
     interest_scores: Sequence[tuple[Paper, Score]] = (),
-    adjustments: Mapping[str, Adjustment] | None = None,
+    feedback: Feedback | None = None,
+    avoid: Sequence[str] = (),
 ) -> WeeklyDigest:
     """A chat's weekly digest of `days` (each listing day with its scored papers) in its `fields`; with
     `interests` (the chat's profile as a field) and the week's `interest_scores` a "My interests" section
-    leads; `adjustments` are the chat's votes, follows and avoided topics over the week's papers."""
+    leads; the chat's `feedback` (votes, follows) and avoided topics move the week's papers as they move a
+    day's (core/score/feedback.py `adjustments`)."""
     scored = [ps for _, day_scored in days for ps in day_scored]
+    moved = adjustments([p for p, _ in [*scored, *interest_scores]], feedback, avoid=avoid)
     chosen, _ = select_sections([interests, *fields] if interests is not None else fields,
                                 [*interest_scores, *scored], lang=lang, min_score=min_score, max_per_field=per_field,
-                                adjustments=adjustments)
+                                adjustments=moved)
     sections = [DigestSection(f, items) for f, items in chosen]
     if interests is not None and not any(f.slug == interests.slug for f, _ in chosen):
         sections.insert(0, DigestSection(interests, ()))  # it says that nothing matched

@@ -1,8 +1,8 @@
 """A week of scored days as the store holds them: what the weekly digest (core/build/weekly.py) starts from.
 
 Owns which days make "the past week" and reading them (`load_week`), and a chat's own signals over the
-week (`prepare_week_reader`: its votes, follows and avoided topics, and its /interests judged for each day,
-which the daily runs have cached). It must not score the days, decide what a reader sees or read the
+week (`prepare_week_reader`: its votes and follows, and its /interests judged for each day, which the
+daily runs have cached). It must not score the days, decide what a reader sees or read the
 clock: `now` is a parameter.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from core.models import Adjustment, Field, Paper, Score, Subscription
+from core.models import Field, Paper, Score, Subscription
 from core.prepare.day import DayContext, latest_digest_day, load_day
 from core.prepare.reader import load_feedback, score_interests
-from core.score.feedback import adjustments
+from core.score.feedback import Feedback
 from core.score.profile import parse_interests
 from core.services import Services
 
@@ -66,11 +66,12 @@ async def week_for(services: Services, now: datetime) -> WeekContext | None:
 @dataclass(frozen=True, slots=True)
 class WeekReader:
     """A chat's own signals over a week: its interests as a field and their scores on each day (empty without
-    interests), and how its votes, follows and avoided topics move the week's papers (None: they do not)."""
+    interests), its votes and follows, and the topics its interests avoid."""
 
     interests: Field | None = None
     interest_scores: tuple[tuple[Paper, Score], ...] = ()
-    adjustments: dict[str, Adjustment] | None = None
+    feedback: Feedback | None = None
+    avoid: tuple[str, ...] = ()
 
 
 async def prepare_week_reader(services: Services, sub: Subscription, week: WeekContext, *, now: datetime) -> WeekReader:
@@ -82,9 +83,5 @@ async def prepare_week_reader(services: Services, sub: Subscription, week: WeekC
     if profile.has_interests:
         for ctx in week.days:
             scored.extend(await score_interests(services, sub.interests, ctx.day, now=now, ctx=ctx))
-    feedback = await load_feedback(services, sub.chat)
-    moved = None
-    if feedback or profile.avoid:
-        papers = [p for p, _ in week.scored] + [p for p, _ in scored]
-        moved = adjustments(papers, feedback, avoid=profile.avoid)
-    return WeekReader(profile.field() if profile.has_interests else None, tuple(scored), moved)
+    return WeekReader(profile.field() if profile.has_interests else None, tuple(scored),
+                      await load_feedback(services, sub.chat), tuple(profile.avoid))
