@@ -12,8 +12,7 @@ from datetime import date, datetime
 
 from core.errors import SourceError
 from core.fetch.ids import split_id
-from core.fetch.tex import decode_tex
-from core.fetch.text import NS, clean, parse_xml, repair_mojibake, unique
+from core.fetch.text import NS, author_name, clean, parse_xml, unique
 from core.models import Paper
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def _atom_paper(entry: ET.Element, url: str, published: date | None) -> Paper | 
     if primary:  # same convention as the RSS listing and data/arxiv: primary first
         categories = (primary, *(c for c in categories if c != primary))
     authors = tuple(
-        repair_mojibake(decode_tex(name))
+        author_name(name)
         for a in entry.findall("atom:author", NS)
         if (name := clean(a.findtext("atom:name", namespaces=NS)))
     )

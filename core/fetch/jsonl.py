@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.errors import SourceError
 from core.fetch.ids import normalize_arxiv_id
-from core.fetch.tex import decode_tex
+from core.fetch.text import author_name
 from core.models import Paper
 
 
@@ -88,7 +88,7 @@ def parse_paper_line(line: str) -> Paper:
         arxiv_id=arxiv_id,
         title=_text(record, "title"),
         abstract=_text(record, "abstract", required=False),
-        authors=tuple(decode_tex(name) for name in _texts(record, "authors")),
+        authors=tuple(author_name(name) for name in _texts(record, "authors")),
         categories=categories,
         primary_category=primary,
         published=day,

@@ -3,9 +3,9 @@
 arXiv's RSS listing spells names as submitters typed them in TeX: `J\\"urgen Schmidhuber`, `Jo\\~ao`,
 `P\\'{e}rez`, `{\\o}`, `{\\"O}zt{\\"u}rk`, `Juan-Manuel~P\\'erez-R\\'ua`. Readers should see
 "Jürgen Schmidhuber", and a name typed with its accents (`/follow Jürgen Schmidhuber`) must match it: the
-fetchers decode every author name here, and core/score/authors.py compares names after the same
-decoding. Only accents, the special letters, `~` ties and grouping braces are decoded; anything else
-(math, unknown commands) is left as written.
+fetchers decode every author name here (core/fetch/text.py `author_name`), and core/score/authors.py
+compares names after the same decoding. Only accents, the special letters, `~` ties and grouping braces
+are decoded; anything else (math, unknown commands) is left as written.
 """
 
 from __future__ import annotations

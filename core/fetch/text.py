@@ -32,6 +32,11 @@ def clean(text: str | None) -> str:
     return " ".join(_ENTITY.sub(lambda m: html.unescape(m.group(0)), text).split())
 
 
+def author_name(raw: str) -> str:
+    """One author's name as readers see it, from whichever source: TeX accents decoded, mojibake undone."""
+    return repair_mojibake(decode_tex(raw))
+
+
 def repair_mojibake(name: str) -> str:
     """Undo UTF-8 read as Latin-1/cp1252 ("RamÃ­rez" -> "Ramírez"); leave anything else untouched."""
     for wrong in ("latin-1", "cp1252"):
@@ -54,7 +59,7 @@ def split_authors(text: str | None) -> tuple[str, ...]:
         if names and part.lower() in _NAME_SUFFIXES:  # "John Smith, Jr." is one author
             names[-1] = f"{names[-1]} {part}"
         else:
-            names.append(repair_mojibake(decode_tex(part)))
+            names.append(author_name(part))
     return tuple(names)
 
 

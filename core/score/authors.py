@@ -26,7 +26,7 @@ MAX_NAME = 100
 
 def plain_name(name: str) -> str:
     """A name without TeX escapes, accents, case, braces or punctuation, words single-spaced (pure)."""
-    text = unicodedata.normalize("NFKD", decode_tex(name).replace("{", "").replace("}", ""))
+    text = unicodedata.normalize("NFKD", decode_tex(name))  # braces go with the TeX
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold().translate(_PLAIN)
     text = re.sub(r"[^\w,]+|_", " ", text)  # hyphens and dots separate words; a comma keeps "Last, First"
     return " ".join(text.split())
