@@ -54,7 +54,7 @@ from core.models import Paper  # noqa: E402
 from core.prompts import load_prompt  # noqa: E402
 from core.score.llm import LLMConfig, render_request  # noqa: E402
 from core.score.offline import OfflineScorer  # noqa: E402
-from core.score.ranker import Ranker, load_model  # noqa: E402
+from core.score.ranker import Ranker, calibrated, load_model  # noqa: E402
 
 TARGET_RECALL = 0.97
 
@@ -265,8 +265,7 @@ def alone_figures(logits: np.ndarray, calibration: dict[str, float], offline: np
                   day: np.ndarray) -> tuple[float, ...]:
     """A lone field's figures, each as solo model / offline: AUC by day, recall and precision at the value 7,
     papers valued >= 7 per day. The solo logits are put on 1-10 with their calibration as the ranker does."""
-    z = (logits - calibration["center"]) / calibration["scale"]
-    values = 1.0 + 9.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+    values = np.array([calibrated(float(v), calibration["center"], calibration["scale"]) for v in logits])
     pair = (values, offline)
     aucs = [float(np.nanmean([auc(v[day == d], positive[day == d]) for d in np.unique(day)])) for v in pair]
     recall = [float(positive[v >= 7.0].sum() / max(1, positive.sum())) for v in pair]

@@ -86,6 +86,13 @@ def fit_calibration(sorted_logits: Sequence[float], share: float = PICK_SHARE) -
     return {"center": round(median - a * scale, 6), "scale": round(scale, 6)}
 
 
+def calibrated(logit: float, center: float, scale: float) -> float:
+    """A logit on the 1-10 scale by a calibration of fit_calibration, rounded to one decimal like the offline
+    scorer's values."""
+    z = (logit - center) / scale
+    return round(1.0 + 9.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Model:
     """The weights of a trained ranker, as the model file holds them."""
@@ -148,10 +155,9 @@ class Model:
         )
 
     def value(self, logit: float, solo: bool = False) -> float:
-        """The 1-10 score of a logit (of the solo model if `solo`), rounded to one decimal like the offline
-        scorer's."""
-        z = (logit - self.solo_center) / self.solo_scale if solo else (logit - self.center) / self.scale
-        return round(1.0 + 9.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), 1)
+        """The 1-10 score of a logit (of the solo model if `solo`)."""
+        return calibrated(logit, self.solo_center, self.solo_scale) if solo else \
+            calibrated(logit, self.center, self.scale)
 
 
 @lru_cache(maxsize=4)
