@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 import numpy as np
+import pytest
 
 from core.models import Field, Paper
 from core.score.ranker import Ranker
@@ -67,3 +68,15 @@ def test_a_huge_abstract_is_embedded_from_its_start_only() -> None:
     vector = fresh.paper(huge)
     assert vector.shape == (EMBED_DIM,)
     assert all(len(key) <= EMBED_CHARS for key in fresh.cache)
+
+
+def test_the_vectors_kept_are_the_most_recently_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.score.ranker_embed as ranker_embed
+
+    monkeypatch.setattr(ranker_embed, "CACHE_SIZE", 2)
+    embedder = ranker_embed.Embedder()
+    embedder.text("sparse autoencoders")
+    embedder.text("kv cache quantization")
+    embedder.text("sparse autoencoders")  # used again: it stays
+    embedder.text("diffusion language models")
+    assert list(embedder.cache) == ["sparse autoencoders", "diffusion language models"]

@@ -68,6 +68,7 @@ class Embedder:
         with self.lock:
             vector = self.cache.get(text)
             if vector is not None:
+                self.cache.move_to_end(text)  # least recently used goes first
                 return vector
         raw = np.asarray(self.model.embed([text]), dtype=np.float64)[0] if text.strip() else np.zeros(EMBED_DIM)
         vector = _unit(raw)
