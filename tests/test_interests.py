@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,17 @@ from core.score import interests as interests_module
 from core.score.interests import INTEREST_CANDIDATES, gist
 from core.score.offline import OfflineScorer
 from core.score.profile import interest_field, parse_interests
-from core.score.routing import ROUTE_LIMIT, ROUTE_POOL, offline_interest_scores, rank_candidates, route_candidates
+from core.score.ranker import Ranker
+from core.score.ranker_model import shipped_model
+from core.score.routing import (
+    ROUTE_LIMIT,
+    ROUTE_POOL,
+    interest_reason,
+    offline_interest_scores,
+    rank_candidates,
+    route_candidates,
+    unnamed,
+)
 from core.score.summaries import first_sentence, get_summaries
 from core.services import Services
 from core.store import Store, migrate
@@ -121,13 +132,59 @@ def test_trivially_different_spellings_are_one_profile() -> None:
 # -- routing --------------------------------------------------------------------------------------------
 
 
-def test_the_indexed_offline_scores_equal_the_plain_offline_scorer() -> None:
+def test_offline_interest_scores_are_the_rankers_on_what_can_match_and_no_match_elsewhere() -> None:
     papers = load_papers(SAMPLE)
     for text in (MOE, "reinforcement learning from human feedback, not robotics", "graph neural networks, agents"):
         field = parse_interests(text).field()
-        fast = offline_interest_scores(field, papers, "en")
-        plain = OfflineScorer([field]).score_many(papers, "en")
-        assert [fast[s.arxiv_id].value for s in plain] == [s.value for s in plain]
+        scores = offline_interest_scores(field, papers, "en")
+        assert list(scores) == [p.arxiv_id for p in papers]
+        ranker = Ranker([unnamed(field)], shipped_model()[0])
+        valued = [p for p in papers if scores[p.arxiv_id].value != 1.0]
+        assert 0 < len(valued) < len(papers), "only the papers that can be about the profile are valued"
+        for paper in valued:
+            score = scores[paper.arxiv_id]
+            assert score.value == ranker.evidence(paper).values[0] and score.stage == "offline"
+            assert score.field_slug == field.slug and score.field_scores == {field.slug: score.value}
+            assert set(score.reasons) == {"zh", "en"} and score.reason == score.reasons["en"]
+        for paper in papers:
+            if scores[paper.arxiv_id].value == 1.0:
+                assert scores[paper.arxiv_id].reasons == {"en": "No strong match", "zh": "无明显匹配"}
+
+
+def test_a_keyword_profile_reaches_its_own_papers_offline() -> None:
+    """Offline, a profile of two phrases found its best papers below 7 (the hand-weighted scorer wants a
+    field's many weighted terms), so an offline "My interests" section was always empty."""
+    papers = load_papers(SAMPLE)
+    by_id = {p.arxiv_id: p for p in papers}
+    field = parse_interests("mixture of experts, MoE routing").field()
+    scores = offline_interest_scores(field, papers, "en")
+    top = sorted(scores.values(), key=lambda s: (-(s.value or 0), s.arxiv_id))[:2]
+    assert all((s.value or 0) >= 7 for s in top)
+    assert all("Mixture-of-Experts" in by_id[s.arxiv_id].title or "MoE" in by_id[s.arxiv_id].abstract for s in top)
+    assert all(s.reasons["en"].startswith("Matched: ") and "moe" in s.reasons["en"] for s in top)
+    assert all(s.reasons["zh"].startswith("匹配：") for s in top)
+    hand = OfflineScorer([unnamed(field)]).score_many(papers, "en")
+    assert max(s.value or 0 for s in hand) < 7, "the hand-weighted scorer it replaces"
+
+
+def test_a_paper_close_in_meaning_without_the_profiles_words_says_so() -> None:
+    assert interest_reason([], 8.0, "en") == "Close in meaning to your interests"
+    assert interest_reason([], 8.0, "zh") == "与你的兴趣内容相近"
+    assert interest_reason([], 3.0, "en") == "No strong match"
+    assert interest_reason(["kv cache"], 8.0, "en") == "Matched: kv cache"
+
+
+def test_the_section_label_does_not_steer_the_ranker() -> None:
+    """A profile's field is named "My interests" for its section; the ranker must not look for "interests"."""
+    papers = load_papers(SAMPLE)
+    by_id = {p.arxiv_id: p for p in papers}
+    profile = parse_interests("language models, reasoning")
+    pool = [by_id[i] for i in route_candidates(profile.normalised[0], papers, ROUTE_POOL)]
+    field = profile.judge_field()
+    renamed = replace(field, name_en="Personal interests of a reader", name_zh="兴趣")
+    assert rank_candidates(field, pool, INTEREST_CANDIDATES) == rank_candidates(renamed, pool, INTEREST_CANDIDATES)
+    assert offline_interest_scores(profile.field(), papers, "en") == offline_interest_scores(
+        replace(profile.field(), name_en="Personal interests of a reader"), papers, "en")
 
 
 def test_routing_finds_phrase_words_in_any_order_and_form_and_caps_the_candidates() -> None:

@@ -32,7 +32,8 @@ class EmbedResult:
 def field_text(field: Field) -> str:
     """Describe a field the way a paper about it would read."""
     keywords = f" Keywords: {', '.join(field.keywords)}." if field.keywords else ""
-    return f"{field.name_en}. {field.description_en}{keywords}"
+    name = f"{field.name_en}. " if field.name_en else ""  # a profile has no name (core/score/routing.py)
+    return f"{name}{field.description_en}{keywords}"
 
 
 def paper_text(paper: Paper) -> str:

@@ -123,12 +123,10 @@ async def score_profiles(
     papers = await store.papers_for_day(day)
     by_id = {p.arxiv_id: p for p in papers}
     profiles = {text: parse_interests(text) for text in dict.fromkeys(texts)}
-    offline = {text: offline_interest_scores(profile.field(), papers, lang)
-               for text, profile in profiles.items() if profile.has_interests and papers}
-    plans: dict[str, _Plan] = {}
-    for text, profile in profiles.items():
+    plans: dict[str, _Plan] = {}  # by the spelling-blind key: identical profiles are valued and judged once
+    for profile in profiles.values():
         if profile.has_interests and papers and profile.key not in plans:
-            plans[profile.key] = _Plan(profile, offline[text])
+            plans[profile.key] = _Plan(profile, offline_interest_scores(profile.judge_field(), papers, lang))
     if use_llm and services.llm is not None and plans:
         langs = wanted_languages(lang, await reader_languages(services))
         await _judge(services, list(plans.values()), by_id, day=day, now=now, lang=lang, langs=langs,
@@ -140,7 +138,8 @@ async def score_profiles(
         scored: list[tuple[Paper, Score]] = []
         if profile.has_interests and papers:
             judged = plans[profile.key].judged
-            scored = [(p, judged.get(p.arxiv_id) or offline[text][p.arxiv_id]) for p in papers]
+            offline = plans[profile.key].offline
+            scored = [(p, judged.get(p.arxiv_id) or offline[p.arxiv_id]) for p in papers]
         watched = _watched(profile, papers) if summaries else set()
         out[text] = InterestScores(scored, {k: v for k, v in summaries.items() if k[0] in watched})
     return out

@@ -171,6 +171,18 @@ def load_model(path: Path = MODEL_PATH) -> Model:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """A paper against the ranker's fields: the best field (its index), its logit, each field's 1-10 value, the
+    best field's grams the paper holds (most telling first) and whether it is mainly about an ignored area."""
+
+    best: int
+    logit: float
+    values: tuple[float, ...]
+    labels: tuple[str, ...]
+    ignored: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Ranked:
     """A paper's score and the raw logit of its best field, which orders papers for the cheap stage."""
 
@@ -230,23 +242,32 @@ class Ranker:
         # The best field carries the pick logit; another field is lower by how much less it fits.
         return [pick + share - top for share in shares], rows, text
 
-    def rank(self, paper: Paper, lang: str = "zh") -> Ranked:
-        """Score one paper and keep its best logit for ordering."""
+    def evidence(self, paper: Paper) -> Evidence:
+        """What the model finds for a paper, before it is worded in any language."""
         logits, rows, text = self._logits(paper)
         best = max(range(len(self.fields)), key=lambda i: (logits[i], -i))
-        field = self.fields[best]
-        value = self.model.value(logits[best], self.solo)
-        ignored = rows[best][PAIR_FEATURES.index("ignored")] >= IGNORED_REASON
-        reason = build_reason(field, self._matched(text, best), value, ignored, lang)
+        return Evidence(
+            best=best,
+            logit=logits[best],
+            values=tuple(self.model.value(v, self.solo) for v in logits),
+            labels=tuple(self._matched(text, best)),
+            ignored=rows[best][PAIR_FEATURES.index("ignored")] >= IGNORED_REASON,
+        )
+
+    def rank(self, paper: Paper, lang: str = "zh") -> Ranked:
+        """Score one paper and keep its best logit for ordering."""
+        found = self.evidence(paper)
+        field = self.fields[found.best]
+        value = found.values[found.best]
         score = Score(
             arxiv_id=paper.arxiv_id,
             field_slug=field.slug,
             value=value,
-            reason=reason,
+            reason=build_reason(field, found.labels, value, found.ignored, lang),
             stage="offline",
-            field_scores={f.slug: self.model.value(v, self.solo) for f, v in zip(self.fields, logits, strict=True)},
+            field_scores={f.slug: v for f, v in zip(self.fields, found.values, strict=True)},
         )
-        return Ranked(score, logits[best])
+        return Ranked(score, found.logit)
 
     def score(self, paper: Paper, lang: str = "zh") -> Score:
         """Score one paper against every field; the best field and its value lead."""

@@ -1,13 +1,13 @@
 """Route a day's papers to interest profiles without tokens, through a per-day word index (pure).
 
-Owns the day index (the word stems of every paper's title and abstract, with postings), the exact
-prefilter that lets the offline scorer skip papers that cannot match a profile, and the router that
-picks the papers a profile's LLM judgement reads. It must not do IO or call an LLM.
+Owns the day index (the word stems of every paper's title and abstract, with postings), which papers
+the offline valuation of a profile looks at, and the router that picks the papers a profile's LLM
+judgement reads. It must not do IO or call an LLM.
 
-Two matchers, on purpose:
-- `offline_interest_scores` is the offline scorer (core/score/offline.py) unchanged: a phrase counts
-  only in order ("KV cache"). It gives the offline score and the fallback when the LLM fails. The index
-  only spares it the papers lacking some word of every phrase, which cannot score.
+- `offline_interest_scores` values a profile without tokens: the learned ranker with the profile as its
+  only field (its solo model, core/score/ranker.py), on the papers that can be about it (holding all
+  words of one of its phrases in order, or most of them in any order, or among the closest in meaning);
+  the rest score 1.0. It gives the offline "My interests" section and the fallback when the LLM fails.
 - `route_candidates` is forgiving, as a reader would be: a paper qualifies when it holds at least
   ROUTE_MIN_SHARE of one interest phrase's words, in any order and form (words compared on their first
   ROUTE_PREFIX letters, each weighted by its rarity that day), best word coverage first.
@@ -23,12 +23,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from core.fields import parse_term
 from core.models import LANGUAGES, Field, Paper, Score
-from core.score.offline import WORD_RE, OfflineScorer, derived_phrases, stem
-from core.score.ranker import Ranker
+from core.score.offline import WORD_RE, derived_phrases, stem
+from core.score.ranker import Model, Ranker
 from core.score.ranker_model import shipped_model
-from core.score.reasons import build_reason
+from core.score.reasons import WEAK_VALUE, build_reason
 
 ROUTE_PREFIX = 5  # "generation", "generating" and "generative" route alike; the LLM tells them apart
 ROUTE_MIN_SHARE = 0.5  # of a phrase's (rarity-weighted) words a paper must hold to be a candidate
@@ -37,6 +39,7 @@ LEAD_BONUS = 0.5  # and so do the abstract's opening words
 LEAD_WORDS = 40
 ROUTE_LIMIT = 20
 ROUTE_POOL = 30  # routed papers the ranker orders for one profile; its best few are judged
+EMBED_POOL = 30  # papers closest in meaning to a profile the ranker values offline, beside those holding its words
 ROUTE_WEIGHT = 3.0  # how much word coverage (0-1 in pool order) adds to the ranker's logit
 ROUTE_STOP = frozenset(
     "the a an of for to in on with by from and or as at is are be its into over under via using based "
@@ -112,25 +115,55 @@ def _could_match(field: Field, index: DayIndex) -> set[int]:
     return found
 
 
-def offline_interest_scores(field: Field, papers: Sequence[Paper], lang: str) -> dict[str, Score]:
-    """Rate every paper against one profile with the offline scorer, skipping papers that cannot match.
+def unnamed(field: Field) -> Field:
+    """A profile as the ranker and the router see it: "My interests" is a section label, not a topic."""
+    return replace(field, name_en="", name_zh="")
 
-    The skipped papers get the no-evidence score the scorer would give them (1.0), without its reason's
-    low-priority remark. A phrase written as one word in the paper and as two in the profile, or the
-    reverse, is still found ("KV cache", "KVcache"); only splits into other words are not.
+
+def _nearest(ranker: Ranker, papers: Sequence[Paper], count: int) -> set[int]:
+    """The `count` papers closest in meaning to the ranker's (one) field: WordLlama cosine, ties by order."""
+    if count <= 0 or not papers:
+        return set()
+    cosines = ranker.embedder.papers(papers) @ ranker.field_vectors[0]
+    return {int(i) for i in np.argsort(-cosines, kind="stable")[:count]}
+
+
+def interest_reason(labels: Sequence[str], value: float, lang: str) -> str:
+    """The offline reason of an interest score: the profile's words the paper holds, or that it is close in
+    meaning when it holds none of them yet the ranker values it."""
+    if labels or value < WEAK_VALUE:
+        return build_reason(labels, value, [], lang)
+    return "与你的兴趣内容相近" if lang == "zh" else "Close in meaning to your interests"
+
+
+def offline_interest_scores(field: Field, papers: Sequence[Paper], lang: str,
+                            model: Model | None = None) -> dict[str, Score]:
+    """Rate every paper against one profile without tokens (pure; deterministic).
+
+    The learned ranker, with the profile as its only field (its solo model: no default field's taste),
+    values the papers that can be about the profile: those holding every word of one of its phrases, or
+    ROUTE_MIN_SHARE of them in any order and form, and the EMBED_POOL closest in meaning. The rest hold
+    nothing of it and score 1.0 ("no strong match"). Reasons are worded in every language; `model` is the
+    shipped one unless given (the benchmark passes one trained without the field).
     """
-    routing = replace(field, name_en="", name_zh="")  # "My interests" is a section label, not a topic
+    profile = unnamed(field)
     index = day_index(tuple(papers))
-    scorer = OfflineScorer([routing])
-    nothing = {code: build_reason([], 1.0, [], code) for code in {*LANGUAGES, lang}}
-    hits = _could_match(routing, index)
+    ranker = Ranker([profile], model if model is not None else shipped_model()[0])
+    valued = _could_match(profile, index) | set(_routed(field.keywords, index)) \
+        | _nearest(ranker, index.papers, EMBED_POOL)
+    codes = sorted({*LANGUAGES, lang})
+    nothing = {code: build_reason([], 1.0, [], code) for code in codes}
     out: dict[str, Score] = {}
     for i, paper in enumerate(index.papers):
-        if i in hits:
-            out[paper.arxiv_id] = scorer.score(paper, lang)
-        else:
+        if i not in valued:
             out[paper.arxiv_id] = Score(paper.arxiv_id, field.slug, 1.0, nothing[lang], "offline", {field.slug: 1.0},
                                         nothing)
+            continue
+        found = ranker.evidence(paper)
+        value = found.values[0]
+        reasons = {code: interest_reason(found.labels, value, code) for code in codes}
+        out[paper.arxiv_id] = Score(paper.arxiv_id, field.slug, value, reasons[lang], "offline", {field.slug: value},
+                                    reasons)
     return out
 
 
@@ -139,9 +172,8 @@ def _phrase_words(phrase: str) -> list[str]:
     return sorted({stem(w)[:ROUTE_PREFIX] for w in words})
 
 
-def route_candidates(phrases: Sequence[str], papers: Sequence[Paper], limit: int = ROUTE_LIMIT) -> list[str]:
-    """The ids a profile's LLM judgement reads: best word coverage of its phrases first, at most `limit`."""
-    index = day_index(tuple(papers))
+def _routed(phrases: Sequence[str], index: DayIndex) -> list[int]:
+    """Papers holding ROUTE_MIN_SHARE of one phrase's words (in any order and form), best word coverage first."""
     evidence: dict[int, float] = {}
     share_max: dict[int, float] = {}
     for phrase in phrases:
@@ -164,7 +196,13 @@ def route_candidates(phrases: Sequence[str], papers: Sequence[Paper], limit: int
             evidence[i] = evidence.get(i, 0.0) + s * s + bonus
     eligible = [i for i, s in share_max.items() if s >= ROUTE_MIN_SHARE - 1e-9]
     eligible.sort(key=lambda i: (-evidence[i], index.papers[i].arxiv_id))
-    return [index.papers[i].arxiv_id for i in eligible[:limit]]
+    return eligible
+
+
+def route_candidates(phrases: Sequence[str], papers: Sequence[Paper], limit: int = ROUTE_LIMIT) -> list[str]:
+    """The ids a profile's LLM judgement reads: best word coverage of its phrases first, at most `limit`."""
+    index = day_index(tuple(papers))
+    return [index.papers[i].arxiv_id for i in _routed(phrases, index)[:limit]]
 
 
 def rank_candidates(field: Field, pool: Sequence[Paper], limit: int) -> list[str]:
@@ -175,7 +213,7 @@ def rank_candidates(field: Field, pool: Sequence[Paper], limit: int) -> list[str
     """
     if len(pool) <= limit:
         return [p.arxiv_id for p in pool]
-    ranked = Ranker([field], shipped_model()[0]).rank_many(pool, "en")
+    ranked = Ranker([unnamed(field)], shipped_model()[0]).rank_many(pool, "en")
     span = max(len(pool) - 1, 1)
     order = sorted(range(len(pool)),
                    key=lambda i: (-(ranked[i].rank_value + ROUTE_WEIGHT * (1 - i / span)), i))
