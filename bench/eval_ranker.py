@@ -13,7 +13,10 @@ other fields' picks only (its papers dropped) on two thirds of the days, then ra
 papers for that field, which the ranker now meets as a user-written field; and, with the same training,
 that field as a deployment's only field (the solo model): its AUC by day, how many of its picks reach the
 value 7, and how many of the papers it values 7 or more are its picks; as written, and as a user might
-write it (with 10 or none of its weighted terms, bench/train_ranker.py THIN_TERMS).
+write it (with 10 or none of its weighted terms, bench/train_ranker.py THIN_TERMS); and as a reader's
+`/interests` (its name and keywords, comma-separated), valued offline the way the product does it
+(core/score/routing.py `offline_interest_scores`, with the model trained without the field) against the
+hand-weighted scorer it replaced, with what a digest would list (at most 10 papers valued >= 7).
 
 Document frequencies and the vocabulary carry no labels and are counted once on all days.
 """
@@ -47,6 +50,7 @@ from bench.train_ranker import (  # noqa: E402
     solo_logits,
     targets,
     thin_pairs,
+    to_json,
 )
 from core.config import Settings  # noqa: E402
 from core.fields import load_fields  # noqa: E402
@@ -54,7 +58,9 @@ from core.models import Paper  # noqa: E402
 from core.prompts import load_prompt  # noqa: E402
 from core.score.llm import LLMConfig, render_request  # noqa: E402
 from core.score.offline import OfflineScorer  # noqa: E402
-from core.score.ranker import Ranker, calibrated, load_model  # noqa: E402
+from core.score.profile import parse_interests  # noqa: E402
+from core.score.ranker import Model, Ranker, calibrated, load_model  # noqa: E402
+from core.score.routing import offline_interest_scores, unnamed  # noqa: E402
 
 TARGET_RECALL = 0.97
 
@@ -211,6 +217,7 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
     thin = thin_pairs(corpus, df, len(corpus.papers))
     variants = ("as written", *(f"{keep} terms" for keep in THIN_TERMS))
     alone: dict[str, list[tuple[float, ...]]] = {v: [] for v in variants}
+    profiles: list[tuple[float, ...]] = []
     print("\nleave-one-field-out (train: other fields, days k%3 != 2; test: days k%3 == 2), each figure as "
           "ranker / ranker without placing the new field / offline:\n  field, its picks | AUC of 'picked for "
           "this field' by the field's value | its picks given this field | the other fields' picks keep "
@@ -245,6 +252,8 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
         for name, pair in zip(variants, (m.pair, *thin), strict=True):  # type: ignore[attr-defined]
             alone[name].append(alone_figures(solo_logits(pair, fitted, np.where(test)[0])[:, k], fitted.solo[2],
                                              1.0 + 9.0 * pair[test][:, k, 0], positive, corpus.day_of[test]))
+        model = Model.from_json(to_json(m6, fitted, df, len(corpus.papers), full.max(axis=1)))
+        profiles.append(profile_figures(corpus, field, model, test, positive))
     t = np.array(totals).mean(axis=0)
     print(f"  {'mean':<24} {'':>4} | " + " | ".join(
         " / ".join(f"{v:.3f}" if i < 3 else f"{v:.2f}" for v in t[i:i + 3]) for i in (0, 3, 6)))
@@ -259,6 +268,16 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
         a = np.array(alone[name]).mean(axis=0)
         print(f"    {'mean':<22} | {a[0]:.3f} / {a[1]:.3f} | {a[2]:.2f} / {a[3]:.2f} | {a[4]:.2f} / {a[5]:.2f} | "
               f"{a[6]:.1f} / {a[7]:.1f}")
+    print("\nthe left-out field as a reader's /interests (its name and keywords), valued offline (ranker / the "
+          "hand-weighted scorer): AUC by day | of its picks, the share valued >= 7 | of the papers valued >= 7, its "
+          "picks | papers valued >= 7 per day | a digest's list (<= 10 valued >= 7): its picks per day, of papers")
+    for field, row in zip(all_fields, profiles, strict=True):
+        print(f"    {field.slug:<22} | {row[0]:.3f} / {row[1]:.3f} | {row[2]:.2f} / {row[3]:.2f} | "
+              f"{row[4]:.2f} / {row[5]:.2f} | {row[6]:.1f} / {row[7]:.1f} | {row[8]:.1f} of {row[10]:.1f} / "
+              f"{row[9]:.1f} of {row[11]:.1f}")
+    a = np.array(profiles).mean(axis=0)
+    print(f"    {'mean':<22} | {a[0]:.3f} / {a[1]:.3f} | {a[2]:.2f} / {a[3]:.2f} | {a[4]:.2f} / {a[5]:.2f} | "
+          f"{a[6]:.1f} / {a[7]:.1f} | {a[8]:.1f} of {a[10]:.1f} / {a[9]:.1f} of {a[11]:.1f}")
 
 
 def alone_figures(logits: np.ndarray, calibration: dict[str, float], offline: np.ndarray, positive: np.ndarray,
@@ -266,7 +285,39 @@ def alone_figures(logits: np.ndarray, calibration: dict[str, float], offline: np
     """A lone field's figures, each as solo model / offline: AUC by day, recall and precision at the value 7,
     papers valued >= 7 per day. The solo logits are put on 1-10 with their calibration as the ranker does."""
     values = np.array([calibrated(float(v), calibration["center"], calibration["scale"]) for v in logits])
-    pair = (values, offline)
+    return value_figures((values, offline), positive, day)
+
+
+def profile_figures(corpus: Corpus, field: object, model: Model, test: np.ndarray,
+                    positive: np.ndarray) -> tuple[float, ...]:
+    """The field written as a reader's /interests, valued offline on each test day by the product's function
+    with `model`, and by the hand-weighted scorer: value_figures, then a digest's list (the <= 10 papers
+    valued >= 7 of each day): the field's picks in it per day, and its length, each as ranker / hand."""
+    profile = parse_interests(", ".join([field.name_en, *field.keywords])).judge_field()  # type: ignore[attr-defined]
+    hand = OfflineScorer([unnamed(profile)])
+    ours, theirs = [], []
+    for d in np.unique(corpus.day_of[test]):
+        papers = [p for p, day in zip(corpus.papers, corpus.day_of, strict=True) if day == d]
+        scores = offline_interest_scores(profile, papers, "en", model=model)
+        ours.extend(scores[p.arxiv_id].value or 1.0 for p in papers)
+        theirs.extend(s.value or 1.0 for s in hand.score_many(papers, "en"))
+    day = corpus.day_of[test]
+    values = (np.array(ours), np.array(theirs))
+    listed = []
+    for v in values:
+        picks = shown = 0
+        for d in np.unique(day):
+            top = np.argsort(-v[day == d], kind="stable")[:10]
+            top = top[v[day == d][top] >= 7.0]
+            picks += int(positive[day == d][top].sum())
+            shown += len(top)
+        listed.append((picks / len(np.unique(day)), shown / len(np.unique(day))))
+    return (*value_figures(values, positive, day), listed[0][0], listed[1][0], listed[0][1], listed[1][1])
+
+
+def value_figures(pair: tuple[np.ndarray, np.ndarray], positive: np.ndarray, day: np.ndarray) -> tuple[float, ...]:
+    """Figures of two 1-10 valuations (ours, theirs) of one field: AUC by day, recall and precision at 7, papers
+    valued >= 7 per day (values are rounded to one decimal, as readers see them)."""
     aucs = [float(np.nanmean([auc(v[day == d], positive[day == d]) for d in np.unique(day)])) for v in pair]
     recall = [float(positive[v >= 7.0].sum() / max(1, positive.sum())) for v in pair]
     precision = [float(positive[v >= 7.0].mean()) if (v >= 7.0).any() else 0.0 for v in pair]
