@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
 from core.build.digest import short_authors
+from core.fetch.atom import parse_atom
+from core.fetch.jsonl import load_papers
 from core.fetch.rss import parse_rss
-from core.fetch.tex import decode_tex
+from core.fetch.tex import decode_prose, decode_tex
 from core.models import Paper
 from core.score.authors import followed_authors, plain_name
-from tests.test_fetch_parse import REAL_SHAPE_RSS, URL
+from tests.fakes.arxiv import CatalogueEntry, atom_document
+from tests.test_fetch_parse import REAL_SHAPE_RSS, URL, paper
 
 
 @pytest.mark.parametrize(("raw", "decoded"), [
@@ -51,3 +56,48 @@ def test_the_rss_listing_gives_readers_unicode_names_and_follow_still_matches() 
     assert followed_authors(["Jurgen Schmidhuber"], [paper]) == {paper.arxiv_id: ("Jürgen Schmidhuber",)}
     stored = Paper("2601.00002", "t", "a", ('J\\"urgen Schmidhuber',), ("cs.LG",), "cs.LG", date(2026, 1, 19))
     assert followed_authors(["Jürgen Schmidhuber"], [stored]) == {"2601.00002": ('J\\"urgen Schmidhuber',)}
+
+
+# -- titles and abstracts: accents decoded outside math, math kept ------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "decoded"), [  # shapes seen in the labelled listing days
+    ("Robotic Arm Splatting via B\\'ezier Curve Refinement", "Robotic Arm Splatting via Bézier Curve Refinement"),
+    ('Regularized Schr\\"odinger: Alleviating Distortion', "Regularized Schrödinger: Alleviating Distortion"),
+    ("A Case Study on the Erd\\H{o}s Problems", "A Case Study on the Erdős Problems"),
+    ("Hot H\\'em: S\\`ai G\\`on Gi\\~ua", "Hot Hém: Sài Gòn Giũa"),
+    ("Psych\\=eChat: An Empathic Framework", "PsychēChat: An Empathic Framework"),
+    ("\\textit{FLARE}: Adaptive Reputation", "FLARE: Adaptive Reputation"),
+    ("\\textsc{NaVIDA}: Vision-Language Navigation", "NaVIDA: Vision-Language Navigation"),
+    ("Thinking in 360{\\deg}: Humanoid Visual Search", "Thinking in 360°: Humanoid Visual Search"),
+    ("Anomaly Location for PCBA \\\\ via Self-Supervision", "Anomaly Location for PCBA via Self-Supervision"),
+    ('{\\"O}zt{\\"u}rk and R\\&D at 5\\%', "Öztürk and R&D at 5%"),
+    ("accuracy of \\textbf{99.47\\%} and \\textbf{\\textit{``Routing.\'\'}}", "accuracy of 99.47% and ``Routing.\'\'"),
+    # math is kept as written, whatever it holds; so is an escaped dollar and a command we do not know
+    ("Beyond Tsybakov: $\\mathcal{H}$-Consistency Bounds", "Beyond Tsybakov: $\\mathcal{H}$-Consistency Bounds"),
+    ("$\\pi^{*}_{0.6}$: a VLA That Learns", "$\\pi^{*}_{0.6}$: a VLA That Learns"),
+    ('Sure $\\ln\\ln T$ and $\\"o$ kept, B\\\'ezier not', 'Sure $\\ln\\ln T$ and $\\"o$ kept, Bézier not'),
+    ("$$\\'e$$ and \\(\\'e\\) and \\[\\'e\\]", "$$\\'e$$ and \\(\\'e\\) and \\[\\'e\\]"),
+    ("costs \\$5 for B\\'ezier", "costs \\$5 for Bézier"),
+    ("Causality--\\Delta: Jacobian-Based", "Causality--\\Delta: Jacobian-Based"),
+    ("Plain title", "Plain title"),
+])
+def test_titles_and_abstracts_decode_accents_outside_math(raw: str, decoded: str) -> None:
+    assert decode_prose(raw) == decoded
+    assert decode_prose(decoded) == decoded  # decoding twice changes nothing
+
+
+def test_every_reader_of_papers_decodes_titles_and_abstracts(tmp_path: Path) -> None:
+    feed = REAL_SHAPE_RSS.replace("Sparse   Probes for\n   Tiny Transformers", "Regularized Schr\\\"odinger Bridges") \
+        .replace("We probe   small\nmodels.", "A B\\'ezier curve of $\\hat{x}$ models.")
+    [read] = parse_rss(feed, URL).papers
+    assert (read.title, read.abstract) == ("Regularized Schrödinger Bridges", "A Bézier curve of $\\hat{x}$ models.")
+    listed = paper("2512.07001", title="On Erd\\H{o}s and B\\'ezier",
+                   abstract="Schr\\\"odinger's $\\mathcal{O}(n)$ bound.")
+    [entry] = parse_atom(atom_document([CatalogueEntry(listed, datetime(2025, 12, 8, 21, tzinfo=UTC))]), "u")
+    assert (entry.title, entry.abstract) == ("On Erdős and Bézier", "Schrödinger's $\\mathcal{O}(n)$ bound.")
+    line = {"id": "2512.07001", "title": "Psych\\=eChat", "abstract": "H\\'em.", "authors": ["A"],
+            "categories": ["cs.CL"], "primary_category": "cs.CL", "published": "2025-12-09"}
+    (tmp_path / "day.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    [loaded] = load_papers(tmp_path / "day.jsonl")
+    assert (loaded.title, loaded.abstract) == ("PsychēChat", "Hém.")

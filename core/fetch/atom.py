@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from core.errors import SourceError
 from core.fetch.ids import split_id
-from core.fetch.text import NS, author_name, clean, parse_xml, unique
+from core.fetch.text import NS, author_name, clean, parse_xml, prose, unique
 from core.models import Paper
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class AtomPage:
 
 def _atom_paper(entry: ET.Element, url: str, published: date | None) -> Paper | None:
     parsed = split_id(entry.findtext("atom:id", default="", namespaces=NS))
-    title = clean(entry.findtext("atom:title", namespaces=NS))
+    title = prose(entry.findtext("atom:title", namespaces=NS))
     if parsed is None or not title:
         entry_id = entry.findtext("atom:id", namespaces=NS)
         log.warning("skipping an unreadable Atom entry in %s: %r", url, entry_id)
@@ -59,7 +59,7 @@ def _atom_paper(entry: ET.Element, url: str, published: date | None) -> Paper | 
     return Paper(
         arxiv_id=parsed[0],
         title=title,
-        abstract=clean(entry.findtext("atom:summary", namespaces=NS)),
+        abstract=prose(entry.findtext("atom:summary", namespaces=NS)),
         authors=authors,
         categories=categories,
         primary_category=primary,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.errors import SourceError
 from core.fetch.ids import normalize_arxiv_id
+from core.fetch.tex import decode_prose
 from core.fetch.text import author_name
 from core.models import Paper
 
@@ -86,8 +87,8 @@ def parse_paper_line(line: str) -> Paper:
         raise ValueError(f"'published' must be a date like 2025-12-22, got {published!r}") from None
     return Paper(
         arxiv_id=arxiv_id,
-        title=_text(record, "title"),
-        abstract=_text(record, "abstract", required=False),
+        title=decode_prose(_text(record, "title")),
+        abstract=decode_prose(_text(record, "abstract", required=False)),
         authors=tuple(author_name(name) for name in _texts(record, "authors")),
         categories=categories,
         primary_category=primary,

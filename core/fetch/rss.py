@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 
 from core.errors import SourceError
 from core.fetch.ids import split_id
-from core.fetch.text import NS, clean, parse_xml, split_authors, unique
+from core.fetch.text import NS, parse_xml, prose, split_authors, unique
 from core.models import Paper
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ def _rss_paper(item: ET.Element, day: date | None, url: str, announce_type: str)
     categories = unique([(c.text or "").strip() for c in item.findall("category")])
     return Paper(
         arxiv_id=parsed[0],
-        title=clean(item.findtext("title")),
-        abstract=clean(description.split("Abstract:", 1)[-1]),
+        title=prose(item.findtext("title")),
+        abstract=prose(description.split("Abstract:", 1)[-1]),
         authors=split_authors(item.findtext("dc:creator", namespaces=NS)),
         categories=categories,
         primary_category=categories[0] if categories else "",

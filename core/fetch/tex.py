@@ -1,4 +1,4 @@
-"""TeX accents in arXiv's author names, as Unicode (pure).
+"""TeX accents in arXiv's author names, titles and abstracts, as Unicode (pure).
 
 arXiv's RSS listing spells names as submitters typed them in TeX: `J\\"urgen Schmidhuber`, `Jo\\~ao`,
 `P\\'{e}rez`, `{\\o}`, `{\\"O}zt{\\"u}rk`, `Juan-Manuel~P\\'erez-R\\'ua`. Readers should see
@@ -6,6 +6,11 @@ arXiv's RSS listing spells names as submitters typed them in TeX: `J\\"urgen Sch
 fetchers decode every author name here (core/fetch/text.py `author_name`), and core/score/authors.py
 compares names after the same decoding. Only accents, the special letters, `~` ties and grouping braces
 are decoded; anything else (math, unknown commands) is left as written.
+
+Titles and abstracts carry the same accents (`B\\'ezier`, `Schr\\"odinger`, `Erd\\H{o}s`) beside math
+(`$\\mathcal{O}(n)$`), which readers need as written: `decode_prose` decodes
+accents, special letters, text-formatting commands (`\\textit{FLARE}`) and escaped characters outside
+math only, and keeps every other brace.
 """
 
 from __future__ import annotations
@@ -31,17 +36,49 @@ _ESCAPED = re.compile(r"\\([&_%$#])")  # "R\&D", "Lab\_X": TeX's escaped charact
 _TIE = re.compile(r"(?<=\S)~(?=\S)")  # "Juan-Manuel~Pérez": TeX's unbreakable space
 
 
+def _accent(m: re.Match[str]) -> str:
+    mark, letter = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5) if m.group(i))
+    return letter.strip().lstrip("\\") + _COMBINING[mark]  # Mart\'{\i}n: the accent goes on a plain i
+
+
 def decode_tex(name: str) -> str:
     """`name` with TeX accents, special letters, groups and ties decoded, in NFC; else unchanged."""
     if "\\" not in name and "{" not in name and "~" not in name:
         return name
 
-    def accent(m: re.Match[str]) -> str:
-        mark, letter = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5) if m.group(i))
-        return letter.strip().lstrip("\\") + _COMBINING[mark]  # Mart\'{\i}n: the accent goes on a plain i
-
-    text = _ACCENT.sub(accent, name)
+    text = _ACCENT.sub(_accent, name)
     text = _LETTER_RE.sub(lambda m: _LETTER[m.group(1)], text)
     text = _ESCAPED.sub(r"\1", text)
     text = _TIE.sub(" ", text).replace("{", "").replace("}", "")  # {\o}, {\"O}zt{\"u}rk: groups, not letters
     return unicodedata.normalize("NFC", " ".join(text.split()))
+
+
+# Math in a title or abstract: $...$, $$...$$, \(...\), \[...\] (an escaped \$ is a dollar, not math).
+_MATH = re.compile(r"((?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$.+?(?<!\\)\$|\\\(.+?\\\)|\\\[.+?\\\])", re.DOTALL)
+_FORMAT = re.compile(r"\\(?:text(?:it|bf|sc|tt|rm|sf|sl|up|md|normal)|emph)\s*\{([^{}\\$]*)\}")
+_LETTER_GROUP = re.compile(r"\{(\w)\}")  # {ö} once "{\"o}" is decoded: a group of one letter
+_PROSE_ESCAPED = re.compile(r"\\([&%#_])")  # not \$: a bare $ would read as math the next time
+_ACCENT_GROUP = re.compile(r"\{(\\[\"'`^~=.]\s*[A-Za-z])\}")  # {\"O}zt{\"u}rk: the group around an accent
+_DEGREE = re.compile(r"\{\\(?:deg|textdegree)\}|\\textdegree(?![A-Za-z])\s*")  # "360{\deg}"
+FORMAT_DEPTH = 4  # text-formatting commands nested deeper than this are left as written
+_LINE_BREAK = re.compile(r"\s*\\\\\s*")  # "PCBA \\ via": a forced line break in a title
+
+
+def decode_prose(text: str) -> str:
+    """A title or abstract with TeX accents, special letters, text-formatting commands, escaped characters
+    and line breaks decoded outside math, in NFC; math and anything unknown are kept as written."""
+    if "\\" not in text:
+        return text
+    parts = _MATH.split(text)
+    for i in range(0, len(parts), 2):  # the split keeps math at the odd places
+        part = _LINE_BREAK.sub(" ", parts[i])
+        part = _ACCENT.sub(_accent, _ACCENT_GROUP.sub(r"\1", part))
+        part = _DEGREE.sub("°", part)
+        part = _LETTER_RE.sub(lambda m: _LETTER[m.group(1)], part)
+        part = _PROSE_ESCAPED.sub(r"\1", part)  # before the formats: \textbf{99.5\%}
+        for _ in range(FORMAT_DEPTH):  # \textbf{\textit{x}}: the inner command first
+            part, found = _FORMAT.subn(r"\1", part)
+            if not found:
+                break
+        parts[i] = _LETTER_GROUP.sub(r"\1", part)
+    return unicodedata.normalize("NFC", "".join(parts))

@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from core.errors import SourceError
-from core.fetch.tex import decode_tex
+from core.fetch.tex import decode_prose, decode_tex
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -30,6 +30,11 @@ def clean(text: str | None) -> str:
     if not text:
         return ""
     return " ".join(_ENTITY.sub(lambda m: html.unescape(m.group(0)), text).split())
+
+
+def prose(text: str | None) -> str:
+    """A title or abstract as readers see it: `clean`, then TeX accents decoded outside math."""
+    return decode_prose(clean(text))
 
 
 def author_name(raw: str) -> str:
