@@ -30,7 +30,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from core.fetch.jsonl import parse_paper_line  # noqa: E402
 from core.fields import load_fields  # noqa: E402
 from core.models import Field, Paper  # noqa: E402
 from core.score.offline import OfflineScorer  # noqa: E402
@@ -106,18 +106,17 @@ class Day:
 
 
 def load_day(path: Path) -> Day:
+    """A labelled day's papers exactly as the product reads such a file (core/fetch/jsonl.py: TeX accents and
+    formatting decoded, as the fetchers store them), so the model learns from the text it will meet."""
     papers, labels = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        raw = json.loads(line)
-        papers.append(Paper(
-            arxiv_id=str(raw["id"]), title=str(raw["title"]), abstract=str(raw["abstract"]),
-            authors=tuple(raw.get("authors", ())), categories=tuple(raw.get("categories", ())),
-            primary_category=str(raw.get("primary_category", "")),
-            published=date.fromisoformat(str(raw["published"])[:10]),
-        ))
-        label = raw.get("label")
+        try:
+            papers.append(parse_paper_line(line))
+        except ValueError as exc:
+            raise SystemExit(f"{path}:{number}: {exc}") from None
+        label = json.loads(line).get("label")
         labels.append(Label(str(label["field"]), float(label["score"])) if label else None)
     return Day(path.stem, papers, labels)
 
