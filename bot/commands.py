@@ -20,8 +20,7 @@ from bot.replies import ActionResult, Button, Caller, IsAdmin, Reply, field_name
 from bot.texts import say
 from bot.weekly import WeeklyCommands
 from bot.why import why_reply
-from core.build.digest import digest_blocks, format_score, short_authors
-from core.build.links import find_code_link
+from core.build.digest import digest_blocks, format_score, paper_item
 from core.calendar import latest_listing_day
 from core.errors import (
     ConfigError,
@@ -33,7 +32,7 @@ from core.errors import (
     StoreError,
 )
 from core.lookup import lookup_paper, search_papers
-from core.models import Block, Heading, Note, PaperItem, Subscription
+from core.models import Block, Heading, Note, Subscription
 from core.prepare.explain import explain_paper
 from core.score.profile import parse_interests
 from core.services import Services
@@ -267,11 +266,7 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
             return info(say(sub.lang, "paper_missing", error=str(exc)), kind="error")
         p, s = view.paper, view.score
         names = {f.slug: f.name(sub.lang) for f in self.services.fields}
-        blocks: list[Block] = [
-            PaperItem(arxiv_id=p.arxiv_id, title=p.title, url=p.url, authors=short_authors(p.authors, sub.lang),
-                      published=p.published, score=float(s.value or 0.0), why=s.reason_in(sub.lang),
-                      field_slug=s.field_slug or "", stage=s.stage, code_url=find_code_link(p.abstract, p.comment))
-        ]
+        blocks: list[Block] = [paper_item(p, s, s.field_slug or "", sub.lang)]
         wanted = set(sub.fields) or set(names)
         per_field = sorted(((v, slug) for slug, v in s.field_scores.items() if slug in wanted), reverse=True)
         if per_field:
@@ -299,13 +294,8 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
         if not hits:
             return info(say(sub.lang, "search_none", q=arg))
         blocks: list[Block] = [Heading(say(sub.lang, "search_head", q=arg), level=2)]
-        for paper, score in hits:
-            blocks.append(PaperItem(
-                arxiv_id=paper.arxiv_id, title=paper.title, url=paper.url,
-                authors=short_authors(paper.authors, sub.lang), published=paper.published,
-                score=float(score.value or 0.0) if score else 0.0, why=score.reason_in(sub.lang) if score else "",
-                field_slug=(score.field_slug or "") if score else "", stage=score.stage if score else "",
-            ))
+        blocks.extend(paper_item(paper, score, (score.field_slug or "") if score else "", sub.lang)
+                      for paper, score in hits)
         return Reply(tuple(blocks))
 
     async def cmd_today(self, arg: str, caller: Caller, sub: Subscription) -> Reply:

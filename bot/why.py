@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from bot.replies import Reply, field_names, vote_buttons
 from bot.texts import say
-from core.build.digest import INTERESTS_SLUG, KEYWORDS_FIELD, clean_reason, format_score, short_authors
-from core.models import Adjustment, Block, Note, PaperItem, Score, Subscription
+from core.build.digest import INTERESTS_SLUG, KEYWORDS_FIELD, clean_reason, format_score, paper_item
+from core.models import Adjustment, Block, Note, Score, Subscription
 from core.prepare.explain import Explanation
 from core.score.cache import RETRY_STAGES
 from core.score.profile import parse_interests
@@ -24,10 +24,7 @@ def why_reply(services: Services, sub: Subscription, why: Explanation) -> Reply:
     names = {f.slug: f.name(lang) for f in services.fields}
     names.update({KEYWORDS_FIELD.slug: KEYWORDS_FIELD.name(lang), INTERESTS_SLUG: say(lang, "mine")})
     value = why.shown_value if why.shown_value is not None else (best.value if best and best.value else 0.0)
-    blocks: list[Block] = [PaperItem(
-        arxiv_id=p.arxiv_id, title=p.title, url=p.url, authors=short_authors(p.authors, lang),
-        published=p.published, score=float(value), why="", field_slug=why.section or "",
-        stage=best.stage if best else "")]
+    blocks: list[Block] = [paper_item(p, best, why.section or "", lang, value=value, reason=False)]
     blocks.append(Note(_why_fields(services, sub, best, names)))
     if not sub.interests.strip() or not parse_interests(sub.interests).has_interests:
         interests = say(lang, "why_no_interests") if not sub.interests.strip() else ""

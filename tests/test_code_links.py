@@ -85,6 +85,13 @@ async def test_paper_command_shows_the_code_link(commands: Commands) -> None:  #
     reply = await commands.handle("/paper 2512.17065", caller())
     [item] = [b for b in reply.blocks if isinstance(b, PaperItem)]
     assert item.code_url == "https://github.com/dhruvdcoder/xlm-core"
+    # every reply about a paper is the digest's own block: /search and /why show the link too
+    found = await commands.handle(f"/search {item.title}", caller())
+    assert [b.code_url for b in found.blocks if isinstance(b, PaperItem) and b.arxiv_id == "2512.17065"] == \
+        ["https://github.com/dhruvdcoder/xlm-core"]
+    why = await commands.handle("/why 2512.17065", caller())
+    [explained] = [b for b in why.blocks if isinstance(b, PaperItem)]
+    assert explained.code_url == "https://github.com/dhruvdcoder/xlm-core" and explained.why == ""
 
 
 async def test_a_link_given_only_in_the_comment_is_stored_and_shown(tmp_path: Path) -> None:

@@ -359,18 +359,22 @@ def header_lines(digest: Digest, timezone: str) -> list[str]:
     return lines
 
 
-def paper_item(paper: Paper, score: Score, field_slug: str, lang: str) -> PaperItem:
-    """One paper of a section as a neutral block, as every digest (daily, weekly) shows it."""
+def paper_item(paper: Paper, score: Score | None, field_slug: str, lang: str, *, value: float | None = None,
+               reason: bool = True) -> PaperItem:
+    """One paper as a neutral block, as every digest (daily, weekly) and every reply about a paper (`/paper`,
+    `/search`, `/why`) shows it: `score` may be missing (a paper never scored), `value` stands for the score's
+    own when a reply shows another (what the chat's digest showed), `reason=False` leaves the reason out."""
+    shown = value if value is not None else (score.value if score is not None else None)
     return PaperItem(
         arxiv_id=paper.arxiv_id,
         title=paper.title,
         url=paper.url,
         authors=short_authors(paper.authors, lang),
         published=paper.published,
-        score=float(score.value or 0.0),
-        why=clean_reason(score.reason_in(lang)),
+        score=float(shown or 0.0),
+        why=clean_reason(score.reason_in(lang)) if score is not None and reason else "",
         field_slug=field_slug,
-        stage=score.stage,
+        stage=score.stage if score is not None else "",
         code_url=find_code_link(paper.abstract, paper.comment),
     )
 
