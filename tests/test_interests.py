@@ -30,9 +30,11 @@ from core.score.offline import OfflineScorer
 from core.score.profile import interest_field, parse_interests
 from core.score.ranker import Ranker
 from core.score.ranker_model import shipped_model
+from core.score.ranker_text import paper_text
 from core.score.routing import (
     ROUTE_LIMIT,
     ROUTE_POOL,
+    interest_labels,
     interest_reason,
     offline_interest_scores,
     rank_candidates,
@@ -161,10 +163,21 @@ def test_a_keyword_profile_reaches_its_own_papers_offline() -> None:
     top = sorted(scores.values(), key=lambda s: (-(s.value or 0), s.arxiv_id))[:2]
     assert all((s.value or 0) >= 7 for s in top)
     assert all("Mixture-of-Experts" in by_id[s.arxiv_id].title or "MoE" in by_id[s.arxiv_id].abstract for s in top)
-    assert all(s.reasons["en"].startswith("Matched: ") and "moe" in s.reasons["en"] for s in top)
-    assert all(s.reasons["zh"].startswith("匹配：") for s in top)
+    assert all(s.reasons["en"].startswith("Matched: mixture of experts") for s in top), "the phrase, as written"
+    assert all(s.reasons["zh"].startswith("匹配：mixture of experts") for s in top)
     hand = OfflineScorer([unnamed(field)]).score_many(papers, "en")
     assert max(s.value or 0 for s in hand) < 7, "the hand-weighted scorer it replaces"
+
+
+def test_a_reason_names_the_profiles_phrases_a_paper_holds_whole_then_other_words() -> None:
+    [paper] = [p for p in load_papers(SAMPLE) if p.arxiv_id == "2512.17073"]  # Mixture-of-Experts ... Compensation
+    text = paper_text(paper)
+    words = ["mixture", "expert", "compression", "kv cache"]
+    assert interest_labels(["mixture of experts", "low-rank compensation"], text, words) == \
+        ["mixture of experts", "low-rank compensation", "compression"]
+    assert interest_labels(["expert mixture"], text, words) == ["mixture", "expert", "compression"], \
+        "a phrase's two words must stand together to count as the phrase"
+    assert interest_labels([], text, words) == ["mixture", "expert", "compression"]
 
 
 def test_a_paper_close_in_meaning_without_the_profiles_words_says_so() -> None:
