@@ -10,6 +10,7 @@ no IO, no clock, and a paper's features never depend on the day's other papers.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from core.score.offline import WORD_RE, _Matcher, ignore_phrases, stem
 
 BM25_K1 = 1.2
 BM25_B = 0.75
+TEXT_CACHE_SIZE = 2_048  # papers whose grams are remembered: a large listing day (~21 KB each, ~45 MB when full)
 AVG_TITLE = 11.0  # words in a title, about
 AVG_ABSTRACT = 190.0  # words in an abstract, about
 KEYWORD_WEIGHT = 2.5
@@ -59,22 +61,22 @@ def grams(stems: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class PaperText:
-    """A paper's grams, counted separately in title and abstract."""
+    """A paper's grams, counted separately in title and abstract, and together (`all`). Shared by every ranker
+    of the process (paper_text remembers them), so no caller may change the counters."""
 
     title: Counter[str]
     abstract: Counter[str]
     title_len: int
     abstract_len: int
-
-    @property
-    def all(self) -> Counter[str]:
-        return self.title + self.abstract
+    all: Counter[str]
 
 
+@functools.lru_cache(maxsize=TEXT_CACHE_SIZE)  # a memo of a pure function: every field and profile of a day
 def paper_text(paper: Paper) -> PaperText:
     title = tokens(paper.title)
     abstract = tokens(paper.abstract)
-    return PaperText(Counter(grams(title)), Counter(grams(abstract)), len(title), len(abstract))
+    in_title, in_abstract = Counter(grams(title)), Counter(grams(abstract))
+    return PaperText(in_title, in_abstract, len(title), len(abstract), in_title + in_abstract)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,8 @@ class IgnoreMatcher:
 
     def evidence(self, paper: Paper) -> list[tuple[float, float]]:
         """Per field: (weighted hits in title and abstract, weighted hits in the title)."""
+        if not any(self.owners):  # no field ignores anything (a profile that avoids nothing): nothing to find
+            return [(0.0, 0.0)] * len(self.owner_of)
         in_title = self.matcher.find(paper.title)
         in_abstract = self.matcher.find(paper.abstract)
         per_owner = []
