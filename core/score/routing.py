@@ -13,7 +13,8 @@ judgement reads. It must not do IO or call an LLM.
   ROUTE_PREFIX letters, each weighted by its rarity that day), best word coverage first.
 - `rank_candidates` orders that pool with the learned ranker (the profile as its field) and keeps the
   few the LLM reads, so a profile's judgement stays small however many papers share its words.
-Building the index costs ~0.2 s for 900 papers, once per day (cached); a profile then routes in ~1 ms.
+Building the index costs ~0.2 s for 900 papers, once per day (cached); a profile then routes in ~1 ms,
+and is valued offline in ~85-125 ms on an 880-paper day (bench/profiles.py).
 """
 
 from __future__ import annotations
