@@ -60,22 +60,17 @@ class OfflineRanker:
     """The offline scorer: the learned ranker, each score's reason worded in `lang` and each of `langs`.
 
     Scores are the ranker's (stage "offline", a value per field); `rank_many` also keeps the raw logit the
-    cheap stage orders papers by. Each further language costs a second pass of the ranker, so only the
-    languages readers want are worded (`score_with_cache` words a stored score again when a reader's
-    language is missing from it; the score itself does not change).
+    cheap stage orders papers by. Every wanted language is worded from one reading of each paper, and only
+    the languages readers want (`score_with_cache` words a stored score again when a reader's language is
+    missing from it; the score itself does not change).
     """
 
     def __init__(self, fields: Sequence[Field]) -> None:
         self.ranker = Ranker(fields, shipped_model()[0])
 
     def rank_many(self, papers: Sequence[Paper], lang: str = "zh", langs: Iterable[str] = LANGUAGES) -> list[Ranked]:
-        ranked = self.ranker.rank_many(papers, lang)
-        worded = {code: self.ranker.rank_many(papers, code) for code in wanted_languages(lang, langs) if code != lang}
-        out = []
-        for i, r in enumerate(ranked):
-            reasons = {lang: r.score.reason, **{code: other[i].score.reason for code, other in worded.items()}}
-            out.append(Ranked(dataclasses.replace(r.score, reasons=reasons), r.rank_value))
-        return out
+        wanted = wanted_languages(lang, langs)
+        return [self.ranker.rank(p, lang, wanted) for p in papers]
 
     def score_many(self, papers: Sequence[Paper], lang: str = "zh", langs: Iterable[str] = LANGUAGES) -> list[Score]:
         return [r.score for r in self.rank_many(papers, lang, langs)]

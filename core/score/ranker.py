@@ -254,18 +254,22 @@ class Ranker:
             ignored=rows[best][PAIR_FEATURES.index("ignored")] >= IGNORED_REASON,
         )
 
-    def rank(self, paper: Paper, lang: str = "zh") -> Ranked:
-        """Score one paper and keep its best logit for ordering."""
+    def rank(self, paper: Paper, lang: str = "zh", langs: Sequence[str] = ()) -> Ranked:
+        """Score one paper and keep its best logit for ordering. The reason is worded in `lang`; with `langs`,
+        `reasons` holds it in `lang` and each of `langs`, all from one reading of the paper."""
         found = self.evidence(paper)
         field = self.fields[found.best]
         value = found.values[found.best]
+        reasons = {code: build_reason(field, found.labels, value, found.ignored, code)
+                   for code in dict.fromkeys([lang, *langs])}
         score = Score(
             arxiv_id=paper.arxiv_id,
             field_slug=field.slug,
             value=value,
-            reason=build_reason(field, found.labels, value, found.ignored, lang),
+            reason=reasons[lang],
             stage="offline",
             field_scores={f.slug: v for f, v in zip(self.fields, found.values, strict=True)},
+            reasons=reasons if langs else {},
         )
         return Ranked(score, found.logit)
 
