@@ -66,6 +66,9 @@ def test_reasons_are_one_line_in_each_language() -> None:
     assert "\n" not in zh and "\n" not in en
     assert "符合" in zh and en.startswith("Fits ")
     assert "kv cache" in en.lower()
+    both = ranker.rank(KV, "zh", ("zh", "en")).score  # every language worded from one reading
+    assert both.reasons == {"zh": zh, "en": en} and both.reason == zh
+    assert both.value == ranker.score(KV, "en").value and ranker.score(KV, "zh").reasons == {}
 
 
 def test_a_reason_names_a_phrase_only_when_the_paper_holds_it() -> None:
