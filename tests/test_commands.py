@@ -99,6 +99,13 @@ async def test_group_settings_need_an_admin_but_queries_do_not(commands: Command
     assert (await commands.handle("/fields", member)).kind == "info"
 
 
+async def test_interests_without_an_english_word_get_a_hint_when_no_llm_reads_them(commands: Commands) -> None:
+    hint = "no English word"
+    assert hint in text_of(await commands.handle("/interests 强化学习, 机器人", caller()))
+    assert hint not in text_of(await commands.handle("/interests 强化学习, robot learning", caller()))
+    assert hint not in text_of(await commands.handle('/interests watch: "强化学习"', caller()))
+
+
 async def test_interests_are_set_shown_and_cleared(commands: Commands) -> None:
     assert "No interests" in text_of(await commands.handle("/interests", caller()))
     await commands.handle("/interests diffusion LLMs,  KV-cache compression", caller())
