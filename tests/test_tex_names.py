@@ -12,7 +12,7 @@ from core.build.digest import short_authors
 from core.fetch.atom import parse_atom
 from core.fetch.jsonl import load_papers
 from core.fetch.rss import parse_rss
-from core.fetch.tex import decode_prose, decode_tex
+from core.fetch.tex import MATH_CHARS, decode_prose, decode_tex
 from core.models import Paper
 from core.score.authors import followed_authors, plain_name
 from tests.fakes.arxiv import CatalogueEntry, atom_document
@@ -101,3 +101,10 @@ def test_every_reader_of_papers_decodes_titles_and_abstracts(tmp_path: Path) -> 
     (tmp_path / "day.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
     [loaded] = load_papers(tmp_path / "day.jsonl")
     assert (loaded.title, loaded.abstract) == ("PsychēChat", "Hém.")
+
+
+def test_a_dollar_span_longer_than_any_math_is_prose() -> None:
+    """Math spans are bounded (MATH_CHARS), so a text of many unclosed "\\(" cannot cost quadratic time."""
+    long = "costs $ " + "x" * (MATH_CHARS + 10) + " B\\'ezier $ later"
+    assert decode_prose(long) == long.replace("B\\'ezier", "Bézier")
+    assert decode_prose("\\(" * 3 + " B\\'ezier") == "\\(" * 3 + " Bézier"

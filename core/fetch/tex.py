@@ -53,8 +53,14 @@ def decode_tex(name: str) -> str:
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
-# Math in a title or abstract: $...$, $$...$$, \(...\), \[...\] (an escaped \$ is a dollar, not math).
-_MATH = re.compile(r"((?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$.+?(?<!\\)\$|\\\(.+?\\\)|\\\[.+?\\\])", re.DOTALL)
+# Math in a title or abstract: $...$, $$...$$, \(...\), \[...\] (an escaped \$ is a dollar, not math), at most
+# MATH_CHARS long: a bound keeps a malformed text of many unclosed "\(" from costing quadratic time.
+MATH_CHARS = 1_000
+_MATH = re.compile(
+    rf"((?<!\\)\$\$.{{1,{MATH_CHARS}}}?(?<!\\)\$\$|(?<!\\)\$.{{1,{MATH_CHARS}}}?(?<!\\)\$"
+    rf"|\\\(.{{1,{MATH_CHARS}}}?\\\)|\\\[.{{1,{MATH_CHARS}}}?\\\])",
+    re.DOTALL,
+)
 _FORMAT = re.compile(r"\\(?:text(?:it|bf|sc|tt|rm|sf|sl|up|md|normal)|emph)\s*\{([^{}\\$]*)\}")
 _LETTER_GROUP = re.compile(r"\{(\w)\}")  # {ö} once "{\"o}" is decoded: a group of one letter
 _PROSE_ESCAPED = re.compile(r"\\([&%#_])")  # not \$: a bare $ would read as math the next time
