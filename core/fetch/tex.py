@@ -67,7 +67,7 @@ _PROSE_ESCAPED = re.compile(r"\\([&%#_])")  # not \$: a bare $ would read as mat
 _ACCENT_GROUP = re.compile(r"\{(\\[\"'`^~=.]\s*[A-Za-z])\}")  # {\"O}zt{\"u}rk: the group around an accent
 _DEGREE = re.compile(r"\{\\(?:deg|textdegree)\}|\\textdegree(?![A-Za-z])\s*")  # "360{\deg}"
 FORMAT_DEPTH = 4  # text-formatting commands nested deeper than this are left as written
-_LINE_BREAK = re.compile(r"\s*\\\\\s*")  # "PCBA \\ via": a forced line break in a title
+_LINE_BREAK = re.compile(r" ?\\\\ ?")  # "PCBA \\ via": a forced line break in a title
 
 
 def decode_prose(text: str) -> str:
