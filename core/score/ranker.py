@@ -44,6 +44,7 @@ from core.score.ranker_text import (
     paper_text,
     query_vector,
     tfidf_vector,
+    tokens,
 )
 
 MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "ranker" / "model.json"
@@ -285,8 +286,9 @@ class Ranker:
         return [self.rank(p, lang) for p in papers]
 
     def _matched(self, paper: PaperText, index: int) -> list[str]:
-        """The field's grams the paper holds, most telling first (weight x IDF), bigrams before their words; a
-        word the field names only inside two-word phrases is shown as the phrase the paper holds, or not at all."""
+        """What a reason names: the field's phrases (keywords, terms) the paper holds whole, as the field writes
+        them, then its other grams the paper holds, most telling first (weight x IDF); a word the field names only
+        inside two-word phrases is shown as the phrase the paper holds, or not at all."""
         text = paper.all
         query = self.queries[index]
 
@@ -296,12 +298,22 @@ class Ranker:
             held = sorted(b for b in query.bound[gram] if b in text)
             return held[0] if held else ""
 
-        hits = sorted(((w * idf(self.model.df, self.model.docs, g), label) for g, w in query.weights.items()
-                       if g in text and (label := shown(g))), key=lambda h: (-h[0], h[1]))
+        def telling(gram: str) -> float:
+            return query.weights.get(gram, 0.0) * idf(self.model.df, self.model.docs, gram)
+
+        # (how telling, a word rather than a phrase, label): the field's phrases the paper holds whole come first
+        # (the strongest evidence a reason can name), most telling first (as their most telling gram), and then
+        # stand for their own words; then the other grams.
+        hits = [(telling(g), True, label) for g in query.weights if g in text and (label := shown(g))]
+        hits += [(max(telling(g) for g in needed), False, phrase) for phrase, needed in query.phrases.items()
+                 if needed <= text.keys()]
         labels: list[str] = []
-        for _, gram in hits:
-            if not any(gram in x or x in gram for x in labels):
-                labels.append(gram)
+        said: list[str] = []  # the labels' words, spaced: "low-rank compensation" -> " low rank compensation "
+        for _, _, label in sorted(hits, key=lambda h: (h[1], -h[0], h[2])):
+            words = f" {' '.join(tokens(label))} "
+            if not any(words in x or x in words for x in said):
+                labels.append(label)
+                said.append(words)
         return labels[:REASON_TERMS]
 
 

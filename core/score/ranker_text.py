@@ -89,6 +89,9 @@ class FieldQuery:
     # counts as evidence, but a reason names it only when the paper holds one of them ("double" and
     # "descent" of "double descent" are not a match for a paper on a double dissociation and gradient descent).
     bound: Mapping[str, frozenset[str]] = dataclass_field(default_factory=dict)
+    # Phrases of several words (keywords, terms), as the field writes them, with the grams a paper must hold to
+    # hold the phrase: a reason names "mixture of experts" rather than "mixture, expert".
+    phrases: Mapping[str, frozenset[str]] = dataclass_field(default_factory=dict)
 
 
 def field_query(field: Field) -> FieldQuery:
@@ -97,10 +100,13 @@ def field_query(field: Field) -> FieldQuery:
     negative: dict[str, float] = {}
     free: set[str] = set()  # words the field names on their own (name, description, one-word phrases)
     bound: dict[str, set[str]] = {}
+    phrases: dict[str, frozenset[str]] = {}
 
     def add(text: str, weight: float, phrase: bool = False) -> None:
         found = grams(tokens(text.replace("*", "")))
         pairs = [g for g in found if " " in g]
+        if phrase and weight > 0 and len(found) - len(pairs) > 1 and not text.rstrip().endswith("*"):
+            phrases.setdefault(" ".join(text.split()), frozenset(found))
         for gram in found:
             if weight < 0:
                 negative[gram] = max(negative.get(gram, 0.0), -weight)
@@ -119,7 +125,7 @@ def field_query(field: Field) -> FieldQuery:
         add(keyword, KEYWORD_WEIGHT, phrase=True)
     for term in field.terms:
         add(*parse_term(term), phrase=True)
-    return FieldQuery(weights, negative, {g: frozenset(b) for g, b in bound.items() if g not in free})
+    return FieldQuery(weights, negative, {g: frozenset(b) for g, b in bound.items() if g not in free}, phrases)
 
 
 class IgnoreMatcher:

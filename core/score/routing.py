@@ -29,9 +29,8 @@ import numpy as np
 from core.fields import parse_term
 from core.models import LANGUAGES, Field, Paper, Score
 from core.score.offline import WORD_RE, derived_phrases, stem
-from core.score.ranker import REASON_TERMS, Model, Ranker
+from core.score.ranker import Model, Ranker
 from core.score.ranker_model import shipped_model
-from core.score.ranker_text import PaperText, grams, paper_text, tokens
 from core.score.reasons import WEAK_VALUE, build_reason
 
 ROUTE_PREFIX = 5  # "generation", "generating" and "generative" route alike; the LLM tells them apart
@@ -130,20 +129,6 @@ def _nearest(ranker: Ranker, papers: Sequence[Paper], count: int) -> set[int]:
     return {int(i) for i in np.argsort(-cosines, kind="stable")[:count]}
 
 
-def interest_labels(phrases: Sequence[str], text: PaperText, words: Sequence[str]) -> list[str]:
-    """What a reason names: the profile's phrases the paper holds whole (their words, adjacent where the phrase
-    has them so), as the profile spells them, then the ranker's other `words` (its grams of the profile, most
-    telling first) that are not part of one of those phrases; at most REASON_TERMS."""
-    held, covered = [], set()
-    for phrase in phrases:
-        needed = set(grams(tokens(phrase)))
-        if needed and needed <= text.all.keys():
-            held.append(phrase)
-            covered |= {g for g in needed if " " not in g}
-    rest = [w for w in words if not set(w.split()) <= covered]
-    return [*held, *rest][:REASON_TERMS]
-
-
 def interest_reason(labels: Sequence[str], value: float, lang: str) -> str:
     """The offline reason of an interest score: the profile's words the paper holds, or that it is close in
     meaning when it holds none of them yet the ranker values it."""
@@ -177,8 +162,7 @@ def offline_interest_scores(field: Field, papers: Sequence[Paper], lang: str,
             continue
         found = ranker.evidence(paper)
         value = found.values[0]
-        labels = interest_labels(field.keywords, paper_text(paper), found.labels)
-        reasons = {code: interest_reason(labels, value, code) for code in codes}
+        reasons = {code: interest_reason(found.labels, value, code) for code in codes}
         out[paper.arxiv_id] = Score(paper.arxiv_id, field.slug, value, reasons[lang], "offline", {field.slug: value},
                                     reasons)
     return out
