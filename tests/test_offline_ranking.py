@@ -77,6 +77,15 @@ def test_a_new_ranker_model_is_a_new_offline_scorer_key(monkeypatch: pytest.Monk
     assert offline_scorer_key(FIELDS[:3]) != key
 
 
+def test_another_release_of_the_embeddings_is_a_new_offline_scorer_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.score.ranker_embed import embedding_version
+
+    key = offline_scorer_key(FIELDS)
+    assert embedding_version().startswith("wordllama-0.4.") and embedding_version().endswith(":l2_supercat:256")
+    monkeypatch.setattr("core.score.cache.embedding_version", lambda: "wordllama-0.4.99:l2_supercat:256")
+    assert offline_scorer_key(FIELDS) != key
+
+
 async def test_scores_of_another_model_are_not_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     papers = load_papers(SAMPLE)[:12]
     settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "db.sqlite")})

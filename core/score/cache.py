@@ -31,6 +31,7 @@ from core.score.embed import score_by_embedding
 from core.score.jsonmode import JsonModes, json_modes_for
 from core.score.llm import LLMConfig, TokenBudget, score_papers, scorer_key, select_candidates
 from core.score.ranker import Ranked, Ranker, select
+from core.score.ranker_embed import embedding_version
 from core.score.ranker_model import shipped_model
 from core.services import Services, uses_llm
 
@@ -87,11 +88,12 @@ def missing_reasons(score: Score, langs: Iterable[str]) -> bool:
 def offline_scorer_key(fields: Sequence[Field]) -> str:
     """Cache key of the offline scorer for these field definitions and the shipped ranker model.
 
-    A retrained model is a new key, so scores of an older model (or of the hand-weighted scorer that
-    came before the ranker) are never read as this one's.
+    A retrained model, or another release of the embeddings it reads, is a new key, so scores of an older
+    model (or of the hand-weighted scorer that came before the ranker) are never read as this one's.
     """
     model_hash = shipped_model()[1]
-    blob = "|".join([OFFLINE_SCORER_VERSION, f"ranker:{model_hash}", *(f"{f.slug}:{f.fingerprint}" for f in fields)])
+    blob = "|".join([OFFLINE_SCORER_VERSION, f"ranker:{model_hash}", f"embed:{embedding_version()}",
+                     *(f"{f.slug}:{f.fingerprint}" for f in fields)])
     return "offline:" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,17 @@ EMBED_DIM = 256
 # would otherwise become a token matrix of hundreds of MB (WordLlama does not truncate).
 EMBED_CHARS = 4_000
 CACHE_SIZE = 50_000  # paper vectors kept per process: a few days of listings (1 KB each)
+
+
+@lru_cache(maxsize=1)
+def embedding_version() -> str:
+    """Which embeddings the ranker reads: the installed wordllama release and the table used. Part of the
+    offline scorer's cache key, so a wordllama release with other weights never reuses older scores."""
+    try:
+        release = metadata.version("wordllama")
+    except metadata.PackageNotFoundError:
+        release = "absent"  # loading says what to do; the key only has to differ
+    return f"wordllama-{release}:{EMBED_CONFIG}:{EMBED_DIM}"
 
 
 @lru_cache(maxsize=1)
