@@ -34,7 +34,9 @@ from core.errors import (
 from core.lookup import lookup_paper, search_papers
 from core.models import Block, Heading, Note, Subscription
 from core.prepare.explain import explain_paper
+from core.score.glossary import CJK
 from core.score.profile import parse_interests
+from core.score.routing import english_phrases
 from core.services import Services, uses_llm
 from core.stale import CheckedSubscription, check_subscription, timezone_loads, with_notes
 from core.views import digest_for_subscription
@@ -72,7 +74,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 MUTATING = frozenset({"subscribe", "unsubscribe", "field", "min_score", "interests", "follow", "unfollow", "time",
                       "timezone", "lang"})
 MAX_INTERESTS = 500
-_LATIN = re.compile(r"[A-Za-z]")  # an interest phrase the offline ranker can match holds a Latin letter
 SEARCH_LIMIT = 10
 
 # What failed, in words a chat user can act on: never an exception's repr, a URL or a file path.
@@ -251,9 +252,12 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
         if not profile.has_interests and watch:
             return info(say(sub.lang, "interests_watch_only", terms=watch))
         lines = [say(sub.lang, "interests_set", text="; ".join(profile.interests) or text)]
-        if profile.has_interests and not uses_llm(self.services, False) \
-                and not any(_LATIN.search(phrase) for phrase in profile.interests):
-            lines.append(say(sub.lang, "interests_offline_words"))  # the offline ranker reads English words only
+        if profile.has_interests and not uses_llm(self.services, False):  # the offline ranker reads English
+            readable = english_phrases(profile.interests)
+            if not readable:
+                lines.append(say(sub.lang, "interests_offline_words"))
+            elif any(CJK.search(phrase) for phrase in profile.interests):
+                lines.append(say(sub.lang, "interests_offline_read", terms="; ".join(readable)))
         if watch:
             lines.append(say(sub.lang, "interests_watch", terms=watch))
         return info(*lines)

@@ -26,8 +26,10 @@ T = {
         "interests_show": "你的兴趣：{text}\n用 /interests clear 清除。",
         "interests_none": "尚未设置兴趣。用法：/interests diffusion LLMs, KV-cache compression, not medical imaging\n关注列表（按字面匹配，列在“关键词匹配”下）：加引号的词或 arXiv 分类，如 /interests diffusion LLMs, \"latent space\", cs.LG；或写在 watch: 之后：/interests watch: latent space, LLM memory, cs.LG",
         "interests_set": "兴趣已保存，将作为“我的兴趣”单独评分：{text}",
-        "interests_offline_words": "未配置 LLM 时，兴趣按论文（英文）中的词语匹配，而这些兴趣里没有英文词：请用英文写"
-                                   "（如 reinforcement learning），“我的兴趣”下才会出现论文。",
+        "interests_offline_words": "未配置 LLM 时，兴趣按论文（英文）中的词语匹配，而这些兴趣里没有英文词或可识别的"
+                                   "中文术语：请用英文（如 reinforcement learning）或常见术语（如 强化学习）来写，"
+                                   "“我的兴趣”下才会出现论文。",
+        "interests_offline_read": "未配置 LLM：按论文的英文词语匹配为：{terms}",
         "interests_watch": "关注列表（按字面匹配，列在“关键词匹配”下）：{terms}",
         "interests_watch_only": "关注列表已保存（按字面匹配，列在“关键词匹配”下）：{terms}",
         "interests_cleared": "兴趣已清除。",
@@ -123,8 +125,10 @@ T = {
         "interests_none": "No interests set. Usage: /interests diffusion LLMs, KV-cache compression, not medical imaging\nWatch list (matched literally, listed under \"Keyword matches\"): quoted keywords or arXiv categories, e.g. /interests diffusion LLMs, \"latent space\", cs.LG; or everything after watch: as in /interests watch: latent space, LLM memory, cs.LG",
         "interests_set": "Interests saved; they are scored as your own field, \"My interests\": {text}",
         "interests_offline_words": "Without an LLM, interests are matched against the words of the papers, which "
-                                   "are in English, and these interests have no English word: write them in English "
-                                   "(e.g. reinforcement learning) to see papers under \"My interests\".",
+                                   "are in English, and these interests have no English word or known Chinese term: "
+                                   "write them in English (e.g. reinforcement learning) to see papers under \"My "
+                                   "interests\".",
+        "interests_offline_read": "Without an LLM, matched against the papers' English words as: {terms}",
         "interests_watch": "Watch list (matched literally, listed under \"Keyword matches\"): {terms}",
         "interests_watch_only": "Watch list saved (matched literally, listed under \"Keyword matches\"): {terms}",
         "interests_cleared": "Interests cleared.",

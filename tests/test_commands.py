@@ -100,10 +100,16 @@ async def test_group_settings_need_an_admin_but_queries_do_not(commands: Command
 
 
 async def test_interests_without_an_english_word_get_a_hint_when_no_llm_reads_them(commands: Commands) -> None:
-    hint = "no English word"
-    assert hint in text_of(await commands.handle("/interests 强化学习, 机器人", caller()))
-    assert hint not in text_of(await commands.handle("/interests 强化学习, robot learning", caller()))
-    assert hint not in text_of(await commands.handle('/interests watch: "强化学习"', caller()))
+    hint, read = "no English word or known Chinese term", "matched against the papers' English words as"
+    assert hint in text_of(await commands.handle("/interests 的了吗, 随便看看", caller()))
+    chinese = text_of(await commands.handle("/interests 强化学习, 机器人", caller()))
+    assert hint not in chinese and f"{read}: reinforcement learning; robot" in chinese, "the glossary reads them"
+    mixed = text_of(await commands.handle("/interests 扩散模型, robot learning", caller()))
+    assert f"{read}: diffusion model; robot learning" in mixed
+    english = text_of(await commands.handle("/interests diffusion models, robot learning", caller()))
+    assert hint not in english and read not in english, "English needs no word about it"
+    watch = text_of(await commands.handle('/interests watch: "强化学习"', caller()))
+    assert hint not in watch and read not in watch
 
 
 async def test_interests_are_set_shown_and_cleared(commands: Commands) -> None:

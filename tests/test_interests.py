@@ -167,6 +167,26 @@ def test_a_keyword_profile_reaches_its_own_papers_offline() -> None:
     assert max(s.value or 0 for s in hand) < 7, "the hand-weighted scorer it replaces"
 
 
+def test_a_chinese_profile_reaches_the_same_papers_offline_as_its_english_words() -> None:
+    """Offline, a Chinese /interests matched nothing (papers are in English): the glossary reads it."""
+    papers = load_papers(SAMPLE)
+
+    def top(text: str) -> list[tuple[str, float]]:
+        scores = offline_interest_scores(parse_interests(text).judge_field(), papers, "zh")
+        return [(s.arxiv_id, s.value or 0) for s in sorted(scores.values(), key=lambda s: (-(s.value or 0),
+                                                                                             s.arxiv_id))[:3]]
+
+    chinese = top("混合专家, KV缓存压缩")
+    assert chinese == top("mixture of experts, KV cache compression")
+    assert all(value >= 7 for _, value in chinese)
+    moe = offline_interest_scores(parse_interests("混合专家").judge_field(), papers, "zh")
+    best = max(moe.values(), key=lambda s: s.value or 0)
+    assert best.reasons["zh"].startswith("匹配：mixture of experts"), "the reason names the phrase in English"
+    nothing = offline_interest_scores(parse_interests("的了吗").judge_field(), papers, "zh")
+    assert {s.value for s in nothing.values()} == {1.0}, "a profile of unknown words matches nothing"
+    assert route_candidates(["强化学习"], papers) == route_candidates(["reinforcement learning"], papers) != []
+
+
 def test_a_reason_names_the_profiles_phrases_a_paper_holds_whole_then_other_words() -> None:
     [paper] = [p for p in load_papers(SAMPLE) if p.arxiv_id == "2512.17073"]  # Mixture-of-Experts ... Compensation
 

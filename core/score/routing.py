@@ -13,6 +13,8 @@ judgement reads. It must not do IO or call an LLM.
   ROUTE_PREFIX letters, each weighted by its rarity that day), best word coverage first.
 - `rank_candidates` orders that pool with the learned ranker (the profile as its field) and keeps the
   few the LLM reads, so a profile's judgement stays small however many papers share its words.
+All three read a profile's phrases in English, as papers are written: Chinese terms through
+core/score/glossary.py ("强化学习" routes as "reinforcement learning"); the LLM judges the reader's own words.
 Building the index costs ~0.2 s for 900 papers, once per day (cached); a profile then routes in ~1 ms,
 and is valued offline in ~85-125 ms on an 880-paper day (bench/profiles.py).
 """
@@ -28,6 +30,7 @@ import numpy as np
 
 from core.fields import parse_term
 from core.models import LANGUAGES, Field, Paper, Score
+from core.score.glossary import english_phrase
 from core.score.offline import WORD_RE, derived_phrases, stem
 from core.score.ranker import Model, Ranker
 from core.score.ranker_model import shipped_model
@@ -117,8 +120,17 @@ def _could_match(field: Field, index: DayIndex) -> set[int]:
 
 
 def unnamed(field: Field) -> Field:
-    """A profile as the ranker and the router see it: "My interests" is a section label, not a topic."""
-    return replace(field, name_en="", name_zh="")
+    """A profile as the ranker and the router see it: "My interests" is a section label, not a topic, and
+    phrases are read in English, as papers are written (Chinese terms through the glossary; English phrases
+    stay as they are)."""
+    keywords = english_phrases(field.keywords)
+    return replace(field, name_en="", name_zh="", keywords=keywords, ignore=english_phrases(field.ignore),
+                   description_en="; ".join(keywords) if keywords != field.keywords else field.description_en)
+
+
+def english_phrases(phrases: Iterable[str]) -> tuple[str, ...]:
+    """The phrases the offline matcher can read, in English, once each, in order (pure)."""
+    return tuple(dict.fromkeys(e for e in map(english_phrase, phrases) if e))
 
 
 def _nearest(ranker: Ranker, papers: Sequence[Paper], count: int) -> set[int]:
@@ -149,11 +161,13 @@ def offline_interest_scores(field: Field, papers: Sequence[Paper], lang: str,
     """
     profile = unnamed(field)
     index = day_index(tuple(papers))
-    ranker = Ranker([profile], model if model is not None else shipped_model()[0])
-    valued = _could_match(profile, index) | set(_routed(field.keywords, index)) \
-        | _nearest(ranker, index.papers, EMBED_POOL)
     codes = sorted({*LANGUAGES, lang})
     nothing = {code: build_reason([], 1.0, [], code) for code in codes}
+    valued: set[int] = set()
+    if profile.keywords:  # else nothing of it can be read in English: no paper matches
+        ranker = Ranker([profile], model if model is not None else shipped_model()[0])
+        valued = _could_match(profile, index) | set(_routed(profile.keywords, index)) \
+            | _nearest(ranker, index.papers, EMBED_POOL)
     out: dict[str, Score] = {}
     for i, paper in enumerate(index.papers):
         if i not in valued:
@@ -201,9 +215,10 @@ def _routed(phrases: Sequence[str], index: DayIndex) -> list[int]:
 
 
 def route_candidates(phrases: Sequence[str], papers: Sequence[Paper], limit: int = ROUTE_LIMIT) -> list[str]:
-    """The ids a profile's LLM judgement reads: best word coverage of its phrases first, at most `limit`."""
+    """The ids a profile's LLM judgement reads: best word coverage of its phrases (read in English) first, at
+    most `limit`."""
     index = day_index(tuple(papers))
-    return [index.papers[i].arxiv_id for i in _routed(phrases, index)[:limit]]
+    return [index.papers[i].arxiv_id for i in _routed(english_phrases(phrases), index)[:limit]]
 
 
 def rank_candidates(field: Field, pool: Sequence[Paper], limit: int) -> list[str]:
