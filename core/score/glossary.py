@@ -43,6 +43,7 @@ GLOSSARY: dict[str, str] = {
     "思维链": "chain of thought", "推理": "reasoning", "推理加速": "inference acceleration",
     "训练与推理": "training and inference", "推理效率": "inference efficiency", "推理速度": "inference speed",
     "推理成本": "inference cost", "推理引擎": "inference engine",
+    "推理服务": "inference serving", "推理系统": "inference system", "推理优化": "inference optimization",
     "测试时扩展": "test-time scaling", "测试时": "test-time", "缩放定律": "scaling law", "缩放规律": "scaling law",
     "扩展定律": "scaling law", "提示工程": "prompt engineering", "提示": "prompt",
     "偏好优化": "preference optimization",
@@ -66,10 +67,13 @@ GLOSSARY: dict[str, str] = {
     "差分隐私": "differential privacy", "公平性": "fairness", "偏见": "bias", "水印": "watermark",
     "后门": "backdoor", "奖励欺骗": "reward hacking", "有害内容": "harmful content",
     # agents and robots
-    "智能体": "agent", "多智能体": "multi-agent", "代理": "agent", "具身智能": "embodied AI", "具身": "embodied",
-    "机器人": "robot", "机器人学习": "robot learning", "操作": "manipulation", "抓取": "grasping",
+    "智能体": "agent", "多智能体": "multi-agent", "代理": "agent",
+    "代理模型": "surrogate model", "具身智能": "embodied AI", "具身": "embodied",
+    "机器人": "robot", "机器人学习": "robot learning", "机器人操作": "robot manipulation",
+    "灵巧操作": "dexterous manipulation", "抓取": "grasping",
     "导航": "navigation", "自动驾驶": "autonomous driving", "规划": "planning", "工具调用": "tool use",
-    "工具使用": "tool use", "网页": "web", "图形界面": "GUI", "手机": "mobile", "定位": "grounding",
+    "工具使用": "tool use", "网页": "web", "图形界面": "GUI", "手机": "mobile", "视觉定位": "visual grounding",
+    "定位": "localization", "目标定位": "object localization",
     # vision, language, speech
     "计算机视觉": "computer vision", "图像生成": "image generation", "视频生成": "video generation",
     "图像理解": "image understanding", "视频理解": "video understanding", "图像": "image", "视频": "video",
@@ -96,12 +100,14 @@ GLOSSARY: dict[str, str] = {
     "气象": "weather", "材料": "materials", "化学": "chemistry", "物理": "physics", "生物": "biology",
     # everyday words of research phrases
     "生成": "generation", "理解": "understanding", "模型": "model", "学习": "learning", "网络": "network",
-    "方法": "method", "架构": "architecture", "结构": "architecture", "算法": "algorithm", "视觉": "vision",
+    "方法": "method", "架构": "architecture", "结构": "architecture", "结构化": "structured", "算法": "algorithm",
+    "视觉": "vision", "输出": "output", "系统": "system",
     "语言": "language", "文本": "text", "知识": "knowledge", "记忆": "memory", "长文本": "long context",
     "统一": "unified", "新架构": "new architecture", "新范式": "new paradigm",
 }
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_PUNCTUATION = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+")  # 、。「」：，etc.
 _LONGEST = max(map(len, GLOSSARY))
 
 
@@ -127,6 +133,6 @@ def _segment(run: str) -> list[str]:
 def english_phrase(phrase: str) -> str:
     """`phrase` with each run of Chinese characters replaced by the English of the terms it holds; "" when
     nothing of it can be read in English (pure)."""
-    text = CJK.sub(lambda m: f" {' '.join(_segment(m.group(0)))} ", phrase)
+    text = CJK.sub(lambda m: f" {' '.join(_segment(m.group(0)))} ", _CJK_PUNCTUATION.sub(" ", phrase))
     text = " ".join(text.split())
     return text if re.search(r"[A-Za-z0-9]", text) else ""
