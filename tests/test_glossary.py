@@ -19,7 +19,7 @@ from core.score.routing import english_phrases, unnamed
     ("扩散模型 for 视频生成", "diffusion model for video generation"),
     ("mixture of experts", "mixture of experts"),
     ("代理模型", "surrogate model"),  # a longer term decides what a short one means
-    ("「强化学习」：综述", "reinforcement learning"),  # Chinese punctuation goes
+    ("「强化学习」：综述", "reinforcement learning survey"),  # Chinese punctuation goes
     ("的了吗", ""),  # nothing known
     ("？？", ""),
 ])

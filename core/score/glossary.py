@@ -103,7 +103,8 @@ GLOSSARY: dict[str, str] = {
     "方法": "method", "架构": "architecture", "结构": "architecture", "结构化": "structured", "算法": "algorithm",
     "视觉": "vision", "输出": "output", "系统": "system",
     "语言": "language", "文本": "text", "知识": "knowledge", "记忆": "memory", "长文本": "long context",
-    "统一": "unified", "新架构": "new architecture", "新范式": "new paradigm",
+    "统一": "unified", "新架构": "new architecture", "新范式": "new paradigm", "新技术": "new technique",
+    "技术": "technique", "新方法": "new method", "综述": "survey", "应用": "application", "框架": "framework",
 }
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
