@@ -133,7 +133,7 @@ def main() -> None:
           f"{time.perf_counter() - started:.0f}s; {args.folds}-fold leave-days-out")
 
     if args.lofo_only:
-        lofo(corpus, fields, df, m, y, label_field, offline_values)
+        lofo(corpus, fields, df, m, y, label_field, offline_values, strong)
         timing(corpus.papers, fields)
         return
     logits = np.zeros((n, len(fields)))
@@ -204,12 +204,12 @@ def main() -> None:
               f"{tokens_per_paper(values, runner, settings.llm_pass_rate):.0f} tokens per paper")
 
     if args.lofo:
-        lofo(corpus, fields, df, m, y, label_field, offline_values)
+        lofo(corpus, fields, df, m, y, label_field, offline_values, strong)
     timing(corpus.papers, fields)
 
 
 def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object, y: np.ndarray,
-         label_field: np.ndarray, offline_values: np.ndarray) -> None:
+         label_field: np.ndarray, offline_values: np.ndarray, strong: np.ndarray) -> None:
     """Each field in turn is left out of training and met as a new field on unseen days."""
     all_fields = list(corpus.fields)
     test = corpus.day_of % 3 == 2
@@ -251,7 +251,8 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
             + f" | {fitted.unknown[0]:.2f}, {fitted.unknown[1]:.2f}")
         for name, pair in zip(variants, (m.pair, *thin), strict=True):  # type: ignore[attr-defined]
             alone[name].append(alone_figures(solo_logits(pair, fitted, np.where(test)[0])[:, k], fitted.solo[2],
-                                             1.0 + 9.0 * pair[test][:, k, 0], positive, corpus.day_of[test]))
+                                             1.0 + 9.0 * pair[test][:, k, 0], positive, corpus.day_of[test],
+                                             positive & strong[test]))
         model = Model.from_json(to_json(m6, fitted, df, len(corpus.papers), full.max(axis=1)))
         profiles.append(profile_figures(corpus, field, model, test, positive))
     t = np.array(totals).mean(axis=0)
@@ -259,15 +260,17 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
         " / ".join(f"{v:.3f}" if i < 3 else f"{v:.2f}" for v in t[i:i + 3]) for i in (0, 3, 6)))
     print("\nthe left-out field as a deployment's only field (solo model / offline): AUC of 'picked for this field' "
           "(mean by day) | of its picks, the share valued >= 7 | of the papers valued >= 7, the share that are "
-          "its picks | papers valued >= 7 per day")
+          f"its picks | papers valued >= 7 per day | the pass rate keeping {TARGET_RECALL:.0%} of its >= 8 picks "
+          "(pooled over the days)")
     for name in variants:
         print(f"  the field {name}:")
         for field, row in zip(all_fields, alone[name], strict=True):
             print(f"    {field.slug:<22} | {row[0]:.3f} / {row[1]:.3f} | {row[2]:.2f} / {row[3]:.2f} | "
-                  f"{row[4]:.2f} / {row[5]:.2f} | {row[6]:.1f} / {row[7]:.1f}")
+                  f"{row[4]:.2f} / {row[5]:.2f} | {row[6]:.1f} / {row[7]:.1f} | {row[8]:.2f} / {row[9]:.2f}")
         a = np.array(alone[name]).mean(axis=0)
+        worst = np.array(alone[name]).max(axis=0)
         print(f"    {'mean':<22} | {a[0]:.3f} / {a[1]:.3f} | {a[2]:.2f} / {a[3]:.2f} | {a[4]:.2f} / {a[5]:.2f} | "
-              f"{a[6]:.1f} / {a[7]:.1f}")
+              f"{a[6]:.1f} / {a[7]:.1f} | {a[8]:.2f} / {a[9]:.2f} (highest {worst[8]:.2f} / {worst[9]:.2f})")
     print("\nthe left-out field as a reader's /interests (its name and keywords), valued offline (ranker / the "
           "hand-weighted scorer): AUC by day | of its picks, the share valued >= 7 | of the papers valued >= 7, its "
           "picks | papers valued >= 7 per day | a digest's list (<= 10 valued >= 7): its picks per day, of papers")
@@ -281,11 +284,24 @@ def lofo(corpus: Corpus, fields: Sequence[object], df: dict[str, int], m: object
 
 
 def alone_figures(logits: np.ndarray, calibration: dict[str, float], offline: np.ndarray, positive: np.ndarray,
-                  day: np.ndarray) -> tuple[float, ...]:
+                  day: np.ndarray, strong: np.ndarray) -> tuple[float, ...]:
     """A lone field's figures, each as solo model / offline: AUC by day, recall and precision at the value 7,
-    papers valued >= 7 per day. The solo logits are put on 1-10 with their calibration as the ranker does."""
+    papers valued >= 7 per day, and the pass rate the cheap stage needs to keep TARGET_RECALL of the field's
+    >= 8 picks (`strong`). The solo logits are put on 1-10 with their calibration as the ranker does."""
     values = np.array([calibrated(float(v), calibration["center"], calibration["scale"]) for v in logits])
-    return value_figures((values, offline), positive, day)
+    return (*value_figures((values, offline), positive, day), lone_pass_rate(logits, strong, day),
+            lone_pass_rate(offline, strong, day))
+
+
+def lone_pass_rate(values: np.ndarray, strong: np.ndarray, day: np.ndarray) -> float:
+    """The smallest share of each day (0.01 steps), best value first, that holds TARGET_RECALL of `strong`
+    pooled over the days: the LLM_PASS_RATE a deployment with this field alone would need."""
+    orders = [(np.argsort(-values[day == d], kind="stable"), strong[day == d]) for d in np.unique(day)]
+    for percent in range(1, 101):
+        kept = sum(int(s[order[:math.ceil(percent / 100 * len(order))]].sum()) for order, s in orders)
+        if kept >= TARGET_RECALL * max(1, strong.sum()):
+            return percent / 100
+    return 1.0
 
 
 def profile_figures(corpus: Corpus, field: object, model: Model, test: np.ndarray,
