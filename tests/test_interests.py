@@ -464,6 +464,19 @@ async def test_profiles_scored_concurrently_as_delivery_does_all_land(
     assert len(fake_openai.calls()) == calls
 
 
+async def test_a_chinese_profile_is_judged_by_the_llm_on_the_papers_its_english_routes(
+    llm_services: Services, fake_openai: FakeOpenAI,
+) -> None:
+    """The router reads English words: a Chinese profile routed nothing, so the LLM never judged a paper
+    for it and its section stayed empty. Its glossary reading routes it as its English words would."""
+    chinese, english = "混合专家, KV缓存", "mixture of experts, KV cache"
+    judged = {p.arxiv_id for p, s in await score_interests(llm_services, chinese, DAY, now=NOW) if s.stage == "llm"}
+    assert judged == {p.arxiv_id for p, s in await score_interests(llm_services, english, DAY, now=NOW)
+                      if s.stage == "llm"} != set()
+    asked = [c for c in fake_openai.calls() if "混合专家" in json.dumps(c.body, ensure_ascii=False)]
+    assert asked, "the LLM judges the reader's own words, not the glossary's"
+
+
 async def test_the_daily_run_scores_every_subscribers_interests_in_one_pass(
     tmp_path: Path, fake_openai: FakeOpenAI,
 ) -> None:
