@@ -38,12 +38,15 @@ def decoded(row: Sequence[Any]) -> dict[str, str] | None:
         names = json.loads(authors)
     except ValueError:
         names = None
-    new_names = [author_name(name) for name in names] if isinstance(names, list) else names
+    new_names = [author_name(str(name)) for name in names] if isinstance(names, list) else names
     new = {"title": decode_prose(title), "abstract": decode_prose(abstract),
            "authors": json.dumps(new_names, ensure_ascii=False) if new_names != names else authors}
     if (new["title"], new["abstract"], new["authors"]) == (title, abstract, authors):
         return None
-    return {"arxiv_id": arxiv_id, **new, "names": " ".join(new_names) if isinstance(new_names, list) else ""}
+    # The search index's authors column: the names joined, as the store writes it (a row whose authors are not
+    # a JSON list, which the store never writes, keeps its text there).
+    return {"arxiv_id": arxiv_id, **new, "names": " ".join(map(str, new_names)) if isinstance(new_names, list)
+            else authors}
 
 
 def _rewrite(bind: Connection, changed: list[dict[str, str]]) -> None:
