@@ -187,3 +187,14 @@ async def test_revision_0003_decodes_stored_tex_and_search_finds_the_decoded_wor
             assert [p.arxiv_id for p in await store.search(words)] == ["2602.00001"], words
         assert await store.search("textbf") == [], "markup no longer indexed"
     assert await migrate(db) == (head(), head()), "a second run finds nothing to do"
+
+
+def test_revision_0003_decodes_a_row_and_leaves_a_decoded_one_alone() -> None:
+    import importlib
+
+    decoded = importlib.import_module("core.store.migrations.versions.0003_decoded_text").decoded
+    assert decoded(("1", "Schrödinger", "40% $\\alpha$", '["Jérôme Théau"]')) is None, "already decoded"
+    assert decoded(("1", 'Schr\\"odinger', "x", '["J\\\\\'er\\\\^ome"]')) == {
+        "arxiv_id": "1", "title": "Schrödinger", "abstract": "x", "authors": '["Jérôme"]', "names": "Jérôme"}
+    assert decoded(("1", 'Schr\\"odinger', "x", "not a list"))["names"] == "not a list", \
+        "authors that are not a JSON list are kept as they are"
