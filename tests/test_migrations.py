@@ -134,13 +134,6 @@ def test_two_migrations_at_once_on_postgres_both_finish(tmp_path: Path, pg_serve
     assert outs[-1].endswith(f"schema empty -> {head()}\n") and outs[0].endswith("nothing to do\n"), outs
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "db.sqlite")
-    return str(request.getfixturevalue("pg_url"))
-
-
 async def _at_revision_0002_with_a_tex_paper(target: str) -> None:
     """A database as the previous release left it: schema 0002, a paper stored with the feed's TeX."""
     from alembic import command
@@ -168,9 +161,10 @@ async def _at_revision_0002_with_a_tex_paper(target: str) -> None:
         await engine.dispose()
 
 
-async def test_revision_0003_decodes_stored_tex_and_search_finds_the_decoded_words(db: str) -> None:
+async def test_revision_0003_decodes_stored_tex_and_search_finds_the_decoded_words(db_location: str) -> None:
     from core.store import migrate
 
+    db = db_location
     await _at_revision_0002_with_a_tex_paper(db)
     with pytest.raises(StoreError, match="is at schema 0002, this version needs"):
         async with Store.open(db):
