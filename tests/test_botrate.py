@@ -34,3 +34,18 @@ async def test_no_send_starts_at_the_very_end_of_a_second(tmp_path: Path) -> Non
     async with Store.open(tmp_path / "db.sqlite") as store:
         await SharedRate(store.take_send_slot, "telegram:1", 30, clock, sleep=clock.sleep).turn()
     assert 1001.0 <= clock() < 1001.01
+
+
+async def test_a_slot_whose_claim_runs_into_the_end_of_its_second_is_not_used(tmp_path: Path) -> None:
+    """Under load the claim's round trip can take longer than the guard: the send, started after it, would
+    reach the platform in the next second, on top of that second's full count."""
+    clock = FakeMonotonic(start=1000.90)
+    claims: list[int] = []
+    async with Store.open(tmp_path / "db.sqlite") as store:
+        async def slow_take(bucket: str, second: int) -> int:
+            claims.append(second)
+            await clock.sleep(0.08 if len(claims) == 1 else 0.0)  # the first claim returns at 1000.98
+            return await store.take_send_slot(bucket, second)
+
+        await SharedRate(slow_take, "telegram:1", 30, clock, sleep=clock.sleep).turn()
+    assert claims == [1000, 1001] and 1001.0 <= clock() < 1001.01, "sent in the next second, on its own slot"
