@@ -249,8 +249,11 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
         await self._save(replace(sub, interests=text), caller)
         profile = parse_interests(text)
         watch = ", ".join(profile.watch)
+        # Watch keywords are matched literally in English titles and abstracts: a Chinese one never matches.
+        chinese = [keyword for keyword in profile.keywords if CJK.search(keyword)]
+        unmatched = [say(sub.lang, "interests_watch_chinese", terms=", ".join(chinese))] if chinese else []
         if not profile.has_interests and watch:
-            return info(say(sub.lang, "interests_watch_only", terms=watch))
+            return info(say(sub.lang, "interests_watch_only", terms=watch), *unmatched)
         lines = [say(sub.lang, "interests_set", text="; ".join(profile.interests) or text)]
         if profile.has_interests and not uses_llm(self.services, False):  # the offline ranker reads English
             readable = english_phrases(profile.interests)
@@ -260,7 +263,7 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
                 lines.append(say(sub.lang, "interests_offline_read", terms="; ".join(readable)))
         if watch:
             lines.append(say(sub.lang, "interests_watch", terms=watch))
-        return info(*lines)
+        return info(*lines, *unmatched)
 
     async def cmd_paper(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
         if not arg:

@@ -112,6 +112,13 @@ async def test_interests_without_an_english_word_get_a_hint_when_no_llm_reads_th
     assert hint not in watch and read not in watch
 
 
+async def test_a_chinese_watch_keyword_is_told_it_cannot_match(commands: Commands) -> None:
+    said = "so these Chinese ones will never match: 强化学习, 机器人. Write them in English."
+    assert said in text_of(await commands.handle("/interests watch: 强化学习, 机器人, latent space", caller()))
+    assert said.split(":")[0] in text_of(await commands.handle('/interests diffusion, "强化学习"', caller()))
+    assert "never match" not in text_of(await commands.handle('/interests watch: latent space, cs.LG', caller()))
+
+
 async def test_interests_are_set_shown_and_cleared(commands: Commands) -> None:
     assert "No interests" in text_of(await commands.handle("/interests", caller()))
     await commands.handle("/interests diffusion LLMs,  KV-cache compression", caller())
