@@ -9,7 +9,7 @@ AUC by day of "picked for this field" | of its picks, the share valued >= 7 | of
 its picks | papers valued >= 7 per day.
 
 The shipped model was trained on these days, so the figures flatter every row alike; what matters is the
-Chinese rows against the English one. Run: `.venv/bin/python bench/chinese_interests.py` (about 3 minutes;
+Chinese rows against the English one. Run: `.venv/bin/python bench/chinese_interests.py` (about 5 minutes;
 `--every 3` uses every third day, the default; `--every 1` all 62).
 """
 
