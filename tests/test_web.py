@@ -162,6 +162,11 @@ async def test_serve_with_only_web_port_serves_the_stored_site_and_stops_on_sigt
         assert "ArXiv Daily Digest - 2025-12-22" in page
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = await proc.communicate()
+        try:
+            _, err = await asyncio.wait_for(proc.communicate(), 60)
+        except TimeoutError:  # seen once under faketime: say what the child was doing, then stop it
+            proc.kill()
+            _, err = await proc.communicate()
+            pytest.fail(f"serve did not stop within 60 s of SIGTERM; its log:\n{err.decode()[-4000:]}")
     assert proc.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
