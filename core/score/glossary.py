@@ -107,7 +107,7 @@ GLOSSARY: dict[str, str] = {
     "技术": "technique", "新方法": "new method", "综述": "survey", "应用": "application", "框架": "framework",
 }
 
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")  # Chinese characters (also guess_language's)
 _CJK_PUNCTUATION = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+")  # 、。「」：，etc.
 _LONGEST = max(map(len, GLOSSARY))
 

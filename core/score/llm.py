@@ -19,7 +19,6 @@ import asyncio
 import dataclasses
 import logging
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from core.config import Settings
 from core.errors import ConfigError
 from core.models import Field, Paper, Score
 from core.prompts import Prompt
+from core.score.glossary import CJK
 from core.score.jsonmode import AUTO, JsonModes
 from core.score.replies import ReplyEntry, parse_score_reply
 from core.score.requests import ABSTRACT_CHARS, LANG_TEXT, render_request, response_format
@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 # Blank replies (DeepSeek sends them under load) are asked again at most this many times.
 EMPTY_REPLY_RETRIES = 2
 UNAVAILABLE: Mapping[str, str] = {"zh": "无评分：LLM 不可用", "en": "no score: LLM unavailable"}
-_CJK_RE = re.compile(r"[\u3400-\u9fff]")
+
+
 @dataclass(frozen=True, slots=True)
 class LLMConfig:
     """How to talk to the LLM; built from Settings once per run."""
@@ -157,7 +158,7 @@ def select_candidates(scores: Sequence[Score], pass_rate: float, min_keep: int =
 
 def guess_language(text: str) -> str:
     """"zh" for text with Chinese characters, else "en": which language a reason came back in."""
-    return "zh" if _CJK_RE.search(text) else "en"
+    return "zh" if CJK.search(text) else "en"
 
 
 def reply_reasons(entry: ReplyEntry, langs: Sequence[str]) -> dict[str, str]:
