@@ -246,15 +246,19 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
         if len(arg) > MAX_INTERESTS:
             return info(say(sub.lang, "interests_long", n=MAX_INTERESTS), kind="error")
         text = " ".join(arg.split())
-        await self._save(replace(sub, interests=text), caller)
         profile = parse_interests(text)
+        if not (profile.has_interests or profile.avoid or profile.watch):  # e.g. "？？？": nothing to match
+            return info(say(sub.lang, "interests_empty", text=text), kind="error")
+        await self._save(replace(sub, interests=text), caller)
         watch = ", ".join(profile.watch)
         # Watch keywords are matched literally in English titles and abstracts: a Chinese one never matches.
         chinese = [keyword for keyword in profile.keywords if CJK.search(keyword)]
         unmatched = [say(sub.lang, "interests_watch_chinese", terms=", ".join(chinese))] if chinese else []
+        lines = [say(sub.lang, "interests_set", text="; ".join(profile.interests))] if profile.has_interests else []
+        if profile.avoid:
+            lines.append(say(sub.lang, "interests_avoid", terms="; ".join(profile.avoid)))
         if not profile.has_interests and watch:
-            return info(say(sub.lang, "interests_watch_only", terms=watch), *unmatched)
-        lines = [say(sub.lang, "interests_set", text="; ".join(profile.interests) or text)]
+            return info(*lines, say(sub.lang, "interests_watch_only", terms=watch), *unmatched)
         if profile.has_interests and not uses_llm(self.services, False):  # the offline ranker reads English
             readable = english_phrases(profile.interests)
             if not readable:

@@ -33,6 +33,9 @@ T = {
         "interests_watch": "关注列表（按字面匹配，列在“关键词匹配”下）：{terms}",
         "interests_watch_only": "关注列表已保存（按字面匹配，列在“关键词匹配”下）：{terms}",
         "interests_watch_chinese": "关注词按字面匹配论文的英文标题和摘要，这些中文关注词不会匹配到论文：{terms}。请用英文写。",
+        "interests_avoid": "不想看的主题（相关论文在推送中排到后面，也不会列在“我的兴趣”下）：{terms}",
+        "interests_empty": "没有保存：“{text}”里没有可匹配的词。用法：/interests diffusion LLMs, KV-cache compression, "
+                           "not medical imaging（用 /interests clear 清除）",
         "interests_cleared": "兴趣已清除。",
         "interests_long": "兴趣太长（最多 {n} 个字符）。",
         "follow_none": "尚未关注任何作者。用法：/follow Yann LeCun（多位作者用分号分隔）。关注作者的新论文会加 2 分、标上 ⭐，即使低于阈值也会推送。",
@@ -134,6 +137,10 @@ T = {
         "interests_watch_only": "Watch list saved (matched literally, listed under \"Keyword matches\"): {terms}",
         "interests_watch_chinese": "Watch keywords are matched literally in the papers' English titles and abstracts, "
                                    "so these Chinese ones will never match: {terms}. Write them in English.",
+        "interests_avoid": "Topics you avoid (their papers move down in your digest and never show under \"My "
+                           "interests\"): {terms}",
+        "interests_empty": "Not saved: \"{text}\" has no words to match. Usage: /interests diffusion LLMs, "
+                           "KV-cache compression, not medical imaging (/interests clear clears them)",
         "interests_cleared": "Interests cleared.",
         "interests_long": "Interests are too long (at most {n} characters).",
         "follow_none": "You follow no authors yet. Usage: /follow Yann LeCun (several: separate them with ;). A followed author's new papers get +2, a ⭐, and are shown even under your threshold.",

@@ -119,6 +119,26 @@ async def test_a_chinese_watch_keyword_is_told_it_cannot_match(commands: Command
     assert "never match" not in text_of(await commands.handle('/interests watch: latent space, cs.LG', caller()))
 
 
+async def test_interests_with_nothing_to_match_are_refused_and_keep_the_old_ones(commands: Commands) -> None:
+    await commands.handle("/interests diffusion LLMs", caller())
+    for text in ("？？？", "!!! ...", "，；、"):
+        reply = await commands.handle(f"/interests {text}", caller())
+        assert reply.kind == "error" and "Not saved" in text_of(reply) and "Usage: /interests" in text_of(reply)
+    sub = await commands.services.store.get_subscription(CHAT)
+    assert sub is not None and sub.interests == "diffusion LLMs"
+
+
+async def test_interests_that_only_avoid_topics_say_what_they_do(commands: Commands) -> None:
+    reply = text_of(await commands.handle("/interests not medical imaging, 不要遥感", caller()))
+    assert "Topics you avoid" in reply and "medical imaging; 遥感" in reply
+    assert "Interests saved" not in reply, "no \"My interests\" section comes of avoided topics alone"
+    sub = await commands.services.store.get_subscription(CHAT)
+    assert sub is not None and sub.interests == "not medical imaging, 不要遥感"
+    both = text_of(await commands.handle("/interests robot learning, not medical imaging, watch: cs.RO", caller()))
+    assert "Interests saved" in both and "robot learning" in both
+    assert "Topics you avoid" in both and "Watch list" in both
+
+
 async def test_interests_are_set_shown_and_cleared(commands: Commands) -> None:
     assert "No interests" in text_of(await commands.handle("/interests", caller()))
     await commands.handle("/interests diffusion LLMs,  KV-cache compression", caller())
