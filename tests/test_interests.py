@@ -36,6 +36,7 @@ from core.score.routing import (
     interest_reason,
     offline_interest_scores,
     rank_candidates,
+    reader_spelling,
     route_candidates,
     unnamed,
 )
@@ -181,7 +182,12 @@ def test_a_chinese_profile_reaches_the_same_papers_offline_as_its_english_words(
     assert all(value >= 7 for _, value in chinese)
     moe = offline_interest_scores(parse_interests("混合专家").judge_field(), papers, "zh")
     best = max(moe.values(), key=lambda s: s.value or 0)
-    assert best.reasons["zh"].startswith("匹配：mixture of experts"), "the reason names the phrase in English"
+    assert best.reasons["zh"].startswith("匹配：混合专家") and best.reasons["en"].startswith("Matched: 混合专家"), \
+        "the reason names the phrase the paper holds (in English) as the reader wrote it"
+    mixed = offline_interest_scores(parse_interests("混合专家, Mixture of Experts").field(), papers, "en")
+    assert max(mixed.values(), key=lambda s: s.value or 0).reason.startswith("Matched: 混合专家"), \
+        "one reading, one name: the first phrase that reads so"
+    assert reader_spelling(["强化学习", "robot learning", "的了吗"]) == {"reinforcement learning": "强化学习"}
     nothing = offline_interest_scores(parse_interests("的了吗").judge_field(), papers, "zh")
     assert {s.value for s in nothing.values()} == {1.0}, "a profile of unknown words matches nothing"
     assert route_candidates(["强化学习"], papers) == route_candidates(["reinforcement learning"], papers) != []

@@ -30,7 +30,7 @@ import numpy as np
 
 from core.fields import parse_term
 from core.models import LANGUAGES, Field, Paper, Score
-from core.score.glossary import english_phrase
+from core.score.glossary import CJK, english_phrase
 from core.score.offline import WORD_RE, derived_phrases, stem
 from core.score.ranker import Model, Ranker
 from core.score.ranker_model import shipped_model
@@ -133,6 +133,17 @@ def english_phrases(phrases: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(e for e in map(english_phrase, phrases) if e))
 
 
+def reader_spelling(phrases: Iterable[str]) -> dict[str, str]:
+    """The reader's own spelling of each phrase read through the glossary, by its English reading (casefolded):
+    a reason names "强化学习" to the reader who wrote it, not "reinforcement learning" (pure)."""
+    readings = ((english_phrase(phrase), phrase) for phrase in phrases if CJK.search(phrase))
+    out: dict[str, str] = {}
+    for reading, phrase in readings:
+        if reading:
+            out.setdefault(reading.casefold(), phrase)
+    return out
+
+
 def _nearest(ranker: Ranker, papers: Sequence[Paper], count: int) -> set[int]:
     """The `count` papers closest in meaning to the ranker's (one) field: WordLlama cosine, ties by order."""
     if count <= 0 or not papers:
@@ -160,6 +171,7 @@ def offline_interest_scores(field: Field, papers: Sequence[Paper], lang: str,
     shipped one unless given (the benchmark passes one trained without the field).
     """
     profile = unnamed(field)
+    spelled = reader_spelling(field.keywords)
     index = day_index(tuple(papers))
     codes = sorted({*LANGUAGES, lang})
     nothing = {code: build_reason([], 1.0, [], code) for code in codes}
@@ -176,7 +188,8 @@ def offline_interest_scores(field: Field, papers: Sequence[Paper], lang: str,
             continue
         found = ranker.evidence(paper)
         value = found.values[0]
-        reasons = {code: interest_reason(found.labels, value, code) for code in codes}
+        labels = [spelled.get(label.casefold(), label) for label in found.labels]
+        reasons = {code: interest_reason(labels, value, code) for code in codes}
         out[paper.arxiv_id] = Score(paper.arxiv_id, field.slug, value, reasons[lang], "offline", {field.slug: value},
                                     reasons)
     return out
