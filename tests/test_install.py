@@ -26,6 +26,7 @@ import pytest
 
 from bot import wiring
 from bot.cli import main
+from core.build.chart import CJK_FONT_FILE, FONTS_PACKAGE
 from core.config import PROJECT_ROOT, Settings
 from core.errors import ConfigError
 from core.fields import FIELDS_PACKAGE, load_fields, shipped_fields
@@ -119,6 +120,7 @@ def test_a_checkout_reads_its_own_folders_through_the_editable_install() -> None
     assert Path(str(resources.files(PROMPTS_PACKAGE))) == PROJECT_ROOT / "prompts"
     assert Path(str(resources.files(FIELDS_PACKAGE))) == PROJECT_ROOT / "data" / "fields"
     assert Path(str(resources.files(RANKER_PACKAGE))) == PROJECT_ROOT / "data" / "ranker"
+    assert Path(str(resources.files(FONTS_PACKAGE))) == PROJECT_ROOT / "data" / "fonts"
 
 
 def test_missing_package_data_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,12 +152,14 @@ def test_every_code_package_is_in_the_wheel() -> None:
                for top in ("core", "bot") for p in (PROJECT_ROOT / top).rglob("__init__.py")}
     assert on_disk - packages == set(), "list the new package in pyproject.toml's [tool.setuptools] packages"
     mapped = PYPROJECT["tool"]["setuptools"]["package-dir"]
-    assert mapped == {PROMPTS_PACKAGE: "prompts", FIELDS_PACKAGE: "data/fields", RANKER_PACKAGE: "data/ranker"}
+    assert mapped == {PROMPTS_PACKAGE: "prompts", FIELDS_PACKAGE: "data/fields", RANKER_PACKAGE: "data/ranker",
+                      FONTS_PACKAGE: "data/fonts"}
 
 
 # -- a wheel installed into a fresh venv, run from another folder ---------------------------------------------
 
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "core", "bot", "prompts", "data/fields", "data/ranker")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "core", "bot", "prompts", "data/fields", "data/ranker",
+           "data/fonts")
 
 
 def _run(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -194,6 +198,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_another_folder(tmp_p
     for shipped in ("arxiv_digest_data/prompts/score_papers.md", "arxiv_digest_data/prompts/judge_interests.md",
                     "arxiv_digest_data/prompts/summarize_papers.md", "arxiv_digest_data/fields/default.toml",
                     f"{RANKER_PACKAGE.replace('.', '/')}/{RANKER_FILE}",
+                    f"{FONTS_PACKAGE.replace('.', '/')}/{CJK_FONT_FILE}", f"{FONTS_PACKAGE.replace('.', '/')}/OFL.txt",
                     "core/config.py", "bot/cli.py", "core/store/migrations/env.py",
                     "core/store/migrations/versions/0001_schema_v9.py"):
         assert shipped in names, shipped
@@ -226,6 +231,9 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_another_folder(tmp_p
     version = _run([python, "-c", "from core.prompts import load_prompt; print(load_prompt('score_papers').version)"],
                    cwd=work, env=env).stdout.strip()
     assert version == load_prompt("score_papers").version
+    font = _run([python, "-c", "from core.build.chart import _fonts, drawable;"
+                 "print(drawable('周一'), _fonts()[1].fname)"], cwd=work, env=env).stdout.split()
+    assert font[0] == "True" and Path(font[1]).is_relative_to(venv), "the chart's Chinese font, from the wheel"
 
     before = _tree(venv)
     result = _run([venv / "bin" / "arxiv-digest", "run", "--offline", "--input", day.name], cwd=work, env=env)

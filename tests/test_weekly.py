@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -154,14 +155,27 @@ def test_the_chart_is_a_png_of_the_stated_size_and_the_same_bytes_every_time() -
     assert b"Software" not in chart.png and b"tIME" not in chart.png
 
 
-def test_chinese_field_names_the_font_cannot_draw_fall_back_to_english() -> None:
-    assert drawable("Efficient LLM training") and not drawable(FIELDS[0].name_zh)
+def test_a_chinese_chart_is_drawn_in_chinese_with_the_shipped_font() -> None:
+    assert drawable("Efficient LLM training") and drawable(FIELDS[0].name_zh) and drawable("周一，（阈值）")
     days, before = week_of_papers()
     zh = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, FIELDS, lang="zh", min_score=7.0)
     en = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, FIELDS, lang="en", min_score=7.0)
-    assert png_size(render_chart(zh).png) == (WIDTH, HEIGHT)
-    assert render_chart(zh).png == render_chart(en).png, "a zh chart is drawn with the English labels, not boxes"
+    chart = render_chart(zh)
+    assert png_size(chart.png) == (WIDTH, HEIGHT) and chart.png == render_chart(zh).png, "deterministic"
+    assert chart.png != render_chart(en).png, "Chinese labels, not the English ones"
     assert weekly_blocks(zh)[0] == Heading("ArXiv 每周精选 · 2026-01-19 – 2026-01-25")
+
+
+def test_a_label_the_fonts_cannot_draw_falls_back_to_english() -> None:
+    assert not drawable("ロボット学習") and not drawable("龘龘") and not drawable("로봇")
+    days, before = week_of_papers()
+
+    def chart(name_zh: str) -> bytes:
+        fields = [replace(FIELDS[0], name_zh=name_zh), *FIELDS[1:]]
+        weekly = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, fields, lang="zh", min_score=7.0)
+        return render_chart(weekly).png
+
+    assert chart("ロボット学習") == chart(FIELDS[0].name_en) != chart(FIELDS[0].name_zh), "English, not boxes"
 
 
 def test_weekly_is_due_on_monday_at_the_chats_own_time_and_named_by_its_iso_week() -> None:

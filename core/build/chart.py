@@ -1,9 +1,11 @@
 """Draw a weekly digest's chart as a PNG: papers per field per day, and the week's rising terms (pure).
 
-It draws only what core/build/weekly.py decided (`WeeklyDigest`), with matplotlib's Agg backend and the
-DejaVu Sans font matplotlib ships, so the same digest gives the same bytes on any machine (no system
-fonts, no timestamp or version in the file). DejaVu Sans has no CJK glyphs: a label it cannot draw (a
-Chinese field name, a zh reader's captions) is drawn in English instead of as empty boxes.
+It draws only what core/build/weekly.py decided (`WeeklyDigest`), with matplotlib's Agg backend, the
+DejaVu Sans font matplotlib ships and, for Chinese, the subset of Noto Sans CJK SC the product ships
+(data/fonts: GB 2312's 6,763 Hanzi and CJK punctuation; bench/subset_font.py builds it). No system font is
+read and no timestamp or version goes into the file, so the same digest gives the same bytes on any machine.
+A label with a character neither font has (a rare Hanzi, kana, Hangul) is drawn in English instead of as
+empty boxes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from importlib import resources
 
 import matplotlib
 
@@ -25,17 +28,21 @@ from core.build.weekly import WeeklyDigest  # noqa: E402
 
 WIDTH, HEIGHT, DPI = 1200, 800, 100
 FONT = "DejaVu Sans"
+CJK_FONT = "Noto Sans SC Digest"  # the family name of the shipped subset (bench/subset_font.py)
+CJK_FONT_FILE = "NotoSansSC-digest.otf"
+FONTS_PACKAGE = "arxiv_digest_data.fonts"  # the repo's data/fonts/, shipped as package data
 COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac")
 LABELS = {
     "zh": {"title": "ArXiv 每周精选 {start} – {end}", "per_day": "各方向每日达到阈值的论文", "papers": "论文数",
            "rising": "本周上升的词", "frequent": "本周的高频词",
            "this_week": "本周", "week_before": "上一周", "no_terms": "没有上升的词",
-           "no_days": "本周还没有评分过的发布日"},
+           "no_days": "本周还没有评分过的发布日", "weekdays": "周一 周二 周三 周四 周五 周六 周日"},
     "en": {"title": "ArXiv weekly digest {start} – {end}", "per_day": "Papers over the threshold per field per day",
            "papers": "papers", "rising": "Rising terms this week (against the week before)",
            "frequent": "Frequent terms this week (no earlier week stored)", "this_week": "this week",
-           "week_before": "the week before", "no_terms": "no rising terms", "no_days": "no scored listing day yet"},
+           "week_before": "the week before", "no_terms": "no rising terms", "no_days": "no scored listing day yet",
+           "weekdays": "Mon Tue Wed Thu Fri Sat Sun"},
 }
 
 
@@ -49,14 +56,20 @@ class Chart:
 
 
 @lru_cache(maxsize=1)
-def _font() -> ft2font.FT2Font:
-    return ft2font.FT2Font(font_manager.findfont(FONT, fallback_to_default=False))
+def _fonts() -> tuple[ft2font.FT2Font, ...]:
+    """The chart's fonts, in the order matplotlib falls back through them glyph by glyph; the shipped CJK
+    subset is registered with matplotlib on first use."""
+    cjk = resources.files(FONTS_PACKAGE).joinpath(CJK_FONT_FILE)
+    with resources.as_file(cjk) as path:
+        font_manager.fontManager.addfont(str(path))
+    return tuple(ft2font.FT2Font(font_manager.findfont(family, fallback_to_default=False))
+                 for family in (FONT, CJK_FONT))
 
 
 def drawable(label: str) -> bool:
-    """Whether the chart's font has a glyph for every character of `label`."""
-    font = _font()
-    return all(ch.isspace() or font.get_char_index(ord(ch)) for ch in label)
+    """Whether the chart's fonts have a glyph for every character of `label`."""
+    fonts = _fonts()
+    return all(ch.isspace() or any(font.get_char_index(ord(ch)) for font in fonts) for ch in label)
 
 
 def _short(label: str, limit: int = 34) -> str:
@@ -72,7 +85,9 @@ def render_chart(weekly: WeeklyDigest) -> Chart:
     """Draw `weekly` as a WIDTH x HEIGHT PNG: stacked bars of papers per field per day above, the rising terms
     (this week against the week before) below."""
     lang = weekly.lang
-    with matplotlib.rc_context({"font.family": FONT, "axes.spines.top": False, "axes.spines.right": False}):
+    _fonts()  # registered before the figure looks the families up
+    with matplotlib.rc_context({"font.family": [FONT, CJK_FONT], "axes.spines.top": False,
+                                "axes.spines.right": False}):
         fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
         FigureCanvasAgg(fig)
         fig.suptitle(_say(lang, "title", start=weekly.start.isoformat(), end=weekly.end.isoformat()), fontsize=16)
@@ -90,7 +105,8 @@ def render_chart(weekly: WeeklyDigest) -> Chart:
                 name = f.name(lang) if drawable(f.name(lang)) else f.name_en
                 top.bar(xs, heights, bottom=base, label=_short(name), color=COLOURS[j % len(COLOURS)], width=0.6)
                 base = [b + h for b, h in zip(base, heights, strict=True)]
-            top.set_xticks(xs, [d.strftime("%a %m-%d") for d in week])
+            weekdays = _say(lang, "weekdays").split()  # not strftime's %a: that follows the process's locale
+            top.set_xticks(xs, [f"{weekdays[d.weekday()]} {d:%m-%d}" for d in week])
             top.yaxis.get_major_locator().set_params(integer=True)
             if weekly.fields:
                 top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
@@ -110,7 +126,7 @@ def render_chart(weekly: WeeklyDigest) -> Chart:
             bottom.set_yticks(ys, [t.term for t in terms])
             bottom.set_xlabel(_say(lang, "papers"))
             bottom.xaxis.get_major_locator().set_params(integer=True)
-            bottom.legend(loc="lower right", fontsize=9, frameon=False)
+            bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)  # off the bars
         else:
             bottom.text(0.5, 0.5, _say(lang, "no_terms"), ha="center", va="center", transform=bottom.transAxes)
             bottom.set_yticks([])
