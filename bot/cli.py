@@ -33,7 +33,7 @@ from core.lookup import lookup_paper, search_papers
 from core.runlock import RunInProgress
 from core.score.cache import score_with_cache
 from core.services import Services
-from core.store import migrate
+from core.store import migrate, search_words
 from core.store.engine import describe, to_url
 
 log = logging.getLogger(__name__)
@@ -269,6 +269,9 @@ async def cmd_paper(services: Services, args: argparse.Namespace, now: datetime)
 
 
 async def cmd_search(services: Services, args: argparse.Namespace) -> int:
+    if not search_words(" ".join(args.words)):
+        print("only common words (such as the, of, for), which search ignores: add a topic word", file=sys.stderr)
+        return 1
     hits = await search_papers(services, " ".join(args.words), limit=args.limit)
     if not hits:
         print("no stored paper matches", file=sys.stderr)

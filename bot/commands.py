@@ -34,11 +34,12 @@ from core.errors import (
 from core.lookup import lookup_paper, search_papers
 from core.models import Block, Heading, Note, Subscription
 from core.prepare.explain import explain_paper
-from core.score.glossary import CJK
+from core.score.glossary import CJK, english_phrase
 from core.score.profile import parse_interests
 from core.score.routing import english_phrases
 from core.services import Services, uses_llm
 from core.stale import CheckedSubscription, check_subscription, timezone_loads, with_notes
+from core.store import search_words
 from core.views import digest_for_subscription
 
 # The command layer's face to the adapters: the reply shapes (bot/replies.py) and `say` (bot/texts.py) come
@@ -305,10 +306,18 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
     async def cmd_search(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
         if not arg:
             return info(say(sub.lang, "search_usage"), kind="error")
-        hits = await search_papers(self.services, arg, limit=SEARCH_LIMIT)
+        words, read = arg, ()
+        if CJK.search(arg):  # papers are in English: Chinese terms are searched through the glossary
+            words = english_phrase(arg)
+            if not words:
+                return info(say(sub.lang, "search_chinese", q=arg))
+            read = (say(sub.lang, "search_read", words=words),)
+        if not search_words(words):
+            return info(say(sub.lang, "search_common", q=arg))
+        hits = await search_papers(self.services, words, limit=SEARCH_LIMIT)
         if not hits:
-            return info(say(sub.lang, "search_none", q=arg))
-        blocks: list[Block] = [Heading(say(sub.lang, "search_head", q=arg), level=2)]
+            return info(say(sub.lang, "search_none", q=arg), *read)
+        blocks: list[Block] = [Heading(say(sub.lang, "search_head", q=arg), level=2), *map(Note, read)]
         blocks.extend(paper_item(paper, score, (score.field_slug or "") if score else "", sub.lang)
                       for paper, score in hits)
         return Reply(tuple(blocks))

@@ -165,6 +165,19 @@ async def test_today_paper_search_and_votes_use_the_store(commands: Commands) ->
     assert await services.store.get_votes(CHAT) == {"2512.17073": 1}
 
 
+async def test_search_says_why_common_words_or_unknown_chinese_find_nothing(commands: Commands) -> None:
+    await run_day(commands.services, now=NOW, input_path=SAMPLE, offline=True, write_markdown=False)
+    common = text_of(await commands.handle("/search the of and", caller()))
+    assert "has only common words" in common and "add a topic word" in common
+    english = await commands.handle("/search mixture of experts", caller())
+    chinese = await commands.handle("/search 混合专家", caller())
+    assert "Searched in English as: mixture of experts" in text_of(chinese)
+    assert [b.arxiv_id for b in chinese.blocks if isinstance(b, PaperItem)] == \
+        [b.arxiv_id for b in english.blocks if isinstance(b, PaperItem)] != []
+    unknown = await commands.handle("/search 的了吗", caller())
+    assert "holds no Chinese term known here" in text_of(unknown) and "/search diffusion model" in text_of(unknown)
+
+
 async def test_settings_language_and_help(commands: Commands) -> None:
     await commands.handle("/time 7:30", caller())
     await commands.handle("/timezone Europe/Berlin", caller())

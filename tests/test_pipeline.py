@@ -224,7 +224,9 @@ def test_cli_paper_search_and_stats_read_the_store(tmp_path: Path, capsys: pytes
     assert main(["search", "mixture", "of", "experts"], env=env) == 0
     assert "2025-12-22" in capsys.readouterr().out
     assert main(["search", "zzzyzx-nothing"], env=env) == 1
-    capsys.readouterr()
+    assert "no stored paper matches" in capsys.readouterr().err
+    assert main(["search", "the", "of"], env=env) == 1
+    assert "only common words" in capsys.readouterr().err
     assert main(["stats"], env=env) == 0
     assert "offline" in capsys.readouterr().out
 

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from core.errors import StoreError
 from core.models import ChatRef, Run, Subscription
 from core.runs import summarise_runs
-from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query, migrate, ts_terms
+from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query, migrate, search_words, ts_terms
 from core.store.base import CHUNK
 from core.store.engine import describe, to_url
 from core.store.migrate import head, inspect_store
@@ -90,9 +90,11 @@ async def test_full_text_search_ranks_title_matches_first(db: str) -> None:
         assert [h.arxiv_id for h in await store.search("Author 3-1")] == [c.arxiv_id]
 
 
-def test_fts_query_quotes_every_word() -> None:
-    assert fts_query('kv "cache" OR (x') == '"kv" "cache" "OR" "x"'
-    assert fts_query("  ") == ""
+def test_fts_query_quotes_every_word_but_the_common_ones() -> None:
+    assert fts_query('kv "cache" NEAR (x') == '"kv" "cache" "NEAR" "x"', "FTS5's operators are words, quoted"
+    assert fts_query("attention is all you need") == '"attention" "need"'
+    assert fts_query("  ") == "" == fts_query("The OF and")
+    assert search_words("state-of-the-art of LLMs") == ["state-of-the-art", "LLMs"]
 
 
 async def test_scores_round_trip_per_scorer_key(db: str) -> None:
@@ -319,7 +321,8 @@ def test_stores_opened_at_once_on_a_new_database_create_it_once(db: str) -> None
 
 
 SEARCHES = ("diffusion", "large language models", "reinforcement learning", "KV cache", "graph neural network",
-            "vision transformer", "fine-tuning", "multimodal reasoning", "benchmark for agents")
+            "vision transformer", "fine-tuning", "multimodal reasoning", "benchmark for agents",
+            "attention is all you need", "a survey of the agents", "what do the models learn")
 
 
 async def test_search_finds_the_same_papers_on_both_backends_over_the_sample_days(tmp_path: Path, pg_url: str) -> None:
@@ -338,8 +341,15 @@ async def test_search_finds_the_same_papers_on_both_backends_over_the_sample_day
     assert all(fts5) and sum(map(len, fts5)) > 300
 
 
+async def test_a_query_of_common_words_alone_finds_nothing_on_either_backend(db: str) -> None:
+    async with Store.open(db) as store:
+        await store.save_papers([paper(1, "The art of what we do and why")], NOW)
+        assert await store.search("the of and") == [] and await store.search("What we do") == []
+        assert [p.arxiv_id for p in await store.search("the art")] == ["2601.00001"]
+
+
 def test_postgres_search_terms_read_a_word_of_parts_both_ways() -> None:
-    assert ts_terms('fine-tuning "KV" OR (x') == [('"fine-tuning"', '"fine tuning"'), ('"KV"',), ('"OR"',), ('"x"',)]
+    assert ts_terms('fine-tuning "KV" OR (x') == [('"fine-tuning"', '"fine tuning"'), ('"KV"',), ('"x"',)]
     assert ts_terms("Author 3-1") == [('"Author"',), ('"3-1"', '"3 1"')]
     assert ts_terms(" - ") == []
 

@@ -17,12 +17,27 @@ from core.store.base import StoreBase, Tx
 from core.store.rows import iso, to_paper
 
 _FTS_WORD = re.compile(r"[\w.\-]+", re.UNICODE)
+# PostgreSQL's `english` text-search configuration ignores these words (its tsearch_data/english.stop); SQLite's
+# queries drop them too, so a query matches the same papers on both ("attention is all you need" needs
+# "attention" and "need"), and a query of these words alone searches for nothing on either.
+SEARCH_STOP = frozenset("""
+i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers herself it
+its itself they them their theirs themselves what which who whom this that these those am is are was were be been
+being have has had having do does did doing a an the and but if or because as until while of at by for with about
+against between into through during before after above below to from up down in out on off over under again
+further then once here there when where why how all any both each few more most other some such no nor not only
+own same so than too very s t can will just don should now
+""".split())
+
+
+def search_words(words: str) -> list[str]:
+    """The words a search requires, as typed, quotes removed, common English words left out (pure)."""
+    return [t for t in (t.replace('"', "") for t in _FTS_WORD.findall(words)) if t and t.lower() not in SEARCH_STOP]
 
 
 def fts_query(words: str) -> str:
     """Turn free words into a safe FTS5 query: every word quoted, all required (pure)."""
-    terms = [t.replace('"', "") for t in _FTS_WORD.findall(words)]
-    return " ".join(f'"{t}"' for t in terms if t)
+    return " ".join(f'"{t}"' for t in search_words(words))
 
 
 def ts_terms(words: str) -> list[tuple[str, ...]]:
@@ -30,7 +45,7 @@ def ts_terms(words: str) -> list[tuple[str, ...]]:
     ("fine-tuning") also as the phrase of its parts ("fine tuning"), as FTS5's tokenizer reads it; either
     spelling matches. Every word is required."""
     terms: list[tuple[str, ...]] = []
-    for word in (t.replace('"', "") for t in _FTS_WORD.findall(words)):
+    for word in search_words(words):
         parts = " ".join(part for part in re.split(r"[\W_]+", word) if part)
         if parts:
             terms.append((f'"{word}"',) if parts == word else (f'"{word}"', f'"{parts}"'))
@@ -116,9 +131,10 @@ class PaperQueries(StoreBase):
     async def search(self, words: str, limit: int = 10) -> list[Paper]:
         """Full-text search over title, abstract and authors; best match first.
 
-        Every word is required. SQLite: FTS5 (porter stemming) ranked by bm25 with title > abstract >
-        authors; PostgreSQL: the `search` tsvector (English stemming, the same three weights) ranked by
-        ts_rank_cd. The same papers match; their order may differ (docs/search-ranking.md).
+        Every word but the common ones (SEARCH_STOP) is required; a query of common words alone finds nothing
+        (the command layer says why: `search_words`). SQLite: FTS5 (porter stemming) ranked by bm25 with
+        title > abstract > authors; PostgreSQL: the `search` tsvector (English stemming, the same three
+        weights) ranked by ts_rank_cd. The same papers match; their order may differ (docs/search-ranking.md).
         """
         query = fts_query(words)
         if not query:
