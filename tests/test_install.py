@@ -232,7 +232,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_another_folder(tmp_p
                    cwd=work, env=env).stdout.strip()
     assert version == load_prompt("score_papers").version
     font = _run([python, "-c", "from core.build.chart import _fonts, drawable;"
-                 "print(drawable('周一'), _fonts()[1].fname)"], cwd=work, env=env).stdout.split()
+                 "print(drawable('周一'), _fonts()[1][1].fname)"], cwd=work, env=env).stdout.split()
     assert font[0] == "True" and Path(font[1]).is_relative_to(venv), "the chart's Chinese font, from the wheel"
 
     before = _tree(venv)

@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from telegram import Bot
 
+import core.build.chart as chart_module
 from bot.commands import COMMANDS, Caller, Commands
 from bot.schedule import Scheduler
 from bot.slack import SlackSender, build_slack_app, build_slack_client
@@ -164,6 +165,21 @@ def test_a_chinese_chart_is_drawn_in_chinese_with_the_shipped_font() -> None:
     assert png_size(chart.png) == (WIDTH, HEIGHT) and chart.png == render_chart(zh).png, "deterministic"
     assert chart.png != render_chart(en).png, "Chinese labels, not the English ones"
     assert weekly_blocks(zh)[0] == Heading("ArXiv 每周精选 · 2026-01-19 – 2026-01-25")
+
+
+def test_without_its_chinese_font_the_chart_is_drawn_in_english_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    days, before = week_of_papers()
+    zh = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, FIELDS, lang="zh", min_score=7.0)
+    en = build_weekly(MONDAY, MONDAY + timedelta(days=6), days, before, FIELDS, lang="en", min_score=7.0)
+    monkeypatch.setattr(chart_module, "FONTS_PACKAGE", "arxiv_digest_data.gone")  # a broken install
+    chart_module._fonts.cache_clear()
+    try:
+        assert not drawable("周一") and render_chart(zh).png == render_chart(en).png
+        assert "Chinese font cannot be loaded" in caplog.text
+    finally:
+        chart_module._fonts.cache_clear()
 
 
 def test_a_label_the_fonts_cannot_draw_falls_back_to_english() -> None:

@@ -11,6 +11,7 @@ empty boxes.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -25,6 +26,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from core.build.weekly import WeeklyDigest  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT, DPI = 1200, 800, 100
 FONT = "DejaVu Sans"
@@ -56,19 +59,24 @@ class Chart:
 
 
 @lru_cache(maxsize=1)
-def _fonts() -> tuple[ft2font.FT2Font, ...]:
-    """The chart's fonts, in the order matplotlib falls back through them glyph by glyph; the shipped CJK
-    subset is registered with matplotlib on first use."""
-    cjk = resources.files(FONTS_PACKAGE).joinpath(CJK_FONT_FILE)
-    with resources.as_file(cjk) as path:
-        font_manager.fontManager.addfont(str(path))
-    return tuple(ft2font.FT2Font(font_manager.findfont(family, fallback_to_default=False))
-                 for family in (FONT, CJK_FONT))
+def _fonts() -> tuple[tuple[str, ft2font.FT2Font], ...]:
+    """The chart's font families and fonts, in the order matplotlib falls back through them glyph by glyph.
+    The shipped CJK subset is registered with matplotlib on first use; if it is missing or unreadable (a
+    broken install), charts are drawn without it, Chinese labels in English, and the log says why."""
+    fonts = [(FONT, ft2font.FT2Font(font_manager.findfont(FONT, fallback_to_default=False)))]
+    try:
+        with resources.as_file(resources.files(FONTS_PACKAGE).joinpath(CJK_FONT_FILE)) as path:
+            font_manager.fontManager.addfont(str(path))
+        fonts.append((CJK_FONT, ft2font.FT2Font(font_manager.findfont(CJK_FONT, fallback_to_default=False))))
+    except (ImportError, OSError, RuntimeError, ValueError) as exc:
+        log.warning("the weekly chart's Chinese font cannot be loaded (%s): Chinese labels are drawn in English;"
+                    " reinstall arxiv-digest", exc)
+    return tuple(fonts)
 
 
 def drawable(label: str) -> bool:
     """Whether the chart's fonts have a glyph for every character of `label`."""
-    fonts = _fonts()
+    fonts = [font for _, font in _fonts()]
     return all(ch.isspace() or any(font.get_char_index(ord(ch)) for font in fonts) for ch in label)
 
 
@@ -85,8 +93,8 @@ def render_chart(weekly: WeeklyDigest) -> Chart:
     """Draw `weekly` as a WIDTH x HEIGHT PNG: stacked bars of papers per field per day above, the rising terms
     (this week against the week before) below."""
     lang = weekly.lang
-    _fonts()  # registered before the figure looks the families up
-    with matplotlib.rc_context({"font.family": [FONT, CJK_FONT], "axes.spines.top": False,
+    families = [family for family, _ in _fonts()]  # registered before the figure looks them up
+    with matplotlib.rc_context({"font.family": families, "axes.spines.top": False,
                                 "axes.spines.right": False}):
         fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
         FigureCanvasAgg(fig)
