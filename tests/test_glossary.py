@@ -20,6 +20,10 @@ from core.score.routing import english_phrases, unnamed
     ("mixture of experts", "mixture of experts"),
     ("代理模型", "surrogate model"),  # a longer term decides what a short one means
     ("「强化学习」：综述", "reinforcement learning survey"),  # Chinese punctuation goes
+    ("灾难性遗忘", "catastrophic forgetting"),  # terms the labelled days' Chinese reasons use often
+    ("梯度下降的隐式偏差", "gradient descent implicit bias"),
+    ("细粒度视觉定位", "fine-grained visual grounding"),
+    ("潜空间推理", "latent space reasoning"),
     ("的了吗", ""),  # nothing known
     ("？？", ""),
 ])
