@@ -34,7 +34,7 @@ from core.errors import (
 from core.lookup import lookup_paper, search_papers
 from core.models import Block, Heading, Note, Subscription
 from core.prepare.explain import explain_paper
-from core.score.glossary import CJK, english_phrase
+from core.score.glossary import CJK, english_phrase, unread_terms
 from core.score.profile import parse_interests
 from core.score.routing import english_phrases
 from core.services import Services, uses_llm
@@ -266,6 +266,11 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
                 lines.append(say(sub.lang, "interests_offline_words"))
             elif any(CJK.search(phrase) for phrase in profile.interests):
                 lines.append(say(sub.lang, "interests_offline_read", terms="; ".join(readable)))
+        # Candidates are found by English words, with an LLM too: say which Chinese words are not read.
+        unread = unread_terms((*profile.interests, *profile.avoid))
+        if unread and (english_phrases(profile.interests) or uses_llm(self.services, False)):
+            lines.append(say(sub.lang, "interests_unread", terms="、".join(unread) if sub.lang == "zh"
+                             else ", ".join(unread)))
         if watch:
             lines.append(say(sub.lang, "interests_watch", terms=watch))
         return info(*lines, *unmatched)

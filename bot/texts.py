@@ -30,6 +30,8 @@ T = {
                                    "中文术语：请用英文（如 reinforcement learning）或常见术语（如 强化学习）来写，"
                                    "“我的兴趣”下才会出现论文。",
         "interests_offline_read": "未配置 LLM：按论文的英文词语匹配为：{terms}",
+        "interests_unread": "候选论文按英文词语查找，这些中文词还不认识：{terms}。可在同一兴趣里补上英文，"
+                            "如 /interests 神经符号推理 neuro-symbolic reasoning",
         "interests_watch": "关注列表（按字面匹配，列在“关键词匹配”下）：{terms}",
         "interests_watch_only": "关注列表已保存（按字面匹配，列在“关键词匹配”下）：{terms}",
         "interests_watch_chinese": "关注词按字面匹配论文的英文标题和摘要，这些中文关注词不会匹配到论文：{terms}。请用英文写。",
@@ -136,6 +138,9 @@ T = {
                                    "write them in English (e.g. reinforcement learning) to see papers under \"My "
                                    "interests\".",
         "interests_offline_read": "Without an LLM, matched against the papers' English words as: {terms}",
+        "interests_unread": "Candidate papers are found by their English words, and these Chinese words are not "
+                            "known here: {terms}. Add the English in the same interest, e.g. /interests 神经符号推理 "
+                            "neuro-symbolic reasoning",
         "interests_watch": "Watch list (matched literally, listed under \"Keyword matches\"): {terms}",
         "interests_watch_only": "Watch list saved (matched literally, listed under \"Keyword matches\"): {terms}",
         "interests_watch_chinese": "Watch keywords are matched literally in the papers' English titles and abstracts, "

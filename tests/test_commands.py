@@ -112,6 +112,17 @@ async def test_interests_without_an_english_word_get_a_hint_when_no_llm_reads_th
     assert hint not in watch and read not in watch
 
 
+async def test_chinese_interest_words_the_glossary_lacks_are_named(commands: Commands) -> None:
+    said = "these Chinese words are not known here"
+    partly = text_of(await commands.handle("/interests 蛋白质折叠的拓扑, 强化学习相关研究, 不要量子色动力学", caller()))
+    assert "as: protein; reinforcement learning" in partly, "what is read is said, as before"
+    assert f"{said}: 折叠, 拓扑, 色动力学." in partly, "particles and generic words (的, 相关研究) are not named"
+    assert said not in text_of(await commands.handle("/interests 强化学习与机器人的研究", caller()))
+    assert said not in text_of(await commands.handle("/interests 的了吗", caller())), "the hint says it all"
+    zh = Caller(chat=ChatRef("telegram", "77"), now=NOW, language_hint="zh")
+    assert "这些中文词还不认识：折叠、拓扑" in text_of(await commands.handle("/interests 蛋白质折叠的拓扑", zh))
+
+
 async def test_a_chinese_watch_keyword_is_told_it_cannot_match(commands: Commands) -> None:
     said = "so these Chinese ones will never match: 强化学习, 机器人. Write them in English."
     assert said in text_of(await commands.handle("/interests watch: 强化学习, 机器人, latent space", caller()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.score.glossary import GLOSSARY, english_phrase
+from core.score.glossary import GLOSSARY, english_phrase, unread_terms
 from core.score.profile import parse_interests
 from core.score.routing import english_phrases, unnamed
 
@@ -45,3 +45,9 @@ def test_a_profile_as_the_ranker_sees_it_is_english_once_each_and_english_profil
     assert field.description_en == "reinforcement learning" and field.name_en == field.name_zh == ""
     assert english_phrases(["强化学习", "Reinforcement Learning"]) == ("reinforcement learning",
                                                                      "Reinforcement Learning")
+
+
+def test_the_chinese_words_it_cannot_read_are_named_without_particles_or_generic_words() -> None:
+    assert unread_terms(["蛋白质折叠的拓扑", "强化学习相关研究", "量子色动力学"]) == ("折叠", "拓扑", "色动力学")
+    assert unread_terms(["强化学习与机器人", "的了吗", "robot learning"]) == ()
+    assert unread_terms(["拓扑", "拓扑学习"]) == ("拓扑",), "once each"

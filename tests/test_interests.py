@@ -520,6 +520,9 @@ async def test_search_never_shows_one_chats_interest_judgement_to_another(
         carol = Caller(chat=ChatRef("telegram", "3"), now=NOW, language_hint="en")
         chinese = await commands.handle("/interests 强化学习", carol)  # the LLM reads any language: no hint
         assert "no English word" not in " ".join(b.text for b in chinese.blocks if isinstance(b, Note))
+        unknown = await commands.handle("/interests 蛋白质折叠的拓扑", carol)  # candidates are found in English
+        assert "these Chinese words are not known here: 折叠, 拓扑" in " ".join(
+            b.text for b in unknown.blocks if isinstance(b, Note))
         await commands.handle(f"/interests {MOE}", alice)
         await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)  # judges alice's interests
         judged = [(p, s) for p, s in await score_interests(services, MOE, DAY, now=NOW) if s.stage == "llm"]

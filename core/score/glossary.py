@@ -1,16 +1,19 @@
-"""Chinese research terms in English, for matching a reader's Chinese `/interests` without an LLM (pure).
+"""Chinese research terms in English, for finding the papers a reader's Chinese words name (pure).
 
 The offline ranker and router read the words of papers, which arXiv lists in English; an LLM reads a
 Chinese profile as it is. `english_phrase` rewrites each run of Chinese characters in a phrase with the
 English of the glossary's terms it holds, longest term first ("多模态大模型" -> "multimodal large language
 model", "LLM 推理加速" -> "LLM inference acceleration"); characters outside the glossary (particles such as
-的, 与) are dropped. A phrase with nothing known gives "". Only the offline path uses it: the LLM and the
-digest keep the reader's own words.
+的, 与) are dropped. A phrase with nothing known gives "". The offline valuation, the candidates an LLM
+judges (they are found by English words too) and `/search` read Chinese through it; the LLM judge and the
+digest keep the reader's own words. `unread_terms` names the words it cannot read, for the `/interests`
+reply.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 # Terms as Chinese research writing names them; several spellings may share one English term.
@@ -132,18 +135,25 @@ GLOSSARY: dict[str, str] = {
     "潜在": "latent", "潜空间": "latent space", "隐空间": "latent space", "指令": "instruction",
     "分层": "hierarchical", "层次化": "hierarchical", "接地": "grounding", "冗余": "redundancy", "实时": "real-time",
     "权衡": "trade-off", "环境": "environment", "交互": "interaction", "部署": "deployment", "瓶颈": "bottleneck",
-    "计算": "computation",
+    "计算": "computation", "量子": "quantum", "量子计算": "quantum computing", "神经符号": "neuro-symbolic",
+    "脉冲神经网络": "spiking neural network", "类脑": "brain-inspired",
 }
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")  # Chinese characters (also guess_language's)
 _CJK_PUNCTUATION = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+")  # 、。「」：，etc.
 _LONGEST = max(map(len, GLOSSARY))
+# Words around terms that name no topic: particles and connectives, and the generic nouns readers add
+# ("大模型安全相关研究"). They are dropped without a word; any other character the glossary lacks is reported.
+_FILLER = re.compile("相关|研究|方向|领域|问题|方面|工作|论文|最新|进展|以及|及其|包括|尤其|特别|比如|例如|"
+                     "[的之与和及或在中等对于为以了吗呢把被地得上下里们着过其并且也还就都很最更该此这那些个种类]")
 
 
-def _segment(run: str) -> list[str]:
-    """The English of the glossary terms in a run of Chinese characters, longest match first; unknown
-    characters are skipped."""
+def _split(run: str) -> tuple[list[str], list[str]]:
+    """The English of the glossary terms in a run of Chinese characters, longest match first, and the runs
+    of characters between them that the glossary does not know."""
     found: list[str] = []
+    unknown: list[str] = []
+    gap = ""
     i = 0
     while i < len(run):
         for size in range(min(_LONGEST, len(run) - i), 0, -1):
@@ -151,11 +161,33 @@ def _segment(run: str) -> list[str]:
             if english is not None:
                 if not found or found[-1] != english:
                     found.append(english)
+                unknown.append(gap)
+                gap = ""
                 i += size
                 break
         else:
+            gap += run[i]
             i += 1
-    return found
+    unknown.append(gap)
+    return found, [g for g in unknown if g]
+
+
+def _segment(run: str) -> list[str]:
+    """The English of the glossary terms in a run of Chinese characters; unknown characters are skipped."""
+    return _split(run)[0]
+
+
+def unread_terms(phrases: Iterable[str]) -> tuple[str, ...]:
+    """The Chinese words of `phrases` that `english_phrase` cannot read (particles and generic words such as
+    研究 or 相关 aside), once each, in order (pure): what a reader should add in English."""
+    out: dict[str, None] = {}
+    for phrase in phrases:
+        for run in CJK.findall(phrase):
+            for gap in _split(run)[1]:
+                for word in _FILLER.split(gap):
+                    if word:
+                        out.setdefault(word)
+    return tuple(out)
 
 
 @lru_cache(maxsize=4096)
