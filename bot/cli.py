@@ -270,7 +270,8 @@ async def cmd_paper(services: Services, args: argparse.Namespace, now: datetime)
 
 async def cmd_search(services: Services, args: argparse.Namespace) -> int:
     if not search_words(" ".join(args.words)):
-        print("only common words (such as the, of, for), which search ignores: add a topic word", file=sys.stderr)
+        print("only common words (such as the, of, for), which search ignores: add a topic word"
+              if search_words(" ".join(args.words), common=True) else "no words to search for", file=sys.stderr)
         return 1
     hits = await search_papers(services, " ".join(args.words), limit=args.limit)
     if not hits:

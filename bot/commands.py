@@ -318,7 +318,8 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
                 return info(say(sub.lang, "search_chinese", q=arg))
             read = (say(sub.lang, "search_read", words=words),)
         if not search_words(words):
-            return info(say(sub.lang, "search_common", q=arg))
+            return info(say(sub.lang, "search_common" if search_words(words, common=True) else "search_usage", q=arg),
+                        kind="error")
         hits = await search_papers(self.services, words, limit=SEARCH_LIMIT)
         if not hits:
             return info(say(sub.lang, "search_none", q=arg), *read)

@@ -180,6 +180,7 @@ async def test_search_says_why_common_words_or_unknown_chinese_find_nothing(comm
     await run_day(commands.services, now=NOW, input_path=SAMPLE, offline=True, write_markdown=False)
     common = text_of(await commands.handle("/search the of and", caller()))
     assert "has only common words" in common and "add a topic word" in common
+    assert "Usage: /search" in text_of(await commands.handle("/search ？？？ ...", caller()))
     english = await commands.handle("/search mixture of experts", caller())
     chinese = await commands.handle("/search 混合专家", caller())
     assert "Searched in English as: mixture of experts" in text_of(chinese)

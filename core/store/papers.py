@@ -17,6 +17,7 @@ from core.store.base import StoreBase, Tx
 from core.store.rows import iso, to_paper
 
 _FTS_WORD = re.compile(r"[\w.\-]+", re.UNICODE)
+_LETTER = re.compile(r"[^\W_]")  # a word holds a letter or digit ("..." or "-" alone is none)
 # PostgreSQL's `english` text-search configuration ignores these words (its tsearch_data/english.stop); SQLite's
 # queries drop them too, so a query matches the same papers on both ("attention is all you need" needs
 # "attention" and "need"), and a query of these words alone searches for nothing on either.
@@ -30,9 +31,11 @@ own same so than too very s t can will just don should now
 """.split())
 
 
-def search_words(words: str) -> list[str]:
-    """The words a search requires, as typed, quotes removed, common English words left out (pure)."""
-    return [t for t in (t.replace('"', "") for t in _FTS_WORD.findall(words)) if t and t.lower() not in SEARCH_STOP]
+def search_words(words: str, *, common: bool = False) -> list[str]:
+    """The words a search requires, as typed, quotes removed, common English words left out unless `common`
+    (pure)."""
+    typed = (t.replace('"', "") for t in _FTS_WORD.findall(words))
+    return [t for t in typed if _LETTER.search(t) and (common or t.lower() not in SEARCH_STOP)]
 
 
 def fts_query(words: str) -> str:
