@@ -260,17 +260,19 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
             lines.append(say(sub.lang, "interests_avoid", terms="; ".join(profile.avoid)))
         if not profile.has_interests and watch:
             return info(*lines, say(sub.lang, "interests_watch_only", terms=watch), *unmatched)
+        hinted = False
         if profile.has_interests and not uses_llm(self.services, False):  # the offline ranker reads English
             readable = english_phrases(profile.interests)
             if not readable:
                 lines.append(say(sub.lang, "interests_offline_words"))
+                hinted = True
             elif any(CJK.search(phrase) for phrase in profile.interests):
                 lines.append(say(sub.lang, "interests_offline_read", terms="; ".join(readable)))
-        # Candidates are found by English words, with an LLM too: say which Chinese words are not read.
+        # Papers are found by English words, with an LLM too (it judges the candidates the words find): say
+        # which Chinese words are not read, unless the hint above said that nothing is.
         unread = unread_terms((*profile.interests, *profile.avoid))
-        if unread and (english_phrases(profile.interests) or uses_llm(self.services, False)):
-            lines.append(say(sub.lang, "interests_unread", terms="、".join(unread) if sub.lang == "zh"
-                             else ", ".join(unread)))
+        if unread and not hinted:
+            lines.append(say(sub.lang, "interests_unread", terms=("、" if sub.lang == "zh" else ", ").join(unread)))
         if watch:
             lines.append(say(sub.lang, "interests_watch", terms=watch))
         return info(*lines, *unmatched)
