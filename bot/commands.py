@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from bot.chats import ChatEvents
 from bot.follows import FollowCommands
+from bot.interests import interests_reply
 from bot.parsing import closest_slugs, parse_command, parse_min_score, parse_time, parse_timezone
 from bot.replies import ActionResult, Button, Caller, IsAdmin, Reply, field_names, info, vote_buttons
 from bot.texts import say
@@ -34,9 +35,8 @@ from core.errors import (
 from core.lookup import lookup_paper, search_papers
 from core.models import Block, Heading, Note, Subscription
 from core.prepare.explain import explain_paper
-from core.score.glossary import CJK, english_phrase, unread_terms
+from core.score.glossary import CJK, english_phrase
 from core.score.profile import parse_interests
-from core.score.routing import english_phrases
 from core.services import Services, uses_llm
 from core.stale import CheckedSubscription, check_subscription, timezone_loads, with_notes
 from core.store import search_words
@@ -251,31 +251,7 @@ class Commands(FollowCommands, ChatEvents, WeeklyCommands):
         if not (profile.has_interests or profile.avoid or profile.watch):  # e.g. "？？？": nothing to match
             return info(say(sub.lang, "interests_empty", text=text), kind="error")
         await self._save(replace(sub, interests=text), caller)
-        watch = ", ".join(profile.watch)
-        # Watch keywords are matched literally in English titles and abstracts: a Chinese one never matches.
-        chinese = [keyword for keyword in profile.keywords if CJK.search(keyword)]
-        unmatched = [say(sub.lang, "interests_watch_chinese", terms=", ".join(chinese))] if chinese else []
-        lines = [say(sub.lang, "interests_set", text="; ".join(profile.interests))] if profile.has_interests else []
-        if profile.avoid:
-            lines.append(say(sub.lang, "interests_avoid", terms="; ".join(profile.avoid)))
-        if not profile.has_interests and watch:
-            return info(*lines, say(sub.lang, "interests_watch_only", terms=watch), *unmatched)
-        hinted = False
-        if profile.has_interests and not uses_llm(self.services, False):  # the offline ranker reads English
-            readable = english_phrases(profile.interests)
-            if not readable:
-                lines.append(say(sub.lang, "interests_offline_words"))
-                hinted = True
-            elif any(CJK.search(phrase) for phrase in profile.interests):
-                lines.append(say(sub.lang, "interests_offline_read", terms="; ".join(readable)))
-        # Papers are found by English words, with an LLM too (it judges the candidates the words find): say
-        # which Chinese words are not read, unless the hint above said that nothing is.
-        unread = unread_terms((*profile.interests, *profile.avoid))
-        if unread and not hinted:
-            lines.append(say(sub.lang, "interests_unread", terms=("、" if sub.lang == "zh" else ", ").join(unread)))
-        if watch:
-            lines.append(say(sub.lang, "interests_watch", terms=watch))
-        return info(*lines, *unmatched)
+        return interests_reply(profile, sub.lang, offline=not uses_llm(self.services, False))
 
     async def cmd_paper(self, arg: str, caller: Caller, sub: Subscription) -> Reply:
         if not arg:

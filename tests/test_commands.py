@@ -120,6 +120,8 @@ async def test_chinese_interest_words_the_glossary_lacks_are_named(commands: Com
     assert said not in text_of(await commands.handle("/interests 强化学习与机器人的研究", caller()))
     assert said not in text_of(await commands.handle("/interests 的了吗", caller())), "the hint says it all"
     assert f"{said}: 拓扑." in text_of(await commands.handle("/interests 不要拓扑", caller())), "avoided ones too"
+    watching = text_of(await commands.handle("/interests not 拓扑, watch: cs.LG", caller()))
+    assert "Topics you avoid" in watching and "Watch list saved" in watching and f"{said}: 拓扑." in watching
     zh = Caller(chat=ChatRef("telegram", "77"), now=NOW, language_hint="zh")
     assert "这些中文词还不认识：折叠、拓扑" in text_of(await commands.handle("/interests 蛋白质折叠的拓扑", zh))
 
