@@ -2,9 +2,9 @@
 
 The reply restates what was understood (the interests, scored as "My interests"; the avoided topics; the watch
 list) and what will not work as the reader may expect: without an LLM, how Chinese phrases are read in English,
-or that nothing could be; the Chinese words the glossary does not know (papers are found by English words,
-with an LLM too: it judges the candidates those words find); and Chinese watch keywords, which are matched
-literally in English titles and abstracts.
+or that nothing could be, and the Chinese words the glossary does not know (an LLM reads those into English
+itself: core/score/readings.py); and Chinese watch keywords, which are matched literally in English titles
+and abstracts.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def interests_reply(profile: Profile, lang: str, *, offline: bool) -> Reply:
             hinted = True
         elif any(CJK.search(phrase) for phrase in profile.interests):
             lines.append(say(lang, "interests_offline_read", terms="; ".join(readable)))
-    unread = unread_terms((*profile.interests, *profile.avoid))
+    unread = unread_terms((*profile.interests, *profile.avoid)) if offline else ()  # an LLM reads them
     if unread and not hinted:  # the hint above already says that nothing is read
         lines.append(say(lang, "interests_unread", terms=("、" if lang == "zh" else ", ").join(unread)))
     chinese = [keyword for keyword in profile.keywords if CJK.search(keyword)]

@@ -25,11 +25,13 @@ from core.fields import load_fields
 from core.models import ChatRef, Heading, Note, PaperItem, Score, Subscription
 from core.prepare.reader import score_interests, score_profiles
 from core.score import interests as interests_module
+from core.score import readings as readings_module
 from core.score.interests import INTEREST_CANDIDATES, gist
 from core.score.offline import OfflineScorer
 from core.score.profile import interest_field, parse_interests
 from core.score.ranker import Ranker
 from core.score.ranker_model import shipped_model
+from core.score.readings import needs_reading, parse_readings_reply
 from core.score.routing import (
     ROUTE_LIMIT,
     ROUTE_POOL,
@@ -501,6 +503,44 @@ async def test_the_daily_run_scores_every_subscribers_interests_in_one_pass(
     await llm.close()
 
 
+NEGATION = "2512.17121"  # "The Effect of Negation on CLIP in Medical Imaging" on the sample day
+
+
+async def test_chinese_words_the_glossary_lacks_are_read_into_english_by_the_llm_to_find_their_papers(
+    llm_services: Services, fake_openai: FakeOpenAI,
+) -> None:
+    """"否定词理解" (understanding negation): the glossary knows only 理解, so the router looked for
+    "understanding" and the LLM never saw the paper about negation. The LLM reads the phrase once."""
+    readings_module._cache.clear()  # remembered per process: a reused port must not answer from another test
+    fake_openai.reader = {"否定词理解": "negation understanding"}.get
+    scored = await score_interests(llm_services, "否定词理解", DAY, now=NOW)
+    readings = [c for c in fake_openai.calls() if kind(c) == "interest_readings"]
+    assert len(readings) == 1 and "否定词理解" in readings[0].prompt
+    judging = [c for c in fake_openai.calls() if kind(c) == "interest_scores"][-1]
+    assert NEGATION in [p.arxiv_id for p, s in scored if s.stage == "llm"], "the paper about negation was judged"
+    assert "否定词理解" in judging.prompt and "negation understanding" not in judging.prompt, \
+        "the judge reads the reader's own words"
+    calls = len(fake_openai.calls())
+    await score_interests(llm_services, "否定词理解, 不要医学影像", DAY, now=NOW)
+    assert not [c for c in fake_openai.calls()[calls:] if kind(c) == "interest_readings"], "read once per phrase"
+    assert not [c for c in fake_openai.calls() if kind(c) == "interest_readings" and "强化学习" in c.prompt], \
+        "a phrase the glossary reads whole is not asked about"
+
+
+async def test_a_failed_or_odd_reading_leaves_the_glossarys_and_the_day_goes_on(
+    llm_services: Services, fake_openai: FakeOpenAI,
+) -> None:
+    readings_module._cache.clear()
+    fake_openai.push("status", status=503)
+    scored = await score_interests(llm_services, "拓扑否定词", DAY, now=NOW)
+    assert scored and [c for c in fake_openai.calls() if kind(c) == "interest_readings"]
+    assert parse_readings_reply('{"phrases":[{"id":"p1","english":"神经"},{"id":"p9","english":"x"}]}',
+                                ["拓扑"]) == {}, "Chinese back, or an id never sent, is no reading"
+    assert parse_readings_reply('```json\n{"phrases":[{"id":"p1","english":" topological   data "}]}\n```',
+                                ["拓扑"]) == {"拓扑": "topological data"}
+    assert not needs_reading("强化学习") and needs_reading("拓扑学习") and not needs_reading("topology")
+
+
 # -- interest judgements are a profile's, never a paper's field score ---------------------------------------
 
 
@@ -520,9 +560,8 @@ async def test_search_never_shows_one_chats_interest_judgement_to_another(
         carol = Caller(chat=ChatRef("telegram", "3"), now=NOW, language_hint="en")
         chinese = await commands.handle("/interests 强化学习", carol)  # the LLM reads any language: no hint
         assert "no English word" not in " ".join(b.text for b in chinese.blocks if isinstance(b, Note))
-        unknown = await commands.handle("/interests 蛋白质折叠的拓扑", carol)  # candidates are found in English
-        assert "these Chinese words are not known here: 折叠, 拓扑" in " ".join(
-            b.text for b in unknown.blocks if isinstance(b, Note))
+        unknown = await commands.handle("/interests 蛋白质折叠的拓扑", carol)  # the LLM reads them into English
+        assert "not known here" not in " ".join(b.text for b in unknown.blocks if isinstance(b, Note))
         await commands.handle(f"/interests {MOE}", alice)
         await run_day(services, now=NOW, input_path=SAMPLE, write_markdown=False)  # judges alice's interests
         judged = [(p, s) for p, s in await score_interests(services, MOE, DAY, now=NOW) if s.stage == "llm"]

@@ -28,7 +28,7 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from core.models import LANGUAGES, Paper, Score, Summary
@@ -38,6 +38,7 @@ from core.score.jsonmode import json_modes_for
 from core.score.judge import score_summaries
 from core.score.llm import LLMConfig, TokenBudget
 from core.score.profile import Profile, parse_interests, rank_matches, watch_matches
+from core.score.readings import read_as, read_phrases
 from core.score.routing import ROUTE_POOL, offline_interest_scores, rank_candidates, route_candidates
 from core.score.summaries import READ_LANG, first_sentence, first_sentences, get_summaries, summary_key
 from core.services import Services
@@ -162,15 +163,31 @@ async def _judge(
     assert services.llm is not None
     prompt = load_prompt("judge_interests")
     summaries_key = summary_key(settings.llm_model, load_prompt("summarize_papers"))
+    config = LLMConfig.from_settings(settings, lang, langs)
+    budget = TokenBudget(limit=settings.llm_daily_token_budget, spent=await store.tokens_spent(day))
+    modes = await json_modes_for(services, now)  # one negotiation for every profile's judgement
+    # Chinese phrases the glossary cannot read are read into English by the LLM, to find their candidates.
+    readings = await read_phrases(services.llm, {p for plan in plans for part in plan.profile.normalised
+                                                 for p in part}, prompt=load_prompt("read_interests"),
+                                  config=config, modes=modes, budget=budget)
+    totals = [readings.tokens_in, readings.tokens_out, readings.requests]
     for plan in plans:
         plan.key = judge_key(settings.llm_model, prompt.version, summaries_key, "+".join(langs))
-        pool = route_candidates(plan.profile.normalised[0], list(by_id.values()), max(limit, ROUTE_POOL))
-        wanted = rank_candidates(plan.profile.judge_field(), [by_id[i] for i in pool], limit)
+        interests, avoid = (read_as(part, readings.english) for part in plan.profile.normalised)
+        routed_as = plan.profile.judge_field()  # the candidates are found by its English, judged on its words
+        if (interests, avoid) != plan.profile.normalised:
+            routed_as = replace(routed_as, keywords=interests, ignore=avoid, description_en="; ".join(interests),
+                                description_zh="; ".join(interests))
+        pool = route_candidates(interests, list(by_id.values()), max(limit, ROUTE_POOL))
+        wanted = rank_candidates(routed_as, [by_id[i] for i in pool], limit)
         cached = await store.get_judgements(plan.profile.key, plan.key, wanted)
         plan.judged = {k: v for k, v in cached.items() if v.stage not in RETRY_STAGES}
         plan.todo = [by_id[i] for i in wanted if i not in plan.judged]
     uses = Counter(p.arxiv_id for plan in plans for p in plan.todo)
     if not uses:
+        if readings.requests:
+            await store.add_usage(day, INTEREST_PURPOSE, tokens_in=totals[0], tokens_out=totals[1],
+                                  requests=totals[2], now=now)
         return
     # The shared step, where it pays: stored summaries are free; a paper many profiles judge is read once.
     read = await store.get_summaries(summaries_key, READ_LANG, list(uses))
@@ -179,11 +196,7 @@ async def _judge(
         read.update(await get_summaries(services, reading, READ_LANG, now=now, day=day, use_llm=True))
     gists = {i: first_sentence(read[i].text) if i in read and read[i].source == "llm" else gist(by_id[i])
              for i in uses}
-    config = LLMConfig.from_settings(settings, lang, langs)
-    budget = TokenBudget(limit=settings.llm_daily_token_budget, spent=await store.tokens_spent(day))
     gate = asyncio.Semaphore(settings.llm_concurrency)
-    totals = [0, 0, 0]
-    modes = await json_modes_for(services, now)  # one negotiation for every profile's judgement
 
     async def one(plan: _Plan) -> list[Score]:
         assert services.llm is not None

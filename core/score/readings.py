@@ -1,0 +1,151 @@
+"""Chinese interests read into English by the LLM, so that their candidate papers can be found.
+
+Papers are in English, and the candidates an LLM judges for a profile are found by English words
+(core/score/routing.py); a Chinese phrase is read through the glossary (core/score/glossary.py). A phrase
+holding words the glossary lacks would find the wrong papers or none ("否定词理解" reads as "understanding").
+When an LLM judges interests, each such phrase is read once by the LLM (prompts/read_interests.md, a short
+request for all of a day's phrases) and routed by its English; the judge still reads the reader's own
+words. Readings are remembered per process (by LLM endpoint, model, prompt version and phrase), so a
+long-running `serve` asks once per phrase and a daily `run` once a day; a failed or malformed reply, or a
+spent token budget, leaves the glossary's reading. Phrases travel only inside the prompt's JSON data block.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion, ChatCompletionUserMessageParam
+
+from core.prompts import Prompt
+from core.score.glossary import CJK, unread_terms
+from core.score.jsonmode import JsonModes
+from core.score.llm import LLMConfig, TokenBudget
+from core.score.replies import json_values
+from core.score.requests import json_response_format
+
+log = logging.getLogger(__name__)
+
+READINGS_SCHEMA_NAME = "interest_readings"
+READING_MAX_CHARS = 120  # a reading is a research term, not a sentence: a longer reply is not one
+CACHE_SIZE = 4_096  # phrases remembered per process
+_cache: OrderedDict[tuple[str, ...], str] = OrderedDict()
+
+
+def needs_reading(phrase: str) -> bool:
+    """Whether the glossary leaves part of `phrase` unread: Chinese words it does not know (pure)."""
+    return bool(CJK.search(phrase)) and bool(unread_terms([phrase]))
+
+
+def readings_schema() -> dict[str, Any]:
+    """The JSON schema of a reading reply: `{"phrases": [{"id", "english"}, ...]}`."""
+    return {
+        "type": "object",
+        "properties": {"phrases": {"type": "array", "items": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "english": {"type": "string"}},
+            "required": ["id", "english"],
+            "additionalProperties": False,
+        }}},
+        "required": ["phrases"],
+        "additionalProperties": False,
+    }
+
+
+def render_readings_request(prompt: Prompt, phrases: Sequence[str]) -> str:
+    """Fill the reading template; phrase i goes under id "p<i+1>"."""
+    lines = [json.dumps({"id": f"p{i + 1}", "phrase": phrase}, ensure_ascii=False, separators=(",", ":"))
+             for i, phrase in enumerate(phrases)]
+    return prompt.render(phrases=("[\n" + ",\n".join(lines) + "\n]").replace("</", "<\\/"))
+
+
+def parse_readings_reply(text: str, phrases: Sequence[str]) -> dict[str, str]:
+    """The English of each phrase sent, by phrase (pure; never raises): only sent ids, Latin text, one line."""
+    sent = {f"p{i + 1}": phrase for i, phrase in enumerate(phrases)}
+    for value in json_values(text):
+        entries = value.get("phrases") if isinstance(value, dict) else value
+        if not isinstance(entries, list):
+            continue
+        out: dict[str, str] = {}
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            phrase, english = sent.get(str(entry.get("id", ""))), entry.get("english")
+            if phrase is None or not isinstance(english, str):
+                continue
+            english = " ".join(english.split())
+            if english and len(english) <= READING_MAX_CHARS and not CJK.search(english) \
+                    and any(ch.isascii() and ch.isalpha() for ch in english):
+                out[phrase] = english
+        if out:
+            return out
+    return {}
+
+
+@dataclass(slots=True)
+class ReadingResult:
+    """The English of the phrases read, and what reading them cost."""
+
+    english: dict[str, str]
+    tokens_in: int = 0
+    tokens_out: int = 0
+    requests: int = 0
+
+
+def _key(llm: AsyncOpenAI, config: LLMConfig, prompt: Prompt, phrase: str) -> tuple[str, ...]:
+    return (str(llm.base_url), config.model, prompt.version, phrase)
+
+
+async def read_phrases(
+    llm: AsyncOpenAI, phrases: Collection[str], *, prompt: Prompt, config: LLMConfig, modes: JsonModes,
+    budget: TokenBudget | None = None,
+) -> ReadingResult:
+    """The English of each of `phrases` the glossary cannot fully read: remembered ones, then one request
+    for the rest. A phrase the LLM does not answer for is simply missing (the glossary reads it)."""
+    wanted = sorted({p for p in phrases if needs_reading(p)})
+    result = ReadingResult({p: _cache[k] for p in wanted if (k := _key(llm, config, prompt, p)) in _cache})
+    todo = [p for p in wanted if p not in result.english]
+    if not todo or (budget is not None and budget.exhausted):
+        return result
+    messages: list[ChatCompletionUserMessageParam] = [
+        {"role": "user", "content": render_readings_request(prompt, todo)}]
+    client = llm.with_options(max_retries=config.max_retries, timeout=config.timeout)
+
+    async def create(mode: str, retries: int | None) -> ChatCompletion:
+        fmt = json_response_format(mode, READINGS_SCHEMA_NAME, readings_schema())
+        sender = client if retries is None else client.with_options(max_retries=retries)
+        result.requests += 1
+        return await sender.chat.completions.create(model=config.model, messages=messages, temperature=0,
+                                                    response_format=openai.omit if fmt is None else fmt)
+
+    try:
+        response, _ = await modes.send(create)
+    except openai.APIError as exc:
+        log.warning("reading %d interest phrases in English failed: %s (status %s); the glossary reads them",
+                    len(todo), type(exc).__name__, getattr(exc, "status_code", None))
+        return result
+    if response.usage is not None:
+        result.tokens_in, result.tokens_out = response.usage.prompt_tokens, response.usage.completion_tokens
+        if budget is not None:
+            budget.charge(result.tokens_in + result.tokens_out)
+    text = response.choices[0].message.content if response.choices else None
+    got = parse_readings_reply(text or "", todo)
+    if len(got) < len(todo):
+        log.info("the reading reply had %d of %d interest phrases", len(got), len(todo))
+    for phrase, english in got.items():
+        _cache[_key(llm, config, prompt, phrase)] = english
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    result.english.update(got)
+    return result
+
+
+def read_as(phrases: Sequence[str], english: Mapping[str, str]) -> tuple[str, ...]:
+    """`phrases` with each one the LLM read replaced by its English (pure)."""
+    return tuple(english.get(p, p) for p in phrases)
