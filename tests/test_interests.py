@@ -24,14 +24,17 @@ from core.fetch.jsonl import load_papers
 from core.fields import load_fields
 from core.models import ChatRef, Heading, Note, PaperItem, Score, Subscription
 from core.prepare.reader import score_interests, score_profiles
+from core.prompts import load_prompt
 from core.score import interests as interests_module
 from core.score import readings as readings_module
 from core.score.interests import INTEREST_CANDIDATES, gist
+from core.score.jsonmode import JsonModes
+from core.score.llm import LLMConfig
 from core.score.offline import OfflineScorer
 from core.score.profile import interest_field, parse_interests
 from core.score.ranker import Ranker
 from core.score.ranker_model import shipped_model
-from core.score.readings import needs_reading, parse_readings_reply
+from core.score.readings import BATCH, needs_reading, parse_readings_reply, read_phrases
 from core.score.routing import (
     ROUTE_LIMIT,
     ROUTE_POOL,
@@ -51,6 +54,7 @@ from tests.fakes.openai_server import (  # noqa: F401
     FakeOpenAI,
     default_score,
     fake_openai,
+    fake_reading,
     fake_summary,
     find_papers,
 )
@@ -539,6 +543,18 @@ async def test_a_failed_or_odd_reading_leaves_the_glossarys_and_the_day_goes_on(
     assert parse_readings_reply('```json\n{"phrases":[{"id":"p1","english":" topological   data "}]}\n```',
                                 ["拓扑"]) == {"拓扑": "topological data"}
     assert not needs_reading("强化学习") and needs_reading("拓扑学习") and not needs_reading("topology")
+
+
+async def test_many_phrases_are_read_in_batches(llm_services: Services, fake_openai: FakeOpenAI) -> None:
+    assert llm_services.llm is not None
+    readings_module._cache.clear()
+    before = len(fake_openai.calls())
+    result = await read_phrases(llm_services.llm, [f"拓扑{i}" for i in range(BATCH + 5)],
+                                prompt=load_prompt("read_interests"), config=LLMConfig.from_settings(
+                                    llm_services.settings), modes=JsonModes("json_schema"))
+    assert result.requests == 2 == len(fake_openai.calls()) - before
+    assert result.english["拓扑7"] == fake_reading("拓扑7") and len(result.english) == BATCH + 5
+    assert result.tokens_in > 0 and result.tokens_out > 0
 
 
 # -- interest judgements are a profile's, never a paper's field score ---------------------------------------

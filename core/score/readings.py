@@ -3,15 +3,17 @@
 Papers are in English, and the candidates an LLM judges for a profile are found by English words
 (core/score/routing.py); a Chinese phrase is read through the glossary (core/score/glossary.py). A phrase
 holding words the glossary lacks would find the wrong papers or none ("否定词理解" reads as "understanding").
-When an LLM judges interests, each such phrase is read once by the LLM (prompts/read_interests.md, a short
-request for all of a day's phrases) and routed by its English; the judge still reads the reader's own
-words. Readings are remembered per process (by LLM endpoint, model, prompt version and phrase), so a
-long-running `serve` asks once per phrase and a daily `run` once a day; a failed or malformed reply, or a
-spent token budget, leaves the glossary's reading. Phrases travel only inside the prompt's JSON data block.
+When an LLM judges interests, each such phrase is read once by the LLM (prompts/read_interests.md, BATCH
+phrases a request) and routed by its English; the judge still reads the reader's own words. Readings are
+remembered per process (by LLM endpoint, model, prompt version and phrase), so a long-running `serve` asks
+once per phrase and a daily `run` once a day; a failed or malformed reply, or a spent token budget, leaves
+the glossary's reading. Phrases travel only inside the prompt's JSON data block, and a reply can only give
+English (Latin text, one line) for the ids sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 READINGS_SCHEMA_NAME = "interest_readings"
 READING_MAX_CHARS = 120  # a reading is a research term, not a sentence: a longer reply is not one
 CACHE_SIZE = 4_096  # phrases remembered per process
+BATCH = 40  # phrases per request: a few hundred tokens in, as many out
 _cache: OrderedDict[tuple[str, ...], str] = OrderedDict()
 
 
@@ -106,43 +109,51 @@ async def read_phrases(
     llm: AsyncOpenAI, phrases: Collection[str], *, prompt: Prompt, config: LLMConfig, modes: JsonModes,
     budget: TokenBudget | None = None,
 ) -> ReadingResult:
-    """The English of each of `phrases` the glossary cannot fully read: remembered ones, then one request
-    for the rest. A phrase the LLM does not answer for is simply missing (the glossary reads it)."""
+    """The English of each of `phrases` the glossary cannot fully read: remembered ones, then requests of
+    up to BATCH phrases for the rest. A phrase the LLM does not answer for is simply missing (the glossary
+    reads it); a failed request fails its own batch only."""
     wanted = sorted({p for p in phrases if needs_reading(p)})
     result = ReadingResult({p: _cache[k] for p in wanted if (k := _key(llm, config, prompt, p)) in _cache})
     todo = [p for p in wanted if p not in result.english]
-    if not todo or (budget is not None and budget.exhausted):
-        return result
-    messages: list[ChatCompletionUserMessageParam] = [
-        {"role": "user", "content": render_readings_request(prompt, todo)}]
     client = llm.with_options(max_retries=config.max_retries, timeout=config.timeout)
+    gate = asyncio.Semaphore(config.concurrency)
 
-    async def create(mode: str, retries: int | None) -> ChatCompletion:
-        fmt = json_response_format(mode, READINGS_SCHEMA_NAME, readings_schema())
-        sender = client if retries is None else client.with_options(max_retries=retries)
-        result.requests += 1
-        return await sender.chat.completions.create(model=config.model, messages=messages, temperature=0,
-                                                    response_format=openai.omit if fmt is None else fmt)
+    async def one(batch: Sequence[str]) -> None:
+        messages: list[ChatCompletionUserMessageParam] = [
+            {"role": "user", "content": render_readings_request(prompt, batch)}]
 
-    try:
-        response, _ = await modes.send(create)
-    except openai.APIError as exc:
-        log.warning("reading %d interest phrases in English failed: %s (status %s); the glossary reads them",
-                    len(todo), type(exc).__name__, getattr(exc, "status_code", None))
-        return result
-    if response.usage is not None:
-        result.tokens_in, result.tokens_out = response.usage.prompt_tokens, response.usage.completion_tokens
-        if budget is not None:
-            budget.charge(result.tokens_in + result.tokens_out)
-    text = response.choices[0].message.content if response.choices else None
-    got = parse_readings_reply(text or "", todo)
-    if len(got) < len(todo):
-        log.info("the reading reply had %d of %d interest phrases", len(got), len(todo))
-    for phrase, english in got.items():
-        _cache[_key(llm, config, prompt, phrase)] = english
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    result.english.update(got)
+        async def create(mode: str, retries: int | None) -> ChatCompletion:
+            fmt = json_response_format(mode, READINGS_SCHEMA_NAME, readings_schema())
+            sender = client if retries is None else client.with_options(max_retries=retries)
+            result.requests += 1
+            return await sender.chat.completions.create(model=config.model, messages=messages, temperature=0,
+                                                        response_format=openai.omit if fmt is None else fmt)
+
+        async with gate:
+            if budget is not None and budget.exhausted:
+                return
+            try:
+                response, _ = await modes.send(create)
+            except openai.APIError as exc:
+                log.warning("reading %d interest phrases in English failed: %s (status %s); the glossary reads"
+                            " them", len(batch), type(exc).__name__, getattr(exc, "status_code", None))
+                return
+        if response.usage is not None:
+            result.tokens_in += response.usage.prompt_tokens
+            result.tokens_out += response.usage.completion_tokens
+            if budget is not None:
+                budget.charge(response.usage.prompt_tokens + response.usage.completion_tokens)
+        text = response.choices[0].message.content if response.choices else None
+        got = parse_readings_reply(text or "", batch)
+        if len(got) < len(batch):
+            log.info("the reading reply had %d of %d interest phrases", len(got), len(batch))
+        for phrase, english in got.items():
+            _cache[_key(llm, config, prompt, phrase)] = english
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+        result.english.update(got)
+
+    await asyncio.gather(*(one(todo[i:i + BATCH]) for i in range(0, len(todo), BATCH)))
     return result
 
 

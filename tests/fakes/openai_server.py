@@ -72,7 +72,7 @@ in Chinese (the prompt mentions Chinese), a fixed two-sentence text of about 55 
 
 Reading requests (json_schema named `interest_readings`, a schema with a `phrases` property, or a prompt
 asking for `{"phrases":`) get `{"phrases": [{id, english}]}` for every phrase between <phrases> and
-</phrases>: `fake.reader(phrase) -> str` when set, else "english of <phrase>" ("partial" drops the last).
+</phrases>: `fake.reader(phrase) -> str` when set, else `fake_reading` ("partial" drops the last).
 
 Tokens: `count_tokens(text)` is the one counting function (also used by bench/cost.py). It is exact:
 the o200k_base encoding (gpt-4o, gpt-4.1, o-series) from the `bpe-openai` package (extras `test` and
@@ -151,6 +151,11 @@ ZH_SHORT = "与该领域关系不大"
 
 ZH_SUMMARY = ("本文针对该领域的核心问题提出一种新方法，设计清晰、易于复现。"
               "实验表明其在多个基准上优于现有方法，值得关注。")
+
+
+def fake_reading(phrase: str) -> str:
+    """The fake's English for one interest phrase: Latin text, one per phrase, deterministic."""
+    return f"english phrase {sum(map(ord, phrase)) % 10_000}"
 
 
 def fake_summary(paper: dict[str, Any], lang: str) -> str:
@@ -510,7 +515,7 @@ class FakeOpenAI(LoopbackServer):
     def _reading_content(self, call: Call, behaviour: Behaviour) -> str:
         block = re.search(r"<phrases>\s*(\[.*?\])\s*</phrases>", call.prompt, re.S)
         items = json.loads(block.group(1).replace("<\\/", "</")) if block else []
-        read = self.reader or (lambda phrase: f"english of {phrase}")
+        read = self.reader or fake_reading
         entries = [{"id": str(item["id"]), "english": read(str(item["phrase"]))} for item in items]
         if behaviour.kind == "partial":
             entries = entries[: max(0, len(entries) - int(behaviour.options.get("drop", 1)))]
