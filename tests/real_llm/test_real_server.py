@@ -29,10 +29,13 @@ from core.lookup import PaperView, lookup_paper
 from core.models import ChatRef, Score, Subscription
 from core.prompts import load_prompt
 from core.runs import summarise_runs
+from core.score.glossary import CJK
 from core.score.interests import judge_key
-from core.score.jsonmode import json_modes_for
+from core.score.jsonmode import JsonModes, json_modes_for
 from core.score.llm import LLMConfig, score_papers
 from core.score.profile import parse_interests
+from core.score.readings import ReadingResult, read_phrases
+from core.score.readings import _cache as readings_cache
 from core.score.summaries import summary_key
 from core.services import Services
 from core.store import Store
@@ -243,3 +246,26 @@ def test_report_the_figures(session: Session, capsys: pytest.CaptureFixture[str]
     ]
     with capsys.disabled():
         print("\n" + "\n".join(lines))
+
+
+def test_a_chinese_phrase_is_read_into_english_through_the_real_server(
+    session: Session, llama_server: LlamaServer,
+) -> None:
+    """A small model's answer is whatever it is: what reaches the router is Latin text for a phrase sent, or
+    nothing (the glossary's reading stays); the request goes in the server's accepted mode."""
+    async def read() -> tuple[ReadingResult, list[Sent]]:
+        sent: list[Sent] = []
+        llm = recording_client(llama_server, sent)
+        readings_cache.clear()
+        try:
+            modes = JsonModes("auto", remembered=session.remembered)
+            result = await read_phrases(llm, ["否定词理解", "强化学习"], prompt=load_prompt("read_interests"),
+                                        config=LLMConfig.from_settings(session.settings), modes=modes)
+        finally:
+            await llm.close()
+        return result, sent
+
+    result, sent = asyncio.run(read())
+    assert [s.mode for s in sent] == ["json_object_schema"] and sent[0].status == 200, "one request: 强化学习 is known"
+    assert set(result.english) <= {"否定词理解"} and result.requests == 1
+    assert all(english.strip() and not CJK.search(english) for english in result.english.values()), result.english
