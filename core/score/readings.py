@@ -30,7 +30,7 @@ from core.score.glossary import CJK, unread_terms
 from core.score.jsonmode import JsonModes
 from core.score.llm import LLMConfig, TokenBudget
 from core.score.replies import json_values
-from core.score.requests import json_response_format
+from core.score.requests import json_response_format, list_schema
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +48,7 @@ def needs_reading(phrase: str) -> bool:
 
 def readings_schema() -> dict[str, Any]:
     """The JSON schema of a reading reply: `{"phrases": [{"id", "english"}, ...]}`."""
-    return {
-        "type": "object",
-        "properties": {"phrases": {"type": "array", "items": {
-            "type": "object",
-            "properties": {"id": {"type": "string"}, "english": {"type": "string"}},
-            "required": ["id", "english"],
-            "additionalProperties": False,
-        }}},
-        "required": ["phrases"],
-        "additionalProperties": False,
-    }
+    return list_schema("phrases", {"id": {"type": "string"}, "english": {"type": "string"}})
 
 
 def render_readings_request(prompt: Prompt, phrases: Sequence[str]) -> str:

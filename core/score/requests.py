@@ -33,8 +33,8 @@ LANG_TEXT: Mapping[str, Mapping[str, str]] = {
 }
 
 
-def scores_schema(entry_properties: Mapping[str, Any]) -> dict[str, Any]:
-    """Return `{"scores": [entry, ...]}` as a JSON schema valid under OpenAI strict mode (all required, closed)."""
+def list_schema(key: str, entry_properties: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `{key: [entry, ...]}` as a JSON schema valid under OpenAI strict mode (all required, closed)."""
     entry = {
         "type": "object",
         "properties": dict(entry_properties),
@@ -43,10 +43,15 @@ def scores_schema(entry_properties: Mapping[str, Any]) -> dict[str, Any]:
     }
     return {
         "type": "object",
-        "properties": {"scores": {"type": "array", "items": entry}},
-        "required": ["scores"],
+        "properties": {key: {"type": "array", "items": entry}},
+        "required": [key],
         "additionalProperties": False,
     }
+
+
+def scores_schema(entry_properties: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `{"scores": [entry, ...]}` as a strict JSON schema."""
+    return list_schema("scores", entry_properties)
 
 
 def reason_keys(langs: Sequence[str]) -> list[str]:

@@ -35,7 +35,7 @@ from core.prompts import Prompt, load_prompt
 from core.score.jsonmode import JsonModes, json_modes_for
 from core.score.llm import LLMConfig, TokenBudget
 from core.score.replies import json_values
-from core.score.requests import LANG_TEXT, json_response_format, shorten_abstract
+from core.score.requests import LANG_TEXT, json_response_format, list_schema, shorten_abstract
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -87,17 +87,7 @@ def summary_key(model: str, prompt: Prompt, abstract_chars: int = SUMMARY_ABSTRA
 
 def summary_schema() -> dict[str, Any]:
     """Return the JSON schema of a summary reply: `{"summaries": [{"id", "summary"}, ...]}`."""
-    return {
-        "type": "object",
-        "properties": {"summaries": {"type": "array", "items": {
-            "type": "object",
-            "properties": {"id": {"type": "string"}, "summary": {"type": "string"}},
-            "required": ["id", "summary"],
-            "additionalProperties": False,
-        }}},
-        "required": ["summaries"],
-        "additionalProperties": False,
-    }
+    return list_schema("summaries", {"id": {"type": "string"}, "summary": {"type": "string"}})
 
 
 def summary_response_format(json_mode: str) -> ResponseFormat | None:

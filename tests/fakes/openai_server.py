@@ -153,6 +153,16 @@ ZH_SUMMARY = ("本文针对该领域的核心问题提出一种新方法，设�
               "实验表明其在多个基准上优于现有方法，值得关注。")
 
 
+def _asks_for(body: dict[str, Any], prompt: str, schema_name: str, key: str) -> bool:
+    """Whether a request asks for `{key: [...]}`: by its json_schema's name, a schema's property, or the prompt."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        return bool((fmt.get("json_schema") or {}).get("name") == schema_name)
+    if schema_of(body):
+        return key in (schema_of(body).get("properties") or {})
+    return f'{{"{key}":' in prompt
+
+
 def fake_reading(phrase: str) -> str:
     """The fake's English for one interest phrase: Latin text, one per phrase, deterministic."""
     return f"english phrase {sum(map(ord, phrase)) % 10_000}"
@@ -495,22 +505,12 @@ class FakeOpenAI(LoopbackServer):
     @staticmethod
     def is_summary_request(body: dict[str, Any], prompt: str) -> bool:
         """True for a request asking for paper summaries rather than scores."""
-        fmt = body.get("response_format") or {}
-        if fmt.get("type") == "json_schema":
-            return bool((fmt.get("json_schema") or {}).get("name") == "paper_summaries")
-        if schema_of(body):
-            return "summaries" in (schema_of(body).get("properties") or {})
-        return '{"summaries":' in prompt
+        return _asks_for(body, prompt, "paper_summaries", "summaries")
 
     @staticmethod
     def is_reading_request(body: dict[str, Any], prompt: str) -> bool:
         """True for a request asking for interest phrases in English (`interest_readings`)."""
-        fmt = body.get("response_format") or {}
-        if fmt.get("type") == "json_schema":
-            return bool((fmt.get("json_schema") or {}).get("name") == "interest_readings")
-        if schema_of(body):
-            return "phrases" in (schema_of(body).get("properties") or {})
-        return '{"phrases":' in prompt
+        return _asks_for(body, prompt, "interest_readings", "phrases")
 
     def _reading_content(self, call: Call, behaviour: Behaviour) -> str:
         block = re.search(r"<phrases>\s*(\[.*?\])\s*</phrases>", call.prompt, re.S)
