@@ -86,11 +86,15 @@ class Scheduler:
         self._retries = 0
         self.after_scoring = after_scoring  # e.g. the web site's rebuild (bot/web.py)
         self._running: set[asyncio.Task[None]] = set()
+        self._closed = False  # set by `aclose`: no job starts after it
 
     def _job(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """`job` as the scheduler runs it: tracked, so `aclose` can stop it, and quiet when stopped so."""
 
         async def run() -> None:
+            if self._closed:  # its task was made before `aclose` and first ran after: the service is stopping
+                log.info("%s not started: the service is stopping", job.__name__)
+                return
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
@@ -130,7 +134,9 @@ class Scheduler:
             self.scheduler.shutdown(wait=False)
 
     async def aclose(self) -> None:
-        """Stop scheduling, then stop the jobs under way and wait for them (before the store closes)."""
+        """Stop scheduling, then stop the jobs under way and wait for them (before the store closes). A job
+        whose task the scheduler made just before, and that had not run yet, does nothing when it does."""
+        self._closed = True
         self.shutdown()
         running = list(self._running)
         for task in running:

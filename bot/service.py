@@ -171,12 +171,31 @@ async def cmd_status(services: Services, args: argparse.Namespace, now: datetime
 
 
 async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
-    """Start the configured bots and the scheduler; stop cleanly on SIGINT or SIGTERM."""
+    """Start the configured bots and the scheduler; stop cleanly on SIGINT or SIGTERM, also one that comes
+    while they start (the start-up stops where it is, and what had started is stopped)."""
     commands = Commands(services)
     held: list[NamedLock] = []
+    stop, up = asyncio.Event(), asyncio.Event()
+    serving = asyncio.ensure_future(_serve(services, commands, held, clock, stop, up))
+
+    def told_to_stop() -> None:
+        stop.set()
+        if not up.is_set():
+            serving.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, told_to_stop)
     try:
-        return await _serve(services, commands, held, clock)
+        return await serving
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
+        log.info("stopped while starting")
+        return 0
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         for lock in held:
             await lock.release()
 
@@ -190,7 +209,8 @@ async def _one_consumer(services: Services, name: str, what: str, instead: str, 
     held.append(lock)
 
 
-async def _serve(services: Services, commands: Commands, held: list[NamedLock], clock: Clock) -> int:
+async def _serve(services: Services, commands: Commands, held: list[NamedLock], clock: Clock,
+                 stop: asyncio.Event, up: asyncio.Event) -> int:
     settings = services.settings
     bots: list[Any] = []
     if settings.telegram_bot_token:
@@ -259,10 +279,7 @@ async def _serve(services: Services, commands: Commands, held: list[NamedLock], 
         election = asyncio.create_task(leadership.run())
         log.info("serving: %s; scoring %s %s on %s", ", ".join([*senders, *(["web"] if web is not None else [])]),
                  settings.scoring_time, settings.scoring_timezone, ",".join(settings.scoring_days))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        up.set()  # from here a signal stops the service through `stop`, not by cancelling its start-up
         await stop.wait()
         log.info("stopping")
     finally:

@@ -92,6 +92,25 @@ async def test_a_feed_that_has_not_moved_on_or_fails_is_retried_later(
     assert scheduler._retries == 2
 
 
+async def test_a_job_whose_task_first_runs_after_the_stop_does_nothing(
+    services: Services, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The scheduler makes a job's task, the service stops before that task first runs: the job must not
+    start then, under a scheduler already closed and a store about to close."""
+    caplog.set_level("INFO", logger="bot.schedule")
+    scheduler = Scheduler(services, {}, clock=lambda: datetime(2025, 12, 23, 1, 30, tzinfo=UTC))
+    ran: list[str] = []
+
+    async def catch_up_job() -> None:
+        ran.append("catch-up")
+
+    scheduler.scheduler.start()
+    task = asyncio.ensure_future(scheduler._job(catch_up_job)())  # made, not yet run
+    await scheduler.aclose()
+    await task
+    assert ran == [] and "catch_up_job not started: the service is stopping" in caplog.text
+
+
 async def test_stopping_the_service_stops_a_job_under_way_quietly(
     services: Services, caplog: pytest.LogCaptureFixture,
 ) -> None:
