@@ -17,6 +17,9 @@ from core.errors import DigestError
 from core.services import Services
 
 log = logging.getLogger(__name__)
+# A stop waits this long for requests under way (aiohttp's default is 60 s): the site's answers are small files
+# and one-click unsubscribes, and a service manager's stop timeout (systemd: 90 s) must cover the whole stop.
+SHUTDOWN_SECONDS = 5.0
 
 _TYPES = {".xml": "application/atom+xml; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -76,7 +79,8 @@ class SiteServer:
     async def start(self, port: int | None = None) -> None:
         await self.rebuild()
         settings = self.services.settings
-        self._runner = web.AppRunner(build_app(self.root, self.mounts), access_log=None)
+        self._runner = web.AppRunner(build_app(self.root, self.mounts), access_log=None,
+                                     shutdown_timeout=SHUTDOWN_SECONDS)
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.web_host, settings.web_port if port is None else port)
         await site.start()
@@ -88,3 +92,4 @@ class SiteServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            log.info("the site server has stopped")

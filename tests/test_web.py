@@ -217,4 +217,4 @@ async def test_serve_with_only_web_port_serves_the_stored_site_and_stops_on_sigt
         await draining
     err = b"".join(logged).decode()
     assert proc.returncode == 0, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "the site server has stopped" in err
