@@ -179,6 +179,8 @@ async def cmd_serve(services: Services, clock: Clock = system_clock) -> int:
     serving = asyncio.ensure_future(_serve(services, commands, held, clock, stop, up))
 
     def told_to_stop() -> None:
+        if stop.is_set():  # a second signal: the stop under way goes on undisturbed
+            return
         stop.set()
         if not up.is_set():
             serving.cancel()
