@@ -174,10 +174,8 @@ async def _judge(
     for plan in plans:
         plan.key = judge_key(settings.llm_model, prompt.version, summaries_key, "+".join(langs))
         interests, avoid = (read_as(part, readings.english) for part in plan.profile.normalised)
-        routed_as = plan.profile.judge_field()  # the candidates are found by its English, judged on its words
-        if (interests, avoid) != plan.profile.normalised:
-            routed_as = replace(routed_as, keywords=interests, ignore=avoid, description_en="; ".join(interests),
-                                description_zh="; ".join(interests))
+        # The candidates are found by the English the LLM read, then judged on the reader's own words.
+        routed_as = replace(plan.profile.judge_field(), keywords=interests, ignore=avoid)
         pool = route_candidates(interests, list(by_id.values()), max(limit, ROUTE_POOL))
         wanted = rank_candidates(routed_as, [by_id[i] for i in pool], limit)
         cached = await store.get_judgements(plan.profile.key, plan.key, wanted)

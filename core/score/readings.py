@@ -43,7 +43,7 @@ _cache: OrderedDict[tuple[str, ...], str] = OrderedDict()
 
 def needs_reading(phrase: str) -> bool:
     """Whether the glossary leaves part of `phrase` unread: Chinese words it does not know (pure)."""
-    return bool(CJK.search(phrase)) and bool(unread_terms([phrase]))
+    return bool(unread_terms([phrase]))
 
 
 def readings_schema() -> dict[str, Any]:

@@ -124,8 +124,10 @@ def unnamed(field: Field) -> Field:
     phrases are read in English, as papers are written (Chinese terms through the glossary; English phrases
     stay as they are)."""
     keywords = english_phrases(field.keywords)
+    # A description the ranker cannot read (Chinese, or phrases just rewritten) is replaced by the English read.
+    readable = keywords == field.keywords and not CJK.search(field.description_en)
     return replace(field, name_en="", name_zh="", keywords=keywords, ignore=english_phrases(field.ignore),
-                   description_en="; ".join(keywords) if keywords != field.keywords else field.description_en)
+                   description_en=field.description_en if readable else "; ".join(keywords))
 
 
 def english_phrases(phrases: Iterable[str]) -> tuple[str, ...]:
