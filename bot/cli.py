@@ -32,8 +32,9 @@ from core.fetch.jsonl import load_papers
 from core.lookup import lookup_paper, search_papers
 from core.runlock import RunInProgress
 from core.score.cache import score_with_cache
+from core.searchwords import search_words
 from core.services import Services
-from core.store import migrate, search_words
+from core.store import migrate
 from core.store.engine import describe, to_url
 
 log = logging.getLogger(__name__)

@@ -37,9 +37,9 @@ from core.models import Block, Heading, Note, Subscription
 from core.prepare.explain import explain_paper
 from core.score.glossary import CJK, english_phrase
 from core.score.profile import parse_interests
+from core.searchwords import search_words
 from core.services import Services, uses_llm
 from core.stale import CheckedSubscription, check_subscription, timezone_loads, with_notes
-from core.store import search_words
 from core.views import digest_for_subscription
 
 # The command layer's face to the adapters: the reply shapes (bot/replies.py) and `say` (bot/texts.py) come

@@ -13,6 +13,7 @@ from bot.replies import Reply, info
 from bot.texts import say
 from core.score.glossary import CJK, unread_terms
 from core.score.profile import Profile
+from core.score.reasons import series
 from core.score.routing import english_phrases
 
 
@@ -34,7 +35,7 @@ def interests_reply(profile: Profile, lang: str, *, offline: bool) -> Reply:
             lines.append(say(lang, "interests_offline_read", terms="; ".join(readable)))
     unread = unread_terms((*profile.interests, *profile.avoid)) if offline else ()  # an LLM reads them
     if unread and not hinted:  # the hint above already says that nothing is read
-        lines.append(say(lang, "interests_unread", terms=("、" if lang == "zh" else ", ").join(unread)))
+        lines.append(say(lang, "interests_unread", terms=series(unread, lang)))
     chinese = [keyword for keyword in profile.keywords if CJK.search(keyword)]
     if chinese:
         lines.append(say(lang, "interests_watch_chinese", terms=", ".join(chinese)))

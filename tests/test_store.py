@@ -18,7 +18,8 @@ from sqlalchemy import event
 from core.errors import StoreError
 from core.models import ChatRef, Run, Subscription
 from core.runs import summarise_runs
-from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query, migrate, search_words, ts_terms
+from core.searchwords import search_words
+from core.store import LOOKUP, SCHEMA_VERSION, Store, fts_query, migrate, ts_terms
 from core.store.base import CHUNK
 from core.store.engine import describe, to_url
 from core.store.migrate import head, inspect_store

@@ -101,6 +101,13 @@ async def _check_page(page: Page, url: str, shot: Path, day: str, tmp_path: Path
     word = max(title.split(), key=len).strip(":,.()")
     found = await page.evaluate(SEARCH % repr(word))
     assert not found["hidden"] and title in found["titles"], (word, found)
+    # Common English words are left out of the query, as the archive's search does (core/searchwords.py), and
+    # punctuation around a word is no part of it; a query of common words alone shows nothing.
+    common = next(w for w in ("yourselves", "ourselves", "themselves", "having") if w not in title.lower())
+    found = await page.evaluate(SEARCH % repr(f"({word}), {common}"))
+    assert title in found["titles"], (word, common, found)
+    assert not (await page.evaluate(SEARCH % repr("the OF and, constructor")))["hidden"]  # a word, not common
+    assert (await page.evaluate(SEARCH % repr("The of and")))["hidden"]
     await page.screenshot((SHOTS or tmp_path) / shot.with_name(shot.stem + "-search.png"))
     # The drop-down moves between days (site.js), to a page whose title is that day.
     options = await page.evaluate("[...document.querySelectorAll('#day-select option')].map(o => o.value)")

@@ -64,7 +64,15 @@ SITE_JS = """\
   var out = document.getElementById("search-results");
   var index = window.SEARCH_INDEX || { papers: [] };
   if (!box || !out) { return; }
-  function words(text) { return text.toLowerCase().split(/\\s+/).filter(Boolean); }
+  var common = Object.create(null);
+  (index.stop || []).forEach(function (w) { common[w] = true; });
+  // The words a paper must hold: as typed, lower-cased, without the punctuation around them, and without
+  // the common English words the archive's own search leaves out (core/searchwords.py).
+  function words(text) {
+    return text.toLowerCase().split(/\\s+/).map(function (w) {
+      return w.replace(/^[^\\p{L}\\p{N}]+|[^\\p{L}\\p{N}]+$/gu, "");
+    }).filter(function (w) { return w && !common[w]; });
+  }
   function render() {
     var query = words(box.value);
     while (out.firstChild) { out.removeChild(out.firstChild); }

@@ -16,6 +16,7 @@ from core.build.digest import format_score, short_authors
 from core.build.feeds import render_feed
 from core.build.html import day_page_name, paper_anchor, render_day_page, render_empty_page, site_text
 from core.models import Digest, Field
+from core.searchwords import SEARCH_STOP
 
 
 def json_for_script(value: object) -> str:
@@ -26,7 +27,8 @@ def json_for_script(value: object) -> str:
 
 
 def search_index(digests: Sequence[Digest], lang: str) -> dict[str, object]:
-    """Every paper the pages show, newest day first: what the search box matches and where it links."""
+    """Every paper the pages show, newest day first: what the search box matches and where it links, and the
+    common words it leaves out of a query, as the archive's search does."""
     papers = []
     for digest in sorted(digests, key=lambda d: d.day, reverse=True):
         for section in digest.sections:
@@ -41,7 +43,7 @@ def search_index(digests: Sequence[Digest], lang: str) -> dict[str, object]:
                     "href": f"{day_page_name(digest.day)}#{paper_anchor(paper.arxiv_id)}",
                 })
     labels = {"found": site_text(lang, "found"), "none": site_text(lang, "none")}
-    return {"labels": labels, "papers": papers}
+    return {"labels": labels, "stop": sorted(SEARCH_STOP), "papers": papers}
 
 
 def render_site(

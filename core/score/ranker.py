@@ -46,6 +46,7 @@ from core.score.ranker_text import (
     tfidf_vector,
     tokens,
 )
+from core.score.reasons import WEAK_VALUE, series
 
 MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "ranker" / "model.json"
 MODEL_VERSION = 6
@@ -60,7 +61,6 @@ SOLO_INDEX = tuple(PAIR_FEATURES.index(n) for n in SOLO_FEATURES)
 PICK_SHARE = 0.24  # the labelled days' median pick rate: this top share of papers is calibrated to >= 7
 MEDIAN_VALUE = 3.5  # the median paper: most papers score 4 or less
 PICK_VALUE = 7.0
-WEAK_VALUE = 5.0  # below this the reason says "weak match"
 REASON_TERMS = 3
 IGNORED_REASON = 1.0  # log1p(ignore evidence) from which the reason names the low-priority area
 
@@ -328,15 +328,14 @@ def select(ranked: Sequence[Ranked], pass_rate: float, min_keep: int = 10) -> li
 def build_reason(field: Field, labels: Sequence[str], value: float, ignored: bool, lang: str) -> str:
     """One line in the reader's language: the field, the words that tie the paper to it, a low-priority note."""
     zh = lang == "zh"
-    sep = "、" if zh else ", "
-    name = field.name(lang)
+    name, terms = field.name(lang), series(labels, lang)
     if not labels:
         reason = f"与「{name}」无明显匹配" if zh else f"No strong match with {name}"
     elif value < WEAK_VALUE:
-        reason = f"与「{name}」弱匹配：{sep.join(labels)}" if zh else f"Weak match with {name}: {sep.join(labels)}"
+        reason = f"与「{name}」弱匹配：{terms}" if zh else f"Weak match with {name}: {terms}"
     else:
-        reason = f"符合「{name}」：{sep.join(labels)}" if zh else f"Fits {name}: {sep.join(labels)}"
+        reason = f"符合「{name}」：{terms}" if zh else f"Fits {name}: {terms}"
     if ignored and field.ignore:
-        area = sep.join(field.ignore)
+        area = series(field.ignore, lang)
         reason += f"；涉及{area}（低优先级）" if zh else f"; touches {area} (low priority)"
     return reason

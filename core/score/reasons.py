@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-WEAK_VALUE = 5.0  # below this the reason says "weak match"
+WEAK_VALUE = 5.0  # below this the reason says "weak match" (the offline scorer's and the ranker's)
+
+
+def series(items: Sequence[str], lang: str) -> str:
+    """Items listed in running text of the reader's language: 、 between Chinese ones, a comma in English."""
+    return ("、" if lang == "zh" else ", ").join(items)
 
 
 def distinct_labels(parts: Sequence[tuple[float, str]], limit: int) -> list[str]:
@@ -25,10 +30,10 @@ def build_reason(labels: Sequence[str], value: float, ignored: Sequence[str], la
     if not labels:
         reason = "无明显匹配" if zh else "No strong match"
     elif value < WEAK_VALUE:
-        reason = ("弱匹配：" if zh else "Weak match: ") + ("、" if zh else ", ").join(labels)
+        reason = ("弱匹配：" if zh else "Weak match: ") + series(labels, lang)
     else:
-        reason = ("匹配：" if zh else "Matched: ") + ("、" if zh else ", ").join(labels)
+        reason = ("匹配：" if zh else "Matched: ") + series(labels, lang)
     if ignored:
-        area = ("、" if zh else ", ").join(ignored)
+        area = series(ignored, lang)
         reason += f"；主要涉及{area}（低优先级）" if zh else f"; mainly about {area} (low priority)"
     return " ".join(reason.split())

@@ -46,7 +46,6 @@ from core.store.legacy import SCHEMA_VERSION as SCHEMA_VERSION
 from core.store.migrate import migrate as migrate
 from core.store.papers import PaperQueries
 from core.store.papers import fts_query as fts_query
-from core.store.papers import search_words as search_words
 from core.store.papers import ts_terms as ts_terms
 from core.store.runs import RunQueries
 from core.store.scores import ScoreQueries
