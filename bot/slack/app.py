@@ -30,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import Caller, Commands, Reply
 from bot.slack.format import SLASH, command_line, escape_mrkdwn, home_view, slack_say, to_slack_messages
 from bot.slack.sender import CHAT_INTERVAL, SlackSender, build_slack_client, error_code, unreachable_reason
+from bot.web import SHUTDOWN_SECONDS
 from core.config import Settings
 from core.deliver.weekly import send_chart
 from core.errors import ConfigError, DeliveryError
@@ -190,7 +191,10 @@ class SlackBot:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack: Socket Mode connected")
             return
-        self._runner = web.AppRunner(self.app.web_app(path=EVENTS_PATH), access_log=None)
+        # A stop waits SHUTDOWN_SECONDS for requests under way, not aiohttp's 60 s: Slack gives up on an event or
+        # a command not acknowledged within 3 s (and sends it again), and a reply is sent apart from the request.
+        self._runner = web.AppRunner(self.app.web_app(path=EVENTS_PATH), access_log=None,
+                                     shutdown_timeout=SHUTDOWN_SECONDS)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.settings.slack_port).start()
         self.port = int(self._runner.addresses[0][1])
