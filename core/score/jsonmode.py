@@ -17,7 +17,8 @@ a mode answered, requests go out in parallel with it, and the caller's `on_accep
 refuses is forgotten and the ladder is probed again. An explicit LLM_JSON_MODE is used as given: nothing
 is probed, nothing is stored, and a refusal is an ordinary failure.
 
-It owns no request text and reads no reply (core/score/requests.py renders, core/score/replies.py reads).
+It owns no request text and reads no reply (core/score/requests.py renders, core/score/replies.py reads);
+`ask_json` sends a rendered request in the negotiated mode (summaries, interest readings).
 """
 
 from __future__ import annotations
@@ -25,14 +26,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion, ChatCompletionUserMessageParam
 
 from core.config import JSON_MODES
 from core.errors import ConfigError
+from core.score.requests import json_response_format
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -183,3 +187,23 @@ async def json_modes_for(services: Services, now: datetime) -> JsonModes:
         await store.save_json_mode(base_url, model, mode, now)
 
     return JsonModes(AUTO, remembered=remembered, on_accept=remember, retries=settings.llm_max_retries)
+
+
+async def ask_json(
+    modes: JsonModes, client: AsyncOpenAI, *, model: str, content: str, name: str, schema: Mapping[str, Any],
+    on_send: Callable[[], None],
+) -> ChatCompletion:
+    """One user message asking for a JSON reply of `schema` (named `name`), at temperature 0, in the mode
+    `modes` negotiates; `on_send` is called for each request made (a probe of a refused mode is one more).
+    The request's errors propagate."""
+    messages: list[ChatCompletionUserMessageParam] = [{"role": "user", "content": content}]
+
+    async def create(mode: str, retries: int | None) -> ChatCompletion:
+        fmt = json_response_format(mode, name, schema)
+        sender = client if retries is None else client.with_options(max_retries=retries)
+        on_send()
+        return await sender.chat.completions.create(model=model, messages=messages, temperature=0,
+                                                    response_format=openai.omit if fmt is None else fmt)
+
+    response, _ = await modes.send(create)
+    return response

@@ -23,14 +23,13 @@ from typing import Any
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletion, ChatCompletionUserMessageParam
 
 from core.prompts import Prompt
 from core.score.glossary import CJK, unread_terms
-from core.score.jsonmode import JsonModes
+from core.score.jsonmode import JsonModes, ask_json
 from core.score.llm import LLMConfig, TokenBudget
 from core.score.replies import json_values
-from core.score.requests import json_response_format, list_schema
+from core.score.requests import list_schema
 
 log = logging.getLogger(__name__)
 
@@ -109,21 +108,15 @@ async def read_phrases(
     gate = asyncio.Semaphore(config.concurrency)
 
     async def one(batch: Sequence[str]) -> None:
-        messages: list[ChatCompletionUserMessageParam] = [
-            {"role": "user", "content": render_readings_request(prompt, batch)}]
-
-        async def create(mode: str, retries: int | None) -> ChatCompletion:
-            fmt = json_response_format(mode, READINGS_SCHEMA_NAME, readings_schema())
-            sender = client if retries is None else client.with_options(max_retries=retries)
+        def sent() -> None:
             result.requests += 1
-            return await sender.chat.completions.create(model=config.model, messages=messages, temperature=0,
-                                                        response_format=openai.omit if fmt is None else fmt)
 
         async with gate:
             if budget is not None and budget.exhausted:
                 return
             try:
-                response, _ = await modes.send(create)
+                response = await ask_json(modes, client, model=config.model, content=render_readings_request(
+                    prompt, batch), name=READINGS_SCHEMA_NAME, schema=readings_schema(), on_send=sent)
             except openai.APIError as exc:
                 log.warning("reading %d interest phrases in English failed: %s (status %s); the glossary reads"
                             " them", len(batch), type(exc).__name__, getattr(exc, "status_code", None))

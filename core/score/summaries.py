@@ -26,16 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletion, ChatCompletionUserMessageParam
-from openai.types.chat.completion_create_params import ResponseFormat
 
 from core.errors import ConfigError
 from core.models import Paper, Summary
 from core.prompts import Prompt, load_prompt
-from core.score.jsonmode import JsonModes, json_modes_for
+from core.score.jsonmode import JsonModes, ask_json, json_modes_for
 from core.score.llm import LLMConfig, TokenBudget
 from core.score.replies import json_values
-from core.score.requests import LANG_TEXT, json_response_format, list_schema, shorten_abstract
+from core.score.requests import LANG_TEXT, list_schema, shorten_abstract
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -88,11 +86,6 @@ def summary_key(model: str, prompt: Prompt, abstract_chars: int = SUMMARY_ABSTRA
 def summary_schema() -> dict[str, Any]:
     """Return the JSON schema of a summary reply: `{"summaries": [{"id", "summary"}, ...]}`."""
     return list_schema("summaries", {"id": {"type": "string"}, "summary": {"type": "string"}})
-
-
-def summary_response_format(json_mode: str) -> ResponseFormat | None:
-    """Return the `response_format` of a summary request in JSON mode `json_mode` (None: send none)."""
-    return json_response_format(json_mode, SUMMARY_SCHEMA_NAME, summary_schema())
 
 
 def render_summary_request(
@@ -184,22 +177,17 @@ async def summarize(
     async def one(batch: Sequence[Mapping[str, str]]) -> None:
         nonlocal dead
         content = render_summary_request(prompt, batch, lang, translate=translate)
-        messages: list[ChatCompletionUserMessageParam] = [{"role": "user", "content": content}]
         sent = [item["id"] for item in batch]
+
+        def counted() -> None:
+            totals[2] += 1
+
         async with gate:
             if dead or (budget is not None and budget.exhausted):
                 return
-            async def create(mode: str, retries: int | None) -> ChatCompletion:
-                fmt = summary_response_format(mode)
-                sender = client if retries is None else client.with_options(max_retries=retries)
-                totals[2] += 1
-                return await sender.chat.completions.create(
-                    model=config.model, messages=messages, temperature=0,
-                    response_format=openai.omit if fmt is None else fmt,
-                )
-
             try:
-                response, _ = await modes.send(create)
+                response = await ask_json(modes, client, model=config.model, content=content,
+                                          name=SUMMARY_SCHEMA_NAME, schema=summary_schema(), on_send=counted)
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
                 dead = True
                 log.error("LLM endpoint refused a summary request (%s); using abstract excerpts", type(exc).__name__)
